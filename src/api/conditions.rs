@@ -1,0 +1,58 @@
+//! Condition types and reasons. Logic compares against these constants, never inline strings.
+
+/// Condition types shared by the kinds.
+pub mod types {
+    /// The object does what it is for: the class can reach its account, the number is active,
+    /// the claim's number is active and assigned as asked.
+    pub const READY: &str = "Ready";
+    /// The claim has a number, and the number's `claimRef` points back at it.
+    pub const BOUND: &str = "Bound";
+    /// The number is assigned to the assistant the spec asks for.
+    pub const ASSIGNED: &str = "Assigned";
+    /// A trial number is within `warnBefore` of its expiry.
+    pub const TRIAL_EXPIRING: &str = "TrialExpiring";
+    /// The number's state was read from the account list recently.
+    pub const SYNCED: &str = "Synced";
+    /// A purchase was sent but its outcome could not be settled from the account list.
+    pub const PURCHASE_OUTCOME_UNKNOWN: &str = "PurchaseOutcomeUnknown";
+    /// The account has as many numbers as its plan allows.
+    pub const PLAN_LIMIT_REACHED: &str = "PlanLimitReached";
+    /// The class's numbers cost as much per month as its `monthlyBudget` allows.
+    pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
+    /// Releasing the number at Talkturo failed; the number is kept.
+    pub const RELEASE_FAILED: &str = "ReleaseFailed";
+}
+
+/// Condition reasons (CamelCase, as the Kubernetes API conventions ask).
+pub mod reasons {
+    pub const CLASS_NOT_FOUND: &str = "ClassNotFound";
+    pub const NO_DEFAULT_CLASS: &str = "NoDefaultClass";
+    pub const MULTIPLE_DEFAULT_CLASSES: &str = "MultipleDefaultClasses";
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
+    pub const UNAUTHORIZED: &str = "Unauthorized";
+    pub const FORBIDDEN: &str = "Forbidden";
+    pub const UNREACHABLE: &str = "Unreachable";
+    pub const INVALID_RESPONSE: &str = "InvalidResponse";
+    pub const ACCOUNT_REACHABLE: &str = "AccountReachable";
+    pub const NO_CANDIDATES: &str = "NoCandidates";
+    pub const OVER_PRICE: &str = "OverPrice";
+    pub const PLAN_LIMIT_REACHED: &str = "PlanLimitReached";
+    pub const WITHIN_PLAN_LIMIT: &str = "WithinPlanLimit";
+    pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
+    pub const WITHIN_BUDGET: &str = "WithinBudget";
+    pub const PURCHASE_OUTCOME_UNKNOWN: &str = "PurchaseOutcomeUnknown";
+    pub const PURCHASING: &str = "Purchasing";
+    pub const PURCHASE_FAILED: &str = "PurchaseFailed";
+    pub const BOUND: &str = "Bound";
+    pub const NOT_BOUND: &str = "NotBound";
+    pub const NUMBER_TAKEN: &str = "NumberTaken";
+    pub const PHONE_NUMBER_NOT_FOUND: &str = "PhoneNumberNotFound";
+    pub const PHONE_NUMBER_UNAVAILABLE: &str = "PhoneNumberUnavailable";
+    pub const LOST: &str = "Lost";
+    pub const ACTIVE: &str = "Active";
+    pub const PROVIDER_STATUS: &str = "ProviderStatus";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const SYNCED: &str = "Synced";
+    pub const SYNC_FAILED: &str = "SyncFailed";
+}

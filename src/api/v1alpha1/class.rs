@@ -1,0 +1,211 @@
+//! `PhoneNumberClass`: how to reach one Talkturo account, and the admin's policies for the
+//! numbers provisioned through it. Cluster-scoped, like a StorageClass.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{DURATION_PATTERN, MONEY_PATTERN, ReclaimPolicy, SecretKeyRef};
+
+/// How to reach one Talkturo account and the policies for numbers provisioned through it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "telephony.talkturo.ai",
+    version = "v1alpha1",
+    kind = "PhoneNumberClass",
+    doc = "How to reach one Talkturo account, and the admin policies for numbers provisioned through it (like a StorageClass).",
+    shortname = "pnclass",
+    category = "talkturo",
+    status = "PhoneNumberClassStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name":"Team","type":"string","jsonPath":".spec.teamId"}"#,
+    printcolumn = r#"{"name":"Reclaim","type":"string","jsonPath":".spec.reclaimPolicy"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Numbers","type":"integer","jsonPath":".status.totals.numbers"}"#,
+    printcolumn = r#"{"name":"Monthly","type":"string","jsonPath":".status.totals.monthlyCost"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumberClassSpec {
+    /// Base URL of the Talkturo account domain, e.g. `https://app.talkturo.com`. Paths
+    /// `/api/...` are appended to it.
+    #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))").message("must be an http:// or https:// URL, e.g. https://app.talkturo.com"))]
+    pub api_base_url: String,
+
+    /// Talkturo team that owns the numbers bought through this class (`team_...`).
+    #[schemars(length(min = 1, max = 128))]
+    pub team_id: String,
+
+    /// Workspace slug of the account (as in the dashboard URL); the assistant endpoints need it.
+    #[schemars(length(min = 1, max = 128))]
+    pub account_slug: String,
+
+    /// The Secret key holding the account's bearer token.
+    pub api_key_secret_ref: SecretKeyRef,
+
+    /// What happens to a number when its claim is deleted: `Retain` keeps it (the default),
+    /// `Release` releases it at Talkturo. Copied into each PhoneNumber when it is created.
+    #[serde(default)]
+    pub reclaim_policy: ReclaimPolicy,
+
+    /// How a candidate is picked from the search results: `Cheapest` (the default; ties broken
+    /// by the number itself, so the choice is deterministic) or `First` (search order).
+    #[serde(default)]
+    pub selection: SelectionPolicy,
+
+    /// Highest monthly price, in USD (`"2.00"`), any claim of this class may pay. The stricter
+    /// of the class's and the claim's cap applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = MONEY_PATTERN), length(max = 16))]
+    pub max_monthly_price: Option<String>,
+
+    /// Highest one-time setup price, in USD (`"1.00"`), any claim of this class may pay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = MONEY_PATTERN), length(max = 16))]
+    pub max_setup_price: Option<String>,
+
+    /// Cap, in USD, on the sum of the monthly prices of all numbers of this class. A purchase
+    /// that would pass it is not made; the claim stays `Pending` with reason `BudgetExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = MONEY_PATTERN), length(max = 16))]
+    pub monthly_budget: Option<String>,
+
+    /// What to do about trial numbers before and at their expiry.
+    #[serde(default)]
+    pub trial: TrialPolicy,
+
+    /// How often the account's number list is read to sync every PhoneNumber of this class
+    /// (a Go duration, default `60s`, at least `5s`). One list call serves all numbers.
+    #[serde(default = "default_sync_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('5s')").message("must be at least 5s"))]
+    pub sync_interval: String,
+
+    /// When true, numbers found in the account that no PhoneNumber represents are imported as
+    /// `ObserveOnly` PhoneNumbers. When false they are only counted in `status.unmanagedNumbers`.
+    #[serde(default)]
+    pub import_unmanaged: bool,
+}
+
+fn default_sync_interval() -> String {
+    "60s".to_owned()
+}
+
+/// How a candidate is picked from the search results.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum SelectionPolicy {
+    /// The lowest monthly price, then the lowest setup price, then the lowest number.
+    #[default]
+    Cheapest,
+    /// The first acceptable result in the order the search returned them.
+    First,
+}
+
+/// Trial-number policy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialPolicy {
+    /// How long before a trial number's expiry the `TrialExpiring` condition turns True and a
+    /// Warning Event is sent (a Go duration, default `24h`).
+    #[serde(default = "default_warn_before")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    pub warn_before: String,
+
+    /// What to do when a trial number expires: `Notify` (the default), `Replace` (buy a paid
+    /// replacement before expiry and move the binding and the assistant to it) or `Release`.
+    #[serde(default)]
+    pub on_expiry: TrialExpiryAction,
+}
+
+impl Default for TrialPolicy {
+    fn default() -> Self {
+        Self {
+            warn_before: default_warn_before(),
+            on_expiry: TrialExpiryAction::default(),
+        }
+    }
+}
+
+fn default_warn_before() -> String {
+    "24h".to_owned()
+}
+
+/// The action taken when a trial number expires.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum TrialExpiryAction {
+    /// Only report: condition `TrialExpiring` and Warning Events.
+    #[default]
+    Notify,
+    /// Buy a paid replacement before expiry, then move the claim and the assistant to it.
+    Replace,
+    /// Release the trial number at expiry.
+    Release,
+}
+
+/// Observed state of a PhoneNumberClass.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumberClassStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// `Ready` (credentials resolve and the API answers), `PlanLimitReached`, `BudgetExceeded`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// The account's plan, as last reported by a purchase response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountStatus>,
+
+    /// Counts and cost of this class's PhoneNumbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<ClassTotals>,
+
+    /// How many numbers in the account no PhoneNumber represents (leaks made visible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmanaged_numbers: Option<i32>,
+}
+
+/// The account's plan, as last reported by a purchase response.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountStatus {
+    /// Name of the plan, e.g. `Growth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_name: Option<String>,
+    /// Whether the account has an active paid subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed: Option<bool>,
+    /// How many numbers the account owned after the purchase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_count: Option<i32>,
+    /// How many numbers the plan allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_limit: Option<i32>,
+    /// When Talkturo reported these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+}
+
+/// Counts and cost of a class's PhoneNumbers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassTotals {
+    /// PhoneNumbers of this class that are owned in the account.
+    pub numbers: i32,
+    /// Of those, bound to a claim.
+    pub bound: i32,
+    /// Of those, available for binding.
+    pub available: i32,
+    /// Of those, trial numbers.
+    pub trial: i32,
+    /// Sum of their monthly prices, in USD (`"12.50"`).
+    pub monthly_cost: String,
+}

@@ -1,0 +1,9 @@
+//! talkturo-operator: manage Talkturo phone numbers declaratively from Kubernetes.
+//!
+//! - [`api`]: the custom resources (`PhoneNumberClass`, `PhoneNumberClaim`, `PhoneNumber`).
+//! - [`talkturo`]: the typed Talkturo HTTP client.
+//! - [`sim`]: the Talkturo simulator used by tests, the demo and the benchmarks.
+//! - [`crdgen`]: the CRD YAML generated from [`api`].
+
+pub mod api;
+pub mod crdgen;
