@@ -1,0 +1,203 @@
+//! The test-only admin API under `/admin`: read state and counters, set faults, advance the
+//! clock, and change the world behind the operator's back (suspend, remove, import numbers).
+//! It has no authentication; the simulator binds to loopback by default.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, put};
+use axum::{Json, Router};
+use jiff::SignedDuration;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::config::RecordCase;
+use super::faults::FaultRule;
+use super::state::NumberStatus;
+use super::{Sim, lock};
+
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/admin/state", get(state))
+        .route("/admin/counters", get(counters).delete(reset_counters))
+        .route("/admin/faults", get(get_faults).put(put_faults).delete(clear_faults))
+        .route("/admin/clock/advance", post(advance))
+        .route("/admin/numbers", post(import))
+        .route("/admin/numbers/{number}", delete(vanish))
+        .route("/admin/numbers/{number}/status", put(set_status))
+        .route("/admin/inventory/withdraw", post(withdraw))
+        .route("/admin/teams/{id}", patch(patch_team))
+        .route("/admin/assistants", post(add_assistant))
+        .route("/admin/settings", patch(settings))
+}
+
+fn not_found(what: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"message": what}))).into_response()
+}
+
+async fn state(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let world = sim.world();
+    let records: Vec<Value> = world
+        .records()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            v["assistant_name"] = json!(r.assistant_id.as_deref().and_then(|a| world.assistant_name(a)));
+            v
+        })
+        .collect();
+    Json(json!({"now": world.now(), "purchases": world.purchases(), "numbers": records}))
+}
+
+async fn counters(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let w = sim.world().purchases();
+    Json(json!({"operations": sim.counters(), "purchases": w, "faultsInjected": sim.faults_injected()}))
+}
+
+async fn reset_counters(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.reset_counters();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct FaultsBody {
+    rules: Vec<FaultRule>,
+}
+
+async fn get_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"rules": lock(&sim.faults).rules()}))
+}
+
+async fn put_faults(State(sim): State<Arc<Sim>>, Json(b): Json<FaultsBody>) -> StatusCode {
+    sim.set_faults(b.rules);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.set_faults(Vec::new());
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct AdvanceBody {
+    seconds: i64,
+}
+
+async fn advance(State(sim): State<Arc<Sim>>, Json(b): Json<AdvanceBody>) -> Json<Value> {
+    let mut world = sim.world();
+    world.advance(SignedDuration::from_secs(b.seconds));
+    let now = world.now();
+    world.tick(now);
+    Json(json!({"now": now}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportBody {
+    team_id: String,
+    phone_number: String,
+    assistant_id: Option<String>,
+}
+
+async fn import(State(sim): State<Arc<Sim>>, Json(b): Json<ImportBody>) -> Response {
+    let mut world = sim.world();
+    let now = world.now();
+    match world.import(&b.team_id, &b.phone_number, b.assistant_id, now) {
+        Ok(r) => (StatusCode::CREATED, Json(world.record_json(&r))).into_response(),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({"message": e.message}))).into_response(),
+    }
+}
+
+async fn vanish(State(sim): State<Arc<Sim>>, Path(number): Path<String>) -> Response {
+    match sim.world().vanish(&number) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(format!("{number} is not owned by any team")),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: NumberStatus,
+}
+
+async fn set_status(State(sim): State<Arc<Sim>>, Path(number): Path<String>, Json(b): Json<StatusBody>) -> Response {
+    match sim.world().set_status(&number, b.status) {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(format!("{number} is not owned by any team")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WithdrawBody {
+    phone_number: String,
+}
+
+async fn withdraw(State(sim): State<Arc<Sim>>, Json(b): Json<WithdrawBody>) -> StatusCode {
+    sim.world().withdraw(&b.phone_number);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamPatch {
+    plan_name: Option<String>,
+    subscribed: Option<bool>,
+    max_numbers: Option<u32>,
+}
+
+async fn patch_team(State(sim): State<Arc<Sim>>, Path(id): Path<String>, Json(b): Json<TeamPatch>) -> Response {
+    let mut world = sim.world();
+    let Some(team) = world.team_mut(&id) else { return not_found(format!("team {id} not found")) };
+    if let Some(p) = b.plan_name {
+        team.plan_name = p;
+    }
+    if let Some(s) = b.subscribed {
+        team.subscribed = s;
+    }
+    if let Some(m) = b.max_numbers {
+        team.max_numbers = m;
+    }
+    Json(json!(team)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssistantBody {
+    account_slug: String,
+    id: String,
+    name: String,
+}
+
+async fn add_assistant(State(sim): State<Arc<Sim>>, Json(b): Json<AssistantBody>) -> StatusCode {
+    sim.world().add_assistant(&b.account_slug, &b.id, &b.name);
+    StatusCode::CREATED
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsPatch {
+    record_case: Option<RecordCase>,
+    release_enabled: Option<bool>,
+    activation_delay_ms: Option<u64>,
+    trial_duration_secs: Option<u64>,
+}
+
+async fn settings(State(sim): State<Arc<Sim>>, Json(b): Json<SettingsPatch>) -> Json<Value> {
+    let mut world = sim.world();
+    let c = world.config_mut();
+    if let Some(v) = b.record_case {
+        c.record_case = v;
+    }
+    if let Some(v) = b.release_enabled {
+        c.release_enabled = v;
+    }
+    if let Some(v) = b.activation_delay_ms {
+        c.activation_delay_ms = v;
+    }
+    if let Some(v) = b.trial_duration_secs {
+        c.trial_duration_secs = v;
+    }
+    Json(json!(c))
+}

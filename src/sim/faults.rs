@@ -1,0 +1,190 @@
+//! Fault injection: rules set at start or through the admin API, drawn from a seeded RNG so a
+//! run can be replayed.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The API operations, as the simulator counts and targets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    Search,
+    Purchase,
+    List,
+    Assign,
+    AssistantNumbers,
+    SetAssistantNumbers,
+    Release,
+}
+
+/// What a matching rule does to a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum FaultAction {
+    /// Wait this long before handling the request.
+    Latency { ms: u64 },
+    /// Answer with this status before the request takes effect (with `Retry-After` if given).
+    Status {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
+    },
+    /// Let the request take effect, then lose the answer.
+    LostResponse { mode: LostMode },
+    /// Let the request take effect, then answer 200 with a body that is not valid JSON.
+    Malformed,
+}
+
+/// How an answer is lost after the request took effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LostMode {
+    /// The connection is cut in the middle of the body.
+    Drop,
+    /// A 500 is returned.
+    ServerError,
+    /// The answer is held back for this long (longer than any client timeout).
+    Hang,
+}
+
+/// One fault rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRule {
+    /// The operation it applies to; every operation when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<Op>,
+    pub action: FaultAction,
+    /// Chance that a matching request is hit, 0 to 1 (default 1).
+    #[serde(default = "one")]
+    pub probability: f64,
+    /// How many more requests it may hit; unlimited when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// What the rules decided for one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub latency: Duration,
+    /// Answer this instead of handling the request.
+    pub reject: Option<(u16, Option<u64>)>,
+    /// Handle the request, then lose or garble the answer.
+    pub after: Option<FaultAction>,
+}
+
+/// The active rules and the RNG they draw from.
+pub struct Faults {
+    rules: Vec<FaultRule>,
+    rng: ChaCha8Rng,
+    /// How many requests each kind of fault hit, for reports.
+    pub injected: std::collections::BTreeMap<String, u64>,
+}
+
+impl Faults {
+    pub fn new(seed: u64) -> Self {
+        Self { rules: Vec::new(), rng: ChaCha8Rng::seed_from_u64(seed), injected: Default::default() }
+    }
+
+    pub fn set(&mut self, rules: Vec<FaultRule>) {
+        self.rules = rules;
+    }
+
+    pub fn rules(&self) -> &[FaultRule] {
+        &self.rules
+    }
+
+    /// Decides the faults for one request of `op`: latencies add up; the first rejecting or
+    /// answer-losing rule that fires wins.
+    pub fn plan(&mut self, op: Op) -> Plan {
+        let mut plan = Plan::default();
+        for rule in &mut self.rules {
+            if rule.op.is_some_and(|o| o != op) || rule.remaining == Some(0) {
+                continue;
+            }
+            let decisive = !matches!(rule.action, FaultAction::Latency { .. });
+            if decisive && (plan.reject.is_some() || plan.after.is_some()) {
+                continue;
+            }
+            if rule.probability < 1.0 && !self.rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
+                continue;
+            }
+            if let Some(n) = rule.remaining.as_mut() {
+                *n -= 1;
+            }
+            let label = match &rule.action {
+                FaultAction::Latency { ms } => {
+                    plan.latency += Duration::from_millis(*ms);
+                    "latency".to_owned()
+                }
+                FaultAction::Status { status, retry_after_secs } => {
+                    plan.reject = Some((*status, *retry_after_secs));
+                    format!("status_{status}")
+                }
+                FaultAction::LostResponse { mode } => {
+                    plan.after = Some(rule.action.clone());
+                    format!("lost_{mode:?}").to_lowercase()
+                }
+                FaultAction::Malformed => {
+                    plan.after = Some(FaultAction::Malformed);
+                    "malformed".to_owned()
+                }
+            };
+            *self.injected.entry(label).or_default() += 1;
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(op: Option<Op>, action: FaultAction, probability: f64, remaining: Option<u32>) -> FaultRule {
+        FaultRule { op, action, probability, remaining }
+    }
+
+    #[test]
+    fn a_counted_rule_hits_exactly_that_many_requests_of_its_operation() {
+        let mut f = Faults::new(1);
+        f.set(vec![rule(Some(Op::Purchase), FaultAction::Status { status: 503, retry_after_secs: None }, 1.0, Some(2))]);
+        assert_eq!(f.plan(Op::List).reject, None);
+        assert_eq!(f.plan(Op::Purchase).reject, Some((503, None)));
+        assert_eq!(f.plan(Op::Purchase).reject, Some((503, None)));
+        assert_eq!(f.plan(Op::Purchase).reject, None);
+    }
+
+    #[test]
+    fn latencies_add_up_and_the_first_decisive_rule_wins() {
+        let mut f = Faults::new(1);
+        f.set(vec![
+            rule(None, FaultAction::Latency { ms: 5 }, 1.0, None),
+            rule(None, FaultAction::Latency { ms: 7 }, 1.0, None),
+            rule(None, FaultAction::LostResponse { mode: LostMode::Drop }, 1.0, None),
+            rule(None, FaultAction::Status { status: 500, retry_after_secs: None }, 1.0, None),
+        ]);
+        let p = f.plan(Op::Search);
+        assert_eq!(p.latency, Duration::from_millis(12));
+        assert_eq!(p.after, Some(FaultAction::LostResponse { mode: LostMode::Drop }));
+        assert_eq!(p.reject, None);
+    }
+
+    #[test]
+    fn probabilistic_rules_replay_identically_from_the_same_seed() {
+        let run = |seed| {
+            let mut f = Faults::new(seed);
+            f.set(vec![rule(None, FaultAction::Status { status: 500, retry_after_secs: None }, 0.3, None)]);
+            (0..200).map(|_| f.plan(Op::List).reject.is_some()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(9), run(9));
+        let hits = run(9).iter().filter(|h| **h).count();
+        assert!((30..90).contains(&hits), "about 30% of 200 expected, got {hits}");
+    }
+}
