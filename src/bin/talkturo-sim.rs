@@ -82,16 +82,22 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if args.log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            serde_yaml::from_str::<SimConfig>(&text).map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            serde_yaml::from_str::<SimConfig>(&text)
+                .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?
         }
         None => {
             let mut c = SimConfig::default();
@@ -99,7 +105,12 @@ async fn main() -> anyhow::Result<()> {
                 slug: args.account_slug.clone(),
                 account_id: format!("acct_{}", args.account_slug),
                 tokens: vec![args.token.clone()],
-                teams: vec![TeamConfig { id: args.team.clone(), subscribed: !args.unsubscribed, max_numbers: args.plan_limit, ..TeamConfig::default() }],
+                teams: vec![TeamConfig {
+                    id: args.team.clone(),
+                    subscribed: !args.unsubscribed,
+                    max_numbers: args.plan_limit,
+                    ..TeamConfig::default()
+                }],
                 ..AccountConfig::default()
             };
             c.accounts = vec![account];
@@ -120,7 +131,9 @@ async fn main() -> anyhow::Result<()> {
     }
     config.release_enabled |= args.release_enabled;
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let app = talkturo_operator::sim::router(talkturo_operator::sim::Sim::new(config));
     tracing::info!(%addr, "talkturo-sim listening; admin API under /admin");

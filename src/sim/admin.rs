@@ -22,7 +22,10 @@ pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
         .route("/admin/state", get(state))
         .route("/admin/counters", get(counters).delete(reset_counters))
-        .route("/admin/faults", get(get_faults).put(put_faults).delete(clear_faults))
+        .route(
+            "/admin/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
         .route("/admin/clock/advance", post(advance))
         .route("/admin/numbers", post(import))
         .route("/admin/numbers/{number}", delete(vanish))
@@ -43,7 +46,11 @@ async fn state(State(sim): State<Arc<Sim>>) -> Json<Value> {
         .records()
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            v["assistant_name"] = json!(r.assistant_id.as_deref().and_then(|a| world.assistant_name(a)));
+            v["assistant_name"] = json!(
+                r.assistant_id
+                    .as_deref()
+                    .and_then(|a| world.assistant_name(a))
+            );
             v
         })
         .collect();
@@ -52,7 +59,9 @@ async fn state(State(sim): State<Arc<Sim>>) -> Json<Value> {
 
 async fn counters(State(sim): State<Arc<Sim>>) -> Json<Value> {
     let w = sim.world().purchases();
-    Json(json!({"operations": sim.counters(), "purchases": w, "faultsInjected": sim.faults_injected()}))
+    Json(
+        json!({"operations": sim.counters(), "purchases": w, "faultsInjected": sim.faults_injected()}),
+    )
 }
 
 async fn reset_counters(State(sim): State<Arc<Sim>>) -> StatusCode {
@@ -105,7 +114,11 @@ async fn import(State(sim): State<Arc<Sim>>, Json(b): Json<ImportBody>) -> Respo
     let now = world.now();
     match world.import(&b.team_id, &b.phone_number, b.assistant_id, now) {
         Ok(r) => (StatusCode::CREATED, Json(world.record_json(&r))).into_response(),
-        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), Json(json!({"message": e.message}))).into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            Json(json!({"message": e.message})),
+        )
+            .into_response(),
     }
 }
 
@@ -121,7 +134,11 @@ struct StatusBody {
     status: NumberStatus,
 }
 
-async fn set_status(State(sim): State<Arc<Sim>>, Path(number): Path<String>, Json(b): Json<StatusBody>) -> Response {
+async fn set_status(
+    State(sim): State<Arc<Sim>>,
+    Path(number): Path<String>,
+    Json(b): Json<StatusBody>,
+) -> Response {
     match sim.world().set_status(&number, b.status) {
         Some(()) => StatusCode::NO_CONTENT.into_response(),
         None => not_found(format!("{number} is not owned by any team")),
@@ -147,9 +164,15 @@ struct TeamPatch {
     max_numbers: Option<u32>,
 }
 
-async fn patch_team(State(sim): State<Arc<Sim>>, Path(id): Path<String>, Json(b): Json<TeamPatch>) -> Response {
+async fn patch_team(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    Json(b): Json<TeamPatch>,
+) -> Response {
     let mut world = sim.world();
-    let Some(team) = world.team_mut(&id) else { return not_found(format!("team {id} not found")) };
+    let Some(team) = world.team_mut(&id) else {
+        return not_found(format!("team {id} not found"));
+    };
     if let Some(p) = b.plan_name {
         team.plan_name = p;
     }

@@ -23,8 +23,14 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/api/phone-numbers/search", post(search))
         .route("/api/phone-numbers/purchase", post(purchase).get(list))
         .route("/api/phone-numbers/{id}", delete(release))
-        .route("/api/assistants/{id}/telephony/assign-phone-numbers", post(assign))
-        .route("/api/assistants/{id}/telephony/phone-numbers", get(assistant_numbers).patch(set_assistant_numbers))
+        .route(
+            "/api/assistants/{id}/telephony/assign-phone-numbers",
+            post(assign),
+        )
+        .route(
+            "/api/assistants/{id}/telephony/phone-numbers",
+            get(assistant_numbers).patch(set_assistant_numbers),
+        )
 }
 
 /// Runs one API operation: latency, injected rejections, bearer auth, the operation itself on
@@ -42,7 +48,8 @@ where
         let err = ApiError::new(status, "injected", format!("injected fault: HTTP {status}"));
         let mut r = error_response(&err);
         if let Some(secs) = retry_after {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         (r, status.to_string())
     } else {
@@ -56,20 +63,46 @@ where
             }
         };
         match (result, plan.after) {
-            (Err(None), _) => ((StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "Unauthorized"}))).into_response(), "401".into()),
+            (Err(None), _) => (
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "Unauthorized"})),
+                )
+                    .into_response(),
+                "401".into(),
+            ),
             (Err(Some(e)), _) => (error_response(&e), e.status.to_string()),
-            (Ok(_), Some(FaultAction::LostResponse { mode: LostMode::ServerError })) => {
+            (
+                Ok(_),
+                Some(FaultAction::LostResponse {
+                    mode: LostMode::ServerError,
+                }),
+            ) => {
                 let e = ApiError::new(500, "internal_error", "internal server error");
                 (error_response(&e), "lost".into())
             }
-            (Ok(_), Some(FaultAction::LostResponse { mode: LostMode::Drop })) => (cut_off_body(), "lost".into()),
-            (Ok(body), Some(FaultAction::LostResponse { mode: LostMode::Hang })) => {
+            (
+                Ok(_),
+                Some(FaultAction::LostResponse {
+                    mode: LostMode::Drop,
+                }),
+            ) => (cut_off_body(), "lost".into()),
+            (
+                Ok(body),
+                Some(FaultAction::LostResponse {
+                    mode: LostMode::Hang,
+                }),
+            ) => {
                 sim.count_response(op, "lost".into());
                 tokio::time::sleep(Duration::from_secs(600)).await;
                 return axum::Json(body).into_response();
             }
             (Ok(_), Some(FaultAction::Malformed)) => {
-                let r = ([(header::CONTENT_TYPE, "application/json")], "{\"success\": true, \"numbers\": [{\"id\": ").into_response();
+                let r = (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"success\": true, \"numbers\": [{\"id\": ",
+                )
+                    .into_response();
                 (r, "malformed".into())
             }
             (Ok(body), _) => (axum::Json(body).into_response(), "200".into()),
@@ -80,33 +113,61 @@ where
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 fn error_response(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(json!({"success": false, "message": e.message, "error": e.code}))).into_response()
+    (
+        status,
+        axum::Json(json!({"success": false, "message": e.message, "error": e.code})),
+    )
+        .into_response()
 }
 
 /// A 200 whose body stops half-way: the connection is cut after the request took effect.
 fn cut_off_body() -> Response {
     let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(Bytes::from_static(b"{\"success\": true, \"phoneNumber\": {")),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected: connection lost")),
+        Ok(Bytes::from_static(
+            b"{\"success\": true, \"phoneNumber\": {",
+        )),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected: connection lost",
+        )),
     ];
     let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("4096"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("4096"));
     r
 }
 
 /// Parses a JSON request body, insisting on `Content-Type: application/json` as the docs ask.
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/json") {
-        return Err(ApiError::new(400, "invalid_content_type", "Content-Type must be application/json"));
+        return Err(ApiError::new(
+            400,
+            "invalid_content_type",
+            "Content-Type must be application/json",
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(400, "invalid_body", format!("invalid request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(400, "invalid_body", format!("invalid request body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -167,7 +228,11 @@ struct ListQuery {
     offset: Option<usize>,
 }
 
-async fn list(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
     serve_op(sim, Op::List, headers, move |world, account, _now| {
         let team = q.team_id.ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
         let offset = q.offset.unwrap_or(0);
@@ -185,38 +250,84 @@ struct AssignBody {
     phone_number_ids: Option<Vec<String>>,
 }
 
-async fn assign(State(sim): State<Arc<Sim>>, Path(assistant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn assign(
+    State(sim): State<Arc<Sim>>,
+    Path(assistant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let h = headers.clone();
     serve_op(sim, Op::Assign, headers, move |world, account, _now| {
         let b: AssignBody = json_body(&h, &body)?;
-        let slug = b.account_slug.ok_or_else(|| ApiError::new(400, "missing_account_slug", "accountSlug is required"))?;
-        let ids = b.phone_number_ids.ok_or_else(|| ApiError::new(400, "missing_phone_number_ids", "phoneNumberIds is required"))?;
+        let slug = b
+            .account_slug
+            .ok_or_else(|| ApiError::new(400, "missing_account_slug", "accountSlug is required"))?;
+        let ids = b.phone_number_ids.ok_or_else(|| {
+            ApiError::new(
+                400,
+                "missing_phone_number_ids",
+                "phoneNumberIds is required",
+            )
+        })?;
         world.assign(account, &assistant, &slug, &ids)?;
         Ok(json!({"success": true}))
     })
     .await
 }
 
-async fn assistant_numbers(State(sim): State<Arc<Sim>>, Path(assistant): Path<String>, headers: HeaderMap) -> Response {
-    serve_op(sim, Op::AssistantNumbers, headers, move |world, account, _now| {
-        let numbers: Vec<Value> = world.assistant_numbers(account, &assistant)?.iter().map(|r| world.record_json(r)).collect();
-        Ok(json!({"success": true, "numbers": numbers}))
-    })
+async fn assistant_numbers(
+    State(sim): State<Arc<Sim>>,
+    Path(assistant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve_op(
+        sim,
+        Op::AssistantNumbers,
+        headers,
+        move |world, account, _now| {
+            let numbers: Vec<Value> = world
+                .assistant_numbers(account, &assistant)?
+                .iter()
+                .map(|r| world.record_json(r))
+                .collect();
+            Ok(json!({"success": true, "numbers": numbers}))
+        },
+    )
     .await
 }
 
-async fn set_assistant_numbers(State(sim): State<Arc<Sim>>, Path(assistant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn set_assistant_numbers(
+    State(sim): State<Arc<Sim>>,
+    Path(assistant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let h = headers.clone();
-    serve_op(sim, Op::SetAssistantNumbers, headers, move |world, account, _now| {
-        let b: AssignBody = json_body(&h, &body)?;
-        let ids = b.phone_number_ids.ok_or_else(|| ApiError::new(400, "missing_phone_number_ids", "phoneNumberIds is required"))?;
-        world.set_assistant_numbers(account, &assistant, &ids)?;
-        Ok(json!({"success": true, "message": "Phone numbers updated"}))
-    })
+    serve_op(
+        sim,
+        Op::SetAssistantNumbers,
+        headers,
+        move |world, account, _now| {
+            let b: AssignBody = json_body(&h, &body)?;
+            let ids = b.phone_number_ids.ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "missing_phone_number_ids",
+                    "phoneNumberIds is required",
+                )
+            })?;
+            world.set_assistant_numbers(account, &assistant, &ids)?;
+            Ok(json!({"success": true, "message": "Phone numbers updated"}))
+        },
+    )
     .await
 }
 
-async fn release(State(sim): State<Arc<Sim>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn release(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     serve_op(sim, Op::Release, headers, move |world, account, _now| {
         world.release(account, &id)?;
         Ok(json!({"success": true, "message": "Phone number released"}))

@@ -77,8 +77,14 @@ impl Default for AccountConfig {
             tokens: vec!["tk_demo_token".into()],
             teams: vec![TeamConfig::default()],
             assistants: vec![
-                AssistantConfig { id: "asst_demo_sales".into(), name: "Sales Agent".into() },
-                AssistantConfig { id: "asst_demo_support".into(), name: "Support Agent".into() },
+                AssistantConfig {
+                    id: "asst_demo_sales".into(),
+                    name: "Sales Agent".into(),
+                },
+                AssistantConfig {
+                    id: "asst_demo_support".into(),
+                    name: "Support Agent".into(),
+                },
             ],
         }
     }

@@ -35,15 +35,62 @@ impl Kind {
 
 const NANP_TOLL_FREE: [&str; 4] = ["800", "888", "877", "866"];
 
-/// Countries the simulated carrier serves: calling code, default local prefixes (national part),
-/// toll-free prefixes, and the count of national digits after the calling code.
-const COUNTRIES: &[(&str, &str, &[&str], &[&str], usize)] = &[
-    ("US", "1", &["415", "212", "646", "310", "512", "206"], &NANP_TOLL_FREE, 10),
-    ("CA", "1", &["604", "416", "514"], &NANP_TOLL_FREE, 10),
-    ("GB", "44", &["20", "161"], &["800"], 10),
-    ("DE", "49", &["30", "89"], &["800"], 11),
-    ("FR", "33", &["1"], &["805"], 9),
-    ("AU", "61", &["2", "3"], &["1800"], 9),
+/// A country the simulated carrier serves.
+struct Country {
+    iso: &'static str,
+    /// Calling code, without `+`.
+    cc: &'static str,
+    /// National prefixes of local pools searched when no area code is given.
+    locals: &'static [&'static str],
+    /// National prefixes of toll-free pools.
+    toll_free: &'static [&'static str],
+    /// National digits after the calling code.
+    digits: usize,
+}
+
+const COUNTRIES: &[Country] = &[
+    Country {
+        iso: "US",
+        cc: "1",
+        locals: &["415", "212", "646", "310", "512", "206"],
+        toll_free: &NANP_TOLL_FREE,
+        digits: 10,
+    },
+    Country {
+        iso: "CA",
+        cc: "1",
+        locals: &["604", "416", "514"],
+        toll_free: &NANP_TOLL_FREE,
+        digits: 10,
+    },
+    Country {
+        iso: "GB",
+        cc: "44",
+        locals: &["20", "161"],
+        toll_free: &["800"],
+        digits: 10,
+    },
+    Country {
+        iso: "DE",
+        cc: "49",
+        locals: &["30", "89"],
+        toll_free: &["800"],
+        digits: 11,
+    },
+    Country {
+        iso: "FR",
+        cc: "33",
+        locals: &["1"],
+        toll_free: &["805"],
+        digits: 9,
+    },
+    Country {
+        iso: "AU",
+        cc: "61",
+        locals: &["2", "3"],
+        toll_free: &["1800"],
+        digits: 9,
+    },
 ];
 
 /// The inventory of one simulator: a seed and the pool size.
@@ -62,8 +109,13 @@ impl Inventory {
     /// removing owned numbers. Unknown countries offer nothing; `area_code` only narrows NANP
     /// (US, CA) searches and is ignored elsewhere, as the API docs say.
     pub fn search(&self, country: &str, area_code: Option<&str>, kind: Kind) -> Vec<Offer> {
-        let Some(&(_, cc, locals, toll_free, digits)) =
-            COUNTRIES.iter().find(|c| c.0 == country)
+        let Some(&Country {
+            cc,
+            locals,
+            toll_free,
+            digits,
+            ..
+        }) = COUNTRIES.iter().find(|c| c.iso == country)
         else {
             return Vec::new();
         };
@@ -95,15 +147,28 @@ impl Inventory {
     /// The offer for an exact number, if the carrier has it in its inventory.
     pub fn offer(&self, e164: &str) -> Option<Offer> {
         let national_of = |cc: &str| e164.strip_prefix('+')?.strip_prefix(cc);
-        for &(_, cc, locals, toll_free, digits) in COUNTRIES {
-            let Some(national) = national_of(cc) else { continue };
+        for &Country {
+            cc,
+            locals,
+            toll_free,
+            digits,
+            ..
+        } in COUNTRIES
+        {
+            let Some(national) = national_of(cc) else {
+                continue;
+            };
             if national.len() != digits {
                 continue;
             }
             let nanp = cc == "1";
             let candidates: Vec<(&str, Kind)> = if nanp {
                 let area = national.get(..3)?;
-                let kind = if NANP_TOLL_FREE.contains(&area) { Kind::TollFree } else { Kind::Local };
+                let kind = if NANP_TOLL_FREE.contains(&area) {
+                    Kind::TollFree
+                } else {
+                    Kind::Local
+                };
                 vec![(area, kind)]
             } else {
                 locals
@@ -114,7 +179,11 @@ impl Inventory {
                     .collect()
             };
             for (prefix, kind) in candidates {
-                if let Some(o) = self.pool(cc, prefix, digits, kind).into_iter().find(|o| o.phone_number == e164) {
+                if let Some(o) = self
+                    .pool(cc, prefix, digits, kind)
+                    .into_iter()
+                    .find(|o| o.phone_number == e164)
+                {
                     return Some(o);
                 }
             }
@@ -136,7 +205,11 @@ impl Inventory {
             }
             let mut n = format!("+{cc}{prefix}");
             for i in 0..rest {
-                let d = if i == 0 { rng.random_range(2..10) } else { rng.random_range(0..10) };
+                let d = if i == 0 {
+                    rng.random_range(2..10)
+                } else {
+                    rng.random_range(0..10)
+                };
                 n.push(char::from(b'0' + d as u8));
             }
             if !seen.insert(n.clone()) {
@@ -155,7 +228,12 @@ impl Inventory {
                     features.push("mms".to_owned());
                 }
             }
-            out.push(Offer { phone_number: n, monthly_price: monthly, setup_price: setup, features });
+            out.push(Offer {
+                phone_number: n,
+                monthly_price: monthly,
+                setup_price: setup,
+                features,
+            });
         }
         out
     }
@@ -164,7 +242,9 @@ impl Inventory {
 /// FNV-1a: a hash that is stable across Rust versions (std's hasher is not), so seeds stay
 /// reproducible.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -185,11 +265,24 @@ mod tests {
     fn offers_match_the_query_and_prices_vary() {
         let inv = Inventory::new(1, 30);
         let offers = inv.search("US", Some("415"), Kind::Local);
-        assert!(offers.iter().all(|o| o.phone_number.starts_with("+1415") && o.phone_number.len() == 12));
-        let prices: std::collections::BTreeSet<_> = offers.iter().map(|o| o.monthly_price).collect();
+        assert!(
+            offers
+                .iter()
+                .all(|o| o.phone_number.starts_with("+1415") && o.phone_number.len() == 12)
+        );
+        let prices: std::collections::BTreeSet<_> =
+            offers.iter().map(|o| o.monthly_price).collect();
         assert!(prices.len() > 5, "prices should vary: {prices:?}");
-        assert!(inv.search("GB", Some("415"), Kind::Local).iter().all(|o| o.phone_number.starts_with("+44")));
-        assert!(inv.search("US", None, Kind::TollFree).iter().all(|o| o.features.contains(&"sms".to_owned())));
+        assert!(
+            inv.search("GB", Some("415"), Kind::Local)
+                .iter()
+                .all(|o| o.phone_number.starts_with("+44"))
+        );
+        assert!(
+            inv.search("US", None, Kind::TollFree)
+                .iter()
+                .all(|o| o.features.contains(&"sms".to_owned()))
+        );
         assert!(inv.search("ZZ", None, Kind::Local).is_empty());
         assert!(inv.search("US", Some("800"), Kind::Local).is_empty());
     }
@@ -197,7 +290,11 @@ mod tests {
     #[test]
     fn an_exact_number_is_found_only_if_the_carrier_offers_it() {
         let inv = Inventory::new(3, 10);
-        for (country, kind) in [("US", Kind::Local), ("GB", Kind::TollFree), ("AU", Kind::Local)] {
+        for (country, kind) in [
+            ("US", Kind::Local),
+            ("GB", Kind::TollFree),
+            ("AU", Kind::Local),
+        ] {
             let o = inv.search(country, None, kind).remove(3);
             assert_eq!(inv.offer(&o.phone_number), Some(o));
         }

@@ -82,7 +82,12 @@ impl Sim {
     }
 
     fn count_response(&self, op: Op, label: String) {
-        *lock(&self.counters).entry(op).or_default().responses.entry(label).or_default() += 1;
+        *lock(&self.counters)
+            .entry(op)
+            .or_default()
+            .responses
+            .entry(label)
+            .or_default() += 1;
     }
 }
 

@@ -55,7 +55,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -107,10 +111,22 @@ impl World {
                 tokens.insert(t.clone(), a.slug.clone());
             }
             for t in &a.teams {
-                teams.insert(t.id.clone(), Team { account: a.slug.clone(), config: t.clone() });
+                teams.insert(
+                    t.id.clone(),
+                    Team {
+                        account: a.slug.clone(),
+                        config: t.clone(),
+                    },
+                );
             }
             for s in &a.assistants {
-                assistants.insert(s.id.clone(), Assistant { account: a.slug.clone(), name: s.name.clone() });
+                assistants.insert(
+                    s.id.clone(),
+                    Assistant {
+                        account: a.slug.clone(),
+                        name: s.name.clone(),
+                    },
+                );
             }
         }
         Self {
@@ -137,7 +153,9 @@ impl World {
 
     /// The simulator's clock: wall time plus what the admin API advanced it by.
     pub fn now(&self) -> Timestamp {
-        Timestamp::now().saturating_add(self.clock_offset).unwrap_or(Timestamp::MAX)
+        Timestamp::now()
+            .saturating_add(self.clock_offset)
+            .unwrap_or(Timestamp::MAX)
     }
 
     pub fn advance(&mut self, by: SignedDuration) {
@@ -164,7 +182,10 @@ impl World {
             if r.status == NumberStatus::Purchasing && now >= r.active_at {
                 r.status = NumberStatus::Active;
             }
-            if r.is_trial && r.trial_expires_at.is_some_and(|t| now >= t) && r.status != NumberStatus::Suspended {
+            if r.is_trial
+                && r.trial_expires_at.is_some_and(|t| now >= t)
+                && r.status != NumberStatus::Suspended
+            {
                 r.status = NumberStatus::Suspended;
                 r.assistant_id = None;
             }
@@ -174,8 +195,16 @@ impl World {
     fn team_of(&self, account: &str, team_id: &str) -> Result<&Team> {
         match self.teams.get(team_id) {
             Some(t) if t.account == account => Ok(t),
-            Some(_) => Err(ApiError::new(403, "forbidden", format!("team {team_id} belongs to another account"))),
-            None => Err(ApiError::new(403, "forbidden", format!("team {team_id} is not part of this account"))),
+            Some(_) => Err(ApiError::new(
+                403,
+                "forbidden",
+                format!("team {team_id} belongs to another account"),
+            )),
+            None => Err(ApiError::new(
+                403,
+                "forbidden",
+                format!("team {team_id} is not part of this account"),
+            )),
         }
     }
 
@@ -184,18 +213,38 @@ impl World {
     }
 
     /// `POST /api/phone-numbers/search`.
-    pub fn search(&self, country: &str, area_code: Option<&str>, number_type: Option<&str>, limit: Option<usize>) -> Result<Vec<Offer>> {
+    pub fn search(
+        &self,
+        country: &str,
+        area_code: Option<&str>,
+        number_type: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Offer>> {
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ApiError::new(400, "invalid_country", format!("countryCode must be ISO 3166-1 alpha-2, got {country:?}")));
+            return Err(ApiError::new(
+                400,
+                "invalid_country",
+                format!("countryCode must be ISO 3166-1 alpha-2, got {country:?}"),
+            ));
         }
         let kind = match number_type {
             None => Kind::Local,
-            Some(t) => Kind::parse(t).ok_or_else(|| ApiError::new(400, "invalid_number_type", format!("numberType must be local or toll-free, got {t:?}")))?,
+            Some(t) => Kind::parse(t).ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "invalid_number_type",
+                    format!("numberType must be local or toll-free, got {t:?}"),
+                )
+            })?,
         };
-        if let Some(a) = area_code {
-            if a.len() != 3 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::new(400, "invalid_area_code", format!("areaCode must be 3 digits, got {a:?}")));
-            }
+        if let Some(a) = area_code
+            && (a.len() != 3 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ApiError::new(
+                400,
+                "invalid_area_code",
+                format!("areaCode must be 3 digits, got {a:?}"),
+            ));
         }
         // areaCode is only meaningful for US and CA; elsewhere it is ignored.
         let area_code = area_code.filter(|_| matches!(country, "US" | "CA"));
@@ -214,29 +263,66 @@ impl World {
     }
 
     /// `POST /api/phone-numbers/purchase`.
-    pub fn purchase(&mut self, account: &str, number: &str, team_id: &str, connection_id: Option<String>, now: Timestamp) -> Result<(Record, Eligibility)> {
+    pub fn purchase(
+        &mut self,
+        account: &str,
+        number: &str,
+        team_id: &str,
+        connection_id: Option<String>,
+        now: Timestamp,
+    ) -> Result<(Record, Eligibility)> {
         if !is_e164(number) {
-            return Err(ApiError::new(400, "invalid_phone_number", format!("phoneNumber must be E.164, got {number:?}")));
+            return Err(ApiError::new(
+                400,
+                "invalid_phone_number",
+                format!("phoneNumber must be E.164, got {number:?}"),
+            ));
         }
         let team = self.team_of(account, team_id)?;
         let (plan, limit) = (team.config.clone(), team.config.limit());
         if let Some(r) = self.owned(number) {
             return Err(if r.team_id == team_id {
-                ApiError::new(409, "already_owned", format!("{number} already exists in this team"))
+                ApiError::new(
+                    409,
+                    "already_owned",
+                    format!("{number} already exists in this team"),
+                )
             } else {
-                ApiError::new(410, "number_unavailable", format!("{number} is no longer available"))
+                ApiError::new(
+                    410,
+                    "number_unavailable",
+                    format!("{number} is no longer available"),
+                )
             });
         }
         let offer = match self.inventory.offer(number) {
             Some(o) if !self.withdrawn.contains(number) => o,
-            _ => return Err(ApiError::new(404, "number_not_found", format!("{number} is not available for purchase"))),
+            _ => {
+                return Err(ApiError::new(
+                    404,
+                    "number_not_found",
+                    format!("{number} is not available for purchase"),
+                ));
+            }
         };
         let count = self.team_count(team_id);
         if count >= limit {
-            let why = if plan.subscribed { format!("plan {} allows {limit} numbers", plan.plan_name) } else { "a free account gets one trial number".to_owned() };
-            return Err(ApiError::new(403, "plan_limit_reached", format!("plan limit reached: {why}")));
+            let why = if plan.subscribed {
+                format!("plan {} allows {limit} numbers", plan.plan_name)
+            } else {
+                "a free account gets one trial number".to_owned()
+            };
+            return Err(ApiError::new(
+                403,
+                "plan_limit_reached",
+                format!("plan limit reached: {why}"),
+            ));
         }
-        let id = format!("pn_{:012x}", self.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16);
+        // Multiplying by an odd constant is a bijection on u64: distinct, opaque-looking ids.
+        let id = format!(
+            "pn_{:016x}",
+            self.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        );
         self.next_id += 1;
         let is_trial = !plan.subscribed;
         let record = Record {
@@ -247,7 +333,12 @@ impl World {
             provider_id: format!("tx_{}", number.trim_start_matches('+')),
             status: NumberStatus::Purchasing,
             is_trial,
-            trial_expires_at: is_trial.then(|| now.saturating_add(SignedDuration::from_secs(self.config.trial_duration_secs as i64)).unwrap_or(Timestamp::MAX)),
+            trial_expires_at: is_trial.then(|| {
+                now.saturating_add(SignedDuration::from_secs(
+                    self.config.trial_duration_secs as i64,
+                ))
+                .unwrap_or(Timestamp::MAX)
+            }),
             assistant_id: None,
             created_at: now,
             purchased_by_email: format!("api@{account}.example"),
@@ -256,32 +347,65 @@ impl World {
             setup_price: offer.setup_price,
             features: offer.features,
             connection_id,
-            active_at: now.saturating_add(self.config.activation_delay()).unwrap_or(Timestamp::MAX),
+            active_at: now
+                .saturating_add(self.config.activation_delay())
+                .unwrap_or(Timestamp::MAX),
         };
         self.records.insert(id, record.clone());
         self.purchases += 1;
-        let eligibility = Eligibility { current_count: count + 1, max_allowed: limit, has_subscription: plan.subscribed, plan_name: plan.plan_name };
+        let eligibility = Eligibility {
+            current_count: count + 1,
+            max_allowed: limit,
+            has_subscription: plan.subscribed,
+            plan_name: plan.plan_name,
+        };
         Ok((record, eligibility))
     }
 
     fn team_count(&self, team_id: &str) -> u32 {
-        self.records.values().filter(|r| r.team_id == team_id).count() as u32
+        self.records
+            .values()
+            .filter(|r| r.team_id == team_id)
+            .count() as u32
     }
 
     /// `GET /api/phone-numbers/purchase?teamId=`: one page and the total count.
-    pub fn list(&self, account: &str, team_id: &str, limit: Option<usize>, offset: usize) -> Result<(Vec<Record>, usize, usize)> {
+    pub fn list(
+        &self,
+        account: &str,
+        team_id: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<(Vec<Record>, usize, usize)> {
         self.team_of(account, team_id)?;
         let limit = limit.unwrap_or(50).min(self.config.list_limit_cap);
-        let all: Vec<&Record> = self.records.values().filter(|r| r.team_id == team_id).collect();
-        let page = all.iter().skip(offset).take(limit).map(|r| (*r).clone()).collect();
+        let all: Vec<&Record> = self
+            .records
+            .values()
+            .filter(|r| r.team_id == team_id)
+            .collect();
+        let page = all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| (*r).clone())
+            .collect();
         Ok((page, all.len(), limit))
     }
 
     fn assistant(&self, account: &str, id: &str) -> Result<&Assistant> {
         match self.assistants.get(id) {
             Some(a) if a.account == account => Ok(a),
-            Some(_) => Err(ApiError::new(403, "forbidden", format!("assistant {id} belongs to another account"))),
-            None => Err(ApiError::new(404, "assistant_not_found", format!("assistant {id} not found"))),
+            Some(_) => Err(ApiError::new(
+                403,
+                "forbidden",
+                format!("assistant {id} belongs to another account"),
+            )),
+            None => Err(ApiError::new(
+                404,
+                "assistant_not_found",
+                format!("assistant {id} not found"),
+            )),
         }
     }
 
@@ -293,17 +417,39 @@ impl World {
     /// by another assistant.
     fn check_assignable(&self, account: &str, assistant: &str, ids: &[String]) -> Result<()> {
         for id in ids {
-            let r = self.records.get(id).ok_or_else(|| ApiError::new(400, "unknown_phone_number", format!("phone number {id} not found")))?;
+            let r = self.records.get(id).ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "unknown_phone_number",
+                    format!("phone number {id} not found"),
+                )
+            })?;
             if self.teams.get(&r.team_id).map(|t| t.account.as_str()) != Some(account) {
-                return Err(ApiError::new(403, "forbidden", format!("phone number {id} belongs to another account")));
+                return Err(ApiError::new(
+                    403,
+                    "forbidden",
+                    format!("phone number {id} belongs to another account"),
+                ));
             }
             match &r.assistant_id {
                 Some(other) if other != assistant => {
-                    return Err(ApiError::new(409, "assigned_elsewhere", format!("phone number {id} is assigned to assistant {other}")));
+                    return Err(ApiError::new(
+                        409,
+                        "assigned_elsewhere",
+                        format!("phone number {id} is assigned to assistant {other}"),
+                    ));
                 }
                 Some(_) => {}
                 None if r.status != NumberStatus::Active => {
-                    return Err(ApiError::new(400, "not_active", format!("phone number {id} is {:?}, only active numbers can be assigned", r.status).to_lowercase()));
+                    return Err(ApiError::new(
+                        400,
+                        "not_active",
+                        format!(
+                            "phone number {id} is {:?}, only active numbers can be assigned",
+                            r.status
+                        )
+                        .to_lowercase(),
+                    ));
                 }
                 None => {}
             }
@@ -312,9 +458,19 @@ impl World {
     }
 
     /// `POST /api/assistants/{id}/telephony/assign-phone-numbers` (adds to the set).
-    pub fn assign(&mut self, account: &str, assistant: &str, slug: &str, ids: &[String]) -> Result<()> {
+    pub fn assign(
+        &mut self,
+        account: &str,
+        assistant: &str,
+        slug: &str,
+        ids: &[String],
+    ) -> Result<()> {
         if slug != account {
-            return Err(ApiError::new(403, "forbidden", format!("accountSlug {slug} is not this token's account")));
+            return Err(ApiError::new(
+                403,
+                "forbidden",
+                format!("accountSlug {slug} is not this token's account"),
+            ));
         }
         self.assistant(account, assistant)?;
         self.check_assignable(account, assistant, ids)?;
@@ -329,11 +485,21 @@ impl World {
     /// `GET /api/assistants/{id}/telephony/phone-numbers`: the numbers assigned to it.
     pub fn assistant_numbers(&self, account: &str, assistant: &str) -> Result<Vec<Record>> {
         self.assistant(account, assistant)?;
-        Ok(self.records.values().filter(|r| r.assistant_id.as_deref() == Some(assistant)).cloned().collect())
+        Ok(self
+            .records
+            .values()
+            .filter(|r| r.assistant_id.as_deref() == Some(assistant))
+            .cloned()
+            .collect())
     }
 
     /// `PATCH /api/assistants/{id}/telephony/phone-numbers`: replaces the set.
-    pub fn set_assistant_numbers(&mut self, account: &str, assistant: &str, ids: &[String]) -> Result<()> {
+    pub fn set_assistant_numbers(
+        &mut self,
+        account: &str,
+        assistant: &str,
+        ids: &[String],
+    ) -> Result<()> {
         self.assistant(account, assistant)?;
         self.check_assignable(account, assistant, ids)?;
         let wanted: BTreeSet<&String> = ids.iter().collect();
@@ -353,7 +519,13 @@ impl World {
         if !self.config.release_enabled {
             return Err(ApiError::new(404, "not_found", "Not Found"));
         }
-        let r = self.records.get(id).ok_or_else(|| ApiError::new(404, "phone_number_not_found", format!("phone number {id} not found")))?;
+        let r = self.records.get(id).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "phone_number_not_found",
+                format!("phone number {id} not found"),
+            )
+        })?;
         self.team_of(account, &r.team_id)?;
         if let Some(r) = self.records.remove(id) {
             self.withdrawn.insert(r.phone_number);
@@ -365,7 +537,10 @@ impl World {
 
     /// Sets a number's status (suspend, resume, error); `None` if the account has no such number.
     pub fn set_status(&mut self, number: &str, status: NumberStatus) -> Option<()> {
-        let r = self.records.values_mut().find(|r| r.phone_number == number)?;
+        let r = self
+            .records
+            .values_mut()
+            .find(|r| r.phone_number == number)?;
         r.status = status;
         if status == NumberStatus::Suspended && r.is_trial {
             r.assistant_id = None;
@@ -385,8 +560,20 @@ impl World {
     }
 
     /// Puts a number in a team without the purchase API, as if bought in the dashboard.
-    pub fn import(&mut self, team_id: &str, number: &str, assistant: Option<String>, now: Timestamp) -> Result<Record> {
-        let account = self.teams.get(team_id).map(|t| t.account.clone()).ok_or_else(|| ApiError::new(404, "team_not_found", format!("team {team_id} not found")))?;
+    pub fn import(
+        &mut self,
+        team_id: &str,
+        number: &str,
+        assistant: Option<String>,
+        now: Timestamp,
+    ) -> Result<Record> {
+        let account = self
+            .teams
+            .get(team_id)
+            .map(|t| t.account.clone())
+            .ok_or_else(|| {
+                ApiError::new(404, "team_not_found", format!("team {team_id} not found"))
+            })?;
         let (mut record, _) = self.purchase(&account, number, team_id, None, now)?;
         self.purchases -= 1;
         record.status = NumberStatus::Active;
@@ -401,7 +588,13 @@ impl World {
     }
 
     pub fn add_assistant(&mut self, account: &str, id: &str, name: &str) {
-        self.assistants.insert(id.to_owned(), Assistant { account: account.to_owned(), name: name.to_owned() });
+        self.assistants.insert(
+            id.to_owned(),
+            Assistant {
+                account: account.to_owned(),
+                name: name.to_owned(),
+            },
+        );
     }
 
     /// A number record as the API serves it, in the configured casing.
@@ -454,6 +647,10 @@ fn camel_keys(v: serde_json::Value) -> serde_json::Value {
 
 /// `^\+[1-9]\d{6,14}$`.
 pub fn is_e164(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('+') else { return false };
-    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
 }

@@ -1,0 +1,515 @@
+//! [`Client`]: one Talkturo account's API, one method per contract call. Every call goes through
+//! [`Client::call`], the one place that retries, logs and counts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::error::{Error, Operation, Outcome};
+use super::metrics::ClientMetrics;
+use super::wire::{self, AssistantNumbers, ListPage, NumberRecord, Purchase, SearchResult};
+
+/// How to reach one account.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Account domain, e.g. `https://app.talkturo.com`; `/api/...` is appended.
+    pub base_url: String,
+    /// Bearer token. Never logged.
+    pub token: SecretString,
+    /// Timeout of each HTTP request.
+    pub timeout: Duration,
+    /// Retries of a transient failure (429, 5xx on idempotent calls, connection refused).
+    pub max_retries: usize,
+    /// Longest `Retry-After` honoured; longer asks are capped to this.
+    pub max_retry_wait: Duration,
+    /// Records asked for per list page.
+    pub page_size: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the base URL and token.
+    pub fn new(base_url: impl Into<String>, token: SecretString) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token,
+            timeout: Duration::from_secs(10),
+            max_retries: 3,
+            max_retry_wait: Duration::from_secs(30),
+            page_size: 10_000,
+        }
+    }
+}
+
+/// Search filters, as the search endpoint takes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchFilters {
+    pub country_code: String,
+    pub area_code: Option<String>,
+    pub number_type: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A client of one Talkturo account.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: SecretString,
+    config: ClientConfig,
+    metrics: Option<Arc<ClientMetrics>>,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let invalid = |detail: String| Error::InvalidRequest {
+            op: Operation::List,
+            detail,
+        };
+        let base = Url::parse(&config.base_url)
+            .map_err(|e| invalid(format!("base URL {:?}: {e}", config.base_url)))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(invalid(format!(
+                "base URL {:?} must be http:// or https://",
+                config.base_url
+            )));
+        }
+        // One process-wide TLS provider (ring, as kube uses); installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("talkturo-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| invalid(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base,
+            token: config.token.clone(),
+            config,
+            metrics: None,
+        })
+    }
+
+    /// Counts and times every call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<ClientMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// `POST /api/phone-numbers/search`: numbers that can be bought. Buys nothing.
+    pub async fn search(&self, f: &SearchFilters) -> Result<SearchResult, Error> {
+        let mut filters = json!({"countryCode": f.country_code});
+        if let Some(a) = &f.area_code {
+            filters["areaCode"] = json!(a);
+        }
+        if let Some(t) = &f.number_type {
+            filters["numberType"] = json!(t);
+        }
+        if let Some(l) = f.limit {
+            filters["limit"] = json!(l);
+        }
+        let body = json!({ "filters": filters });
+        self.typed(
+            Operation::Search,
+            Method::POST,
+            &["phone-numbers", "search"],
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `POST /api/phone-numbers/purchase`: buys exactly `phone_number` for `team_id`.
+    ///
+    /// Never retried after it may have reached the service: a timeout, a 5xx or a cut
+    /// connection is [`Outcome::Unknown`], to be settled from [`Client::list`].
+    pub async fn purchase(&self, phone_number: &str, team_id: &str) -> Result<Purchase, Error> {
+        let body = json!({"phoneNumber": phone_number, "teamId": team_id});
+        self.typed(
+            Operation::Purchase,
+            Method::POST,
+            &["phone-numbers", "purchase"],
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /api/phone-numbers/purchase?teamId=`: every number of the team, all pages.
+    ///
+    /// The list is the source of truth for what the account owns, so a partial answer is an
+    /// error, never a shorter list: pages are read until `count` records arrived, and if the
+    /// list changed while being read (count moved, duplicates) it is read again.
+    pub async fn list(&self, team_id: &str) -> Result<Vec<NumberRecord>, Error> {
+        let limit = self.config.page_size.max(1);
+        for _ in 0..3 {
+            let mut all: Vec<NumberRecord> = Vec::new();
+            let mut counts = Vec::new();
+            loop {
+                let query = [
+                    ("teamId", team_id.to_owned()),
+                    ("limit", limit.to_string()),
+                    ("offset", all.len().to_string()),
+                ];
+                let page: ListPage = self
+                    .typed(
+                        Operation::List,
+                        Method::GET,
+                        &["phone-numbers", "purchase"],
+                        &query,
+                        None,
+                    )
+                    .await?;
+                let got = page.numbers.len();
+                counts.push(page.count);
+                all.extend(page.numbers);
+                let more = match page.count {
+                    Some(total) => (all.len() as u64) < total && got > 0,
+                    None => got >= limit,
+                };
+                if !more {
+                    break;
+                }
+            }
+            let total = counts.first().copied().flatten();
+            let stable = counts.iter().all(|c| *c == counts[0]);
+            let mut ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if stable && ids.len() == all.len() && total.is_none_or(|t| t == all.len() as u64) {
+                return Ok(all);
+            }
+            tracing::debug!(
+                team_id,
+                read = all.len(),
+                ?total,
+                "number list changed while paging; reading it again"
+            );
+        }
+        Err(Error::InvalidResponse {
+            op: Operation::List,
+            status: 200,
+            detail: "the number list kept changing while it was paged through".into(),
+        })
+    }
+
+    /// `POST /api/assistants/{id}/telephony/assign-phone-numbers`: adds numbers to the assistant.
+    pub async fn assign(
+        &self,
+        assistant_id: &str,
+        account_slug: &str,
+        number_ids: &[String],
+    ) -> Result<(), Error> {
+        let body = json!({"accountSlug": account_slug, "phoneNumberIds": number_ids});
+        self.call(
+            Operation::Assign,
+            Method::POST,
+            &[
+                "assistants",
+                assistant_id,
+                "telephony",
+                "assign-phone-numbers",
+            ],
+            &[],
+            Some(&body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET /api/assistants/{id}/telephony/phone-numbers`: the numbers assigned to the assistant.
+    pub async fn assistant_numbers(&self, assistant_id: &str) -> Result<Vec<NumberRecord>, Error> {
+        let r: AssistantNumbers = self
+            .typed(
+                Operation::AssistantNumbers,
+                Method::GET,
+                &["assistants", assistant_id, "telephony", "phone-numbers"],
+                &[],
+                None,
+            )
+            .await?;
+        Ok(r.numbers)
+    }
+
+    /// `PATCH /api/assistants/{id}/telephony/phone-numbers`: replaces the assistant's whole set
+    /// (the only way to unassign a number).
+    pub async fn set_assistant_numbers(
+        &self,
+        assistant_id: &str,
+        number_ids: &[String],
+    ) -> Result<(), Error> {
+        let body = json!({"phoneNumberIds": number_ids});
+        self.call(
+            Operation::SetAssistantNumbers,
+            Method::PATCH,
+            &["assistants", assistant_id, "telephony", "phone-numbers"],
+            &[],
+            Some(&body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `DELETE /api/phone-numbers/{id}`: releases the number. Not in the published docs; a 404
+    /// means the number is unknown or the service has no release endpoint.
+    pub async fn release(&self, number_id: &str) -> Result<(), Error> {
+        self.call(
+            Operation::Release,
+            Method::DELETE,
+            &["phone-numbers", number_id],
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T, Error> {
+        let v = self.call(op, method, path, query, body).await?;
+        serde_json::from_value(v).map_err(|e| Error::InvalidResponse {
+            op,
+            status: 200,
+            detail: e.to_string(),
+        })
+    }
+
+    /// One contract call with its retries: transient failures of idempotent calls, and of any
+    /// call that surely did not reach the service (connection refused, 429), are retried with
+    /// jittered exponential backoff, or after `Retry-After` when the service asks.
+    async fn call(
+        &self,
+        op: Operation,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let url = self.url(op, path)?;
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_jitter()
+            .with_max_times(self.config.max_retries)
+            .build();
+        loop {
+            let err = match self
+                .attempt(op, method.clone(), url.clone(), query, body)
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let not_sent = matches!(err, Error::Connect { .. } | Error::Api { status: 429, .. });
+            let retryable = err.outcome() == Outcome::Transient && (op.is_idempotent() || not_sent);
+            let Some(backoff) = delays.next().filter(|_| retryable) else {
+                return Err(err);
+            };
+            let wait = err
+                .retry_after()
+                .map_or(backoff, |ra| ra.min(self.config.max_retry_wait));
+            tracing::debug!(operation = %op, error = %err, wait_ms = wait.as_millis() as u64, "retrying Talkturo call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn url(&self, op: Operation, path: &[&str]) -> Result<Url, Error> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::InvalidRequest {
+                op,
+                detail: "base URL cannot have a path".into(),
+            })?
+            .pop_if_empty()
+            .push("api")
+            .extend(path);
+        Ok(url)
+    }
+
+    /// One HTTP exchange: the only place a request is sent, logged and counted.
+    async fn attempt(
+        &self,
+        op: Operation,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let started = Instant::now();
+        let result = self
+            .exchange(op, method.clone(), url.clone(), query, body)
+            .await;
+        let elapsed = started.elapsed();
+        let outcome = result.as_ref().map_or_else(Error::kind, |_| "ok");
+        if let Some(m) = &self.metrics {
+            m.observe(op.as_str(), outcome, elapsed.as_secs_f64());
+        }
+        let latency_ms = elapsed.as_millis() as u64;
+        match &result {
+            Ok(_) => {
+                tracing::debug!(operation = %op, %method, path = url.path(), latency_ms, "talkturo call")
+            }
+            Err(e) => {
+                tracing::info!(operation = %op, %method, path = url.path(), latency_ms, status = e.status(), error = %e, "talkturo call failed")
+            }
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        op: Operation,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose_secret()))
+            .map_err(|_| Error::InvalidRequest {
+                op,
+                detail: "the API token contains characters not allowed in a header".into(),
+            })?;
+        auth.set_sensitive(true);
+        let mut req = self.http.request(method, url).header(AUTHORIZATION, auth);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let timeout = self.config.timeout;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(op, e, timeout))?;
+        let status = resp.status();
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error(op, e, timeout))?;
+        if !status.is_success() {
+            let message = wire::error_message(&String::from_utf8_lossy(&bytes));
+            return Err(Error::Api {
+                op,
+                status: status.as_u16(),
+                message,
+                retry_after,
+            });
+        }
+        decode_success(op, status, &bytes)
+    }
+}
+
+fn transport_error(op: Operation, e: reqwest::Error, after: Duration) -> Error {
+    if e.is_timeout() {
+        Error::Timeout { op, after }
+    } else if e.is_connect() {
+        Error::Connect { op, source: e }
+    } else {
+        Error::Transport { op, source: e }
+    }
+}
+
+/// A 2xx body: JSON with keys normalized to snake_case. An empty body is taken as `{}`
+/// (success with nothing to say); `success: false` inside a 2xx is not trusted as success.
+fn decode_success(op: Operation, status: StatusCode, bytes: &[u8]) -> Result<Value, Error> {
+    let invalid = |detail: String| Error::InvalidResponse {
+        op,
+        status: status.as_u16(),
+        detail,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(invalid("the body is not a JSON object".into()));
+    }
+    if v.get("success") == Some(&Value::Bool(false)) {
+        return Err(invalid(format!(
+            "success is false: {}",
+            wire::error_message(&String::from_utf8_lossy(bytes))
+        )));
+    }
+    Ok(wire::normalize_keys(v))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
+    let s = v.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(s).ok()?.timestamp();
+    let secs = at.duration_since(jiff::Timestamp::now()).as_secs().max(0);
+    Some(Duration::from_secs(secs as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date() {
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("7")),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+
+    #[test]
+    fn success_bodies_must_be_json_objects_that_do_not_say_failure() {
+        let ok = StatusCode::OK;
+        assert!(decode_success(Operation::List, ok, b"{\"success\":true}").is_ok());
+        assert!(decode_success(Operation::List, ok, b"").is_ok());
+        assert!(decode_success(Operation::List, ok, b"[1]").is_err());
+        assert!(decode_success(Operation::List, ok, b"{\"numbers\": [").is_err());
+        let e = decode_success(
+            Operation::Purchase,
+            ok,
+            b"{\"success\":false,\"message\":\"no\"}",
+        )
+        .unwrap_err();
+        assert_eq!(e.outcome(), Outcome::Unknown);
+    }
+
+    #[test]
+    fn a_path_segment_is_escaped_and_a_base_path_is_kept() {
+        let c = Client::new(ClientConfig::new(
+            "https://example.test/tenant/",
+            SecretString::from("t"),
+        ))
+        .unwrap();
+        let u = c
+            .url(Operation::Assign, &["assistants", "a/b?c", "telephony"])
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://example.test/tenant/api/assistants/a%2Fb%3Fc/telephony"
+        );
+    }
+
+    #[test]
+    fn a_base_url_that_is_not_http_is_refused() {
+        assert!(Client::new(ClientConfig::new("ftp://x", SecretString::from("t"))).is_err());
+        assert!(Client::new(ClientConfig::new("not a url", SecretString::from("t"))).is_err());
+    }
+}

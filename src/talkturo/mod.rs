@@ -1,0 +1,15 @@
+//! The typed Talkturo HTTP client: exactly the contract of `talkturo-api.md` §6.
+//!
+//! Owns transport (timeouts, retries, `Retry-After`), lenient decoding, and the classification
+//! of every failure as definite, transient or unknown-outcome. Imports nothing of kube: the
+//! controllers translate its results into conditions.
+
+mod client;
+mod error;
+pub mod metrics;
+pub mod wire;
+
+pub use client::{Client, ClientConfig, SearchFilters};
+pub use error::{Error, Operation, Outcome};
+pub use metrics::ClientMetrics;
+pub use wire::{AvailableNumber, Eligibility, NumberRecord, NumberStatus, Purchase, SearchResult};
