@@ -2,11 +2,17 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy unit crds crds-check testenv
+.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down
 
-## test: every check: format, clippy (warnings denied), unit and integration tests, CRD drift
+## test: every check: format, clippy (warnings denied), CRD drift, unit tests, and the
+##       integration tests against a real kube-apiserver + etcd (built on first use)
 test: fmt-check clippy crds-check
-	$(CARGO) test --all-targets
+	@assets="$$(hack/testenv/build.sh)" && echo "control plane binaries: $$assets" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(CARGO) test --all-targets
+
+## unit: the tests that need no control plane
+unit:
+	$(CARGO) test --lib --test schema --test crd_drift --test talkturo_client --test simulator
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -24,3 +30,10 @@ crds-check:
 ## testenv: build kube-apiserver, etcd and helm from their Go modules into the cache
 testenv:
 	hack/testenv/build.sh
+
+## cluster: a local control plane in the background; prints the KUBECONFIG line
+cluster:
+	@hack/cluster.sh up
+
+cluster-down:
+	@hack/cluster.sh down

@@ -9,3 +9,4 @@ pub mod api;
 pub mod crdgen;
 pub mod sim;
 pub mod talkturo;
+pub mod testenv;

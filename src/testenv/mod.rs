@@ -1,0 +1,345 @@
+//! A real kube-apiserver and etcd on loopback, for the integration tests, `make cluster` and
+//! `make demo` (what controller-runtime's envtest does, with binaries this project builds from
+//! their Go modules: see `hack/testenv/`).
+//!
+//! Owns process lifecycles, certificates and the admin kubeconfig. Children are spawned from
+//! one long-lived thread with `PR_SET_PDEATHSIG`, so they die with the process that started them
+//! even when it is killed. Not used by the operator itself.
+
+mod certs;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+pub use process::ManagedChild;
+
+/// Versions the cache is built for (`hack/testenv/versions.env`, shared with the build script).
+const VERSIONS: &str = include_str!("../../hack/testenv/versions.env");
+
+/// Field manager for objects the harness applies.
+const FIELD_MANAGER: &str = "talkturo-testenv";
+
+/// Errors starting or using the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "control-plane binaries not found in {dir} (missing {missing}); build them with `make testenv` or set KUBEBUILDER_ASSETS"
+    )]
+    BinariesMissing { dir: PathBuf, missing: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("generating certificates: {0}")]
+    Certs(#[from] rcgen::Error),
+    #[error("{process} exited during start-up ({status}); last log lines:\n{log}")]
+    Exited {
+        process: &'static str,
+        status: String,
+        log: String,
+    },
+    #[error("the control plane was not ready after {0:?}; see the logs in {1}")]
+    NotReady(Duration, PathBuf),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("CRD {0}: {1}")]
+    Crd(String, String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// Where the kube-apiserver and etcd binaries are.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub dir: PathBuf,
+}
+
+impl Binaries {
+    /// `KUBEBUILDER_ASSETS` if set (envtest's convention), else the cache `make testenv` fills.
+    pub fn locate() -> Result<Self, Error> {
+        let dir = std::env::var_os("KUBEBUILDER_ASSETS")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_cache_dir);
+        let missing: Vec<&str> = ["kube-apiserver", "etcd"]
+            .into_iter()
+            .filter(|b| !dir.join(b).is_file())
+            .collect();
+        if missing.is_empty() {
+            Ok(Self { dir })
+        } else {
+            Err(Error::BinariesMissing {
+                dir,
+                missing: missing.join(", "),
+            })
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// `$HOME/.cache/talkturo-testenv/k8s-<v>-etcd-<v>-helm-<v>`, as `hack/testenv/build.sh` names it.
+fn default_cache_dir() -> PathBuf {
+    let v = |key: &str| {
+        VERSIONS
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or("unknown")
+            .trim()
+            .to_owned()
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache/talkturo-testenv").join(format!(
+        "k8s-{}-etcd-{}-helm-{}",
+        v("KUBE_VERSION"),
+        v("ETCD_VERSION"),
+        v("HELM_VERSION")
+    ))
+}
+
+/// A running etcd + kube-apiserver pair with RBAC on and an admin identity.
+pub struct ControlPlane {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    etcd: ManagedChild,
+    apiserver: ManagedChild,
+    apiserver_args: Vec<String>,
+    binaries: Binaries,
+}
+
+impl ControlPlane {
+    /// Starts etcd and kube-apiserver on free loopback ports, with state in `dir` (created),
+    /// and waits until the apiserver serves and the `default` namespace exists.
+    pub async fn start(binaries: &Binaries, dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let certs = certs::write(dir)?;
+        let (etcd_client, etcd_peer, api_port) = (
+            process::free_port()?,
+            process::free_port()?,
+            process::free_port()?,
+        );
+        let etcd = process::spawn(
+            "etcd",
+            &binaries.path("etcd"),
+            &[
+                "--name=default".into(),
+                format!("--data-dir={}", dir.join("etcd").display()),
+                format!("--listen-client-urls=http://127.0.0.1:{etcd_client}"),
+                format!("--advertise-client-urls=http://127.0.0.1:{etcd_client}"),
+                format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-cluster=default=http://127.0.0.1:{etcd_peer}"),
+                "--unsafe-no-fsync=true".into(),
+                "--log-level=warn".into(),
+            ],
+            &dir.join("etcd.log"),
+        )?;
+        let apiserver_args = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={api_port}"),
+            format!("--tls-cert-file={}", certs.serving_cert.display()),
+            format!("--tls-private-key-file={}", certs.serving_key.display()),
+            format!("--token-auth-file={}", certs.tokens.display()),
+            "--authorization-mode=RBAC".into(),
+            format!("--service-account-issuer=https://127.0.0.1:{api_port}"),
+            format!("--service-account-key-file={}", certs.sa_pub.display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                certs.sa_key.display()
+            ),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            "--disable-admission-plugins=ServiceAccount".into(),
+            "--allow-privileged=true".into(),
+            "--profiling=false".into(),
+        ];
+        let apiserver = process::spawn(
+            "kube-apiserver",
+            &binaries.path("kube-apiserver"),
+            &apiserver_args,
+            &dir.join("kube-apiserver.log"),
+        )?;
+        let kubeconfig = dir.join("kubeconfig");
+        let server = format!("https://127.0.0.1:{api_port}");
+        std::fs::write(
+            &kubeconfig,
+            certs::kubeconfig(&server, &certs.ca_cert, &certs.admin_token),
+        )
+        .map_err(io("writing the kubeconfig"))?;
+        let plane = Self {
+            dir: dir.to_owned(),
+            kubeconfig,
+            etcd,
+            apiserver,
+            apiserver_args,
+            binaries: binaries.clone(),
+        };
+        plane.wait_ready(Duration::from_secs(120)).await?;
+        Ok(plane)
+    }
+
+    /// The admin kubeconfig (user `admin` in `system:masters`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Directory with the logs, certificates and etcd data.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A kube client configuration for the admin.
+    pub async fn config(&self) -> Result<kube::Config, Error> {
+        config_from(&self.kubeconfig).await
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        let started = Instant::now();
+        let config = self.config().await?;
+        loop {
+            for (name, child) in [("etcd", &self.etcd), ("kube-apiserver", &self.apiserver)] {
+                if let Some(status) = child.exited() {
+                    return Err(Error::Exited {
+                        process: name,
+                        status,
+                        log: child.log_tail(20),
+                    });
+                }
+            }
+            if let Ok(client) = kube::Client::try_from(config.clone())
+                && Api::<Namespace>::all(client).get("default").await.is_ok()
+            {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                return Err(Error::NotReady(timeout, self.dir.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Stops and starts the apiserver again on the same port, keeping etcd and its data.
+    pub async fn restart_apiserver(&mut self) -> Result<(), Error> {
+        self.apiserver.stop(Duration::from_secs(20));
+        self.apiserver = process::spawn(
+            "kube-apiserver",
+            &self.binaries.path("kube-apiserver"),
+            &self.apiserver_args,
+            &self.dir.join("kube-apiserver.log"),
+        )?;
+        self.wait_ready(Duration::from_secs(120)).await
+    }
+
+    /// SIGTERM to the apiserver, then to etcd (SIGKILL after a grace period).
+    pub fn stop(&mut self) {
+        self.apiserver.stop(Duration::from_secs(20));
+        self.etcd.stop(Duration::from_secs(10));
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A kube client configuration from a kubeconfig file.
+pub async fn config_from(path: &Path) -> Result<kube::Config, Error> {
+    let kc = Kubeconfig::read_from(path)?;
+    Ok(kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?)
+}
+
+/// Applies every CRD in `dir` (server-side) and waits until each is established.
+pub async fn install_crds(client: &kube::Client, dir: &Path) -> Result<Vec<String>, Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut names = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(format!("reading {}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).map_err(io(format!("reading {}", file.display())))?;
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&text)
+            .map_err(|e| Error::Crd(file.display().to_string(), e.to_string()))?;
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        names.push(name);
+    }
+    let started = Instant::now();
+    for name in &names {
+        loop {
+            let crd = api.get(name).await?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(Error::Crd(name.clone(), "not established after 60s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(names)
+}
+
+/// Creates a namespace named `<prefix>-<random suffix>` and returns its name.
+pub async fn create_namespace(client: &kube::Client, prefix: &str) -> Result<String, Error> {
+    use rand::Rng;
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(6)
+        .map(|c| char::from(c).to_ascii_lowercase())
+        .collect();
+    let prefix: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    let name = format!("{}-{suffix}", prefix.trim_matches('-'));
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    Ok(name)
+}

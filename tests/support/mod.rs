@@ -1,0 +1,135 @@
+//! Test support shared by the integration test binaries: the one control plane per test binary,
+//! and the table of invalid objects both schema layers must reject.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod cases;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use talkturo_operator::testenv::{self, Binaries, ControlPlane};
+
+/// The control plane of this test binary, started on first use (or reused from
+/// `TESTENV_KUBECONFIG`), with the CRDs from `crds/` installed.
+pub struct TestEnv {
+    pub kubeconfig: PathBuf,
+    config: kube::Config,
+    _plane: Option<ControlPlane>,
+}
+
+impl TestEnv {
+    /// A client for this test's runtime (clients must not cross tokio runtimes).
+    pub fn client(&self) -> kube::Client {
+        kube::Client::try_from(self.config.clone()).unwrap()
+    }
+
+    /// The admin's configuration, to derive impersonating clients from.
+    pub fn config(&self) -> kube::Config {
+        self.config.clone()
+    }
+
+    /// A client and a fresh namespace for one test.
+    pub async fn namespace(&self, prefix: &str) -> (kube::Client, String) {
+        let client = self.client();
+        let ns = testenv::create_namespace(&client, prefix).await.unwrap();
+        (client, ns)
+    }
+
+    /// `kubectl` against this control plane (`$KUBECTL` or the one on PATH).
+    pub fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        let bin = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+        std::process::Command::new(bin)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The shared control plane, or `None` (with a loud message) when its binaries are missing
+/// outside CI. With `CI=true` missing binaries fail the test: a skipped suite must not pass.
+pub fn env() -> Option<&'static TestEnv> {
+    static ENV: OnceLock<Result<TestEnv, StartError>> = OnceLock::new();
+    let result = ENV.get_or_init(|| {
+        // Start on a thread with its own runtime: the plane outlives every test's runtime.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(start())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(StartError::Failed("control plane start-up panicked".into())))
+    });
+    match result {
+        Ok(env) => Some(env),
+        Err(StartError::Missing(e)) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("control plane binaries missing (CI=true): {e}")
+        }
+        Err(StartError::Missing(e)) => {
+            eprintln!(
+                "\n*** SKIPPED: {e}\n*** run `make testenv` (or `make test`) to build the control plane\n"
+            );
+            None
+        }
+        // Binaries present but the plane does not come up: that is a failure, never a skip.
+        Err(StartError::Failed(e)) => panic!("control plane failed to start: {e}"),
+    }
+}
+
+enum StartError {
+    /// The binaries are not built: a skip outside CI.
+    Missing(String),
+    /// Anything else.
+    Failed(String),
+}
+
+async fn start() -> Result<TestEnv, StartError> {
+    let failed = |e: &dyn std::fmt::Display| StartError::Failed(e.to_string());
+    let crds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let (kubeconfig, plane) = match std::env::var_os("TESTENV_KUBECONFIG") {
+        Some(path) => (PathBuf::from(path), None),
+        None => {
+            let binaries = Binaries::locate().map_err(|e| StartError::Missing(e.to_string()))?;
+            let dir = std::env::temp_dir().join(format!("talkturo-testenv-{}", std::process::id()));
+            remove_stale_dirs();
+            let plane = ControlPlane::start(&binaries, &dir)
+                .await
+                .map_err(|e| failed(&e))?;
+            (plane.kubeconfig_path().to_owned(), Some(plane))
+        }
+    };
+    let config = testenv::config_from(&kubeconfig)
+        .await
+        .map_err(|e| failed(&e))?;
+    let client = kube::Client::try_from(config.clone()).map_err(|e| failed(&e))?;
+    testenv::install_crds(&client, &crds)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(TestEnv {
+        kubeconfig,
+        config,
+        _plane: plane,
+    })
+}
+
+/// Removes the state directories of earlier test processes that are gone (statics are never
+/// dropped, so a test binary cannot clean up after itself; its children die with it).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("talkturo-testenv-")
+            .and_then(|p| p.parse::<u32>().ok())
+            && !PathBuf::from(format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
