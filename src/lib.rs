@@ -6,6 +6,7 @@
 //! - [`crdgen`]: the CRD YAML generated from [`api`].
 
 pub mod api;
+pub mod controller;
 pub mod crdgen;
 pub mod sim;
 pub mod talkturo;

@@ -260,3 +260,39 @@ async fn another_accounts_team_is_forbidden() {
         Some(403)
     );
 }
+
+#[tokio::test]
+async fn the_example_config_file_loads_and_serves_its_accounts() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/sim/config.example.yaml");
+    let mut config = SimConfig::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    config.activation_delay_ms = 0;
+    assert_eq!(config.accounts.len(), 2);
+    let s = SimServer::start(config).await.unwrap();
+    let tinker = Client::new(ClientConfig::new(
+        s.base_url(),
+        SecretString::from("tk_tinker"),
+    ))
+    .unwrap();
+    let n = tinker
+        .search(&filters("US", None))
+        .await
+        .unwrap()
+        .numbers
+        .remove(0)
+        .phone_number;
+    assert!(
+        tinker
+            .purchase(&n, "team_tinker")
+            .await
+            .unwrap()
+            .phone_number
+            .is_trial,
+        "a free account buys trial numbers"
+    );
+    assert_eq!(
+        tinker.list("team_acme").await.unwrap_err().status(),
+        Some(403),
+        "another account's team"
+    );
+}

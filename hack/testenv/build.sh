@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+export GOTOOLCHAIN=local CGO_ENABLED=0
 
 out="${TESTENV_BIN:-$HOME/.cache/talkturo-testenv/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION}"
 mkdir -p "$out"
@@ -30,13 +30,15 @@ build_kube() {
     log "kube-apiserver $KUBE_VERSION: cached in $out"
     return
   fi
-  log "building kube-apiserver $KUBE_VERSION (first build: ~10-15 min on 2 cores)..."
+  log "building kube-apiserver $KUBE_VERSION (first build: ~5-8 min on 2 cores)..."
   local ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
   local start=$SECONDS
-  (cd "$here/kube" && go mod download -x k8s.io/kubernetes 2>&1 | grep -c '^# get' >/dev/null || true)
+  log "  downloading modules (the first time: a few hundred MB from the Go module proxy)..."
+  (cd "$here/kube" && go mod download) || fail "downloading the kube-apiserver modules failed (is the Go module proxy reachable?)"
+  log "  compiling..."
   (cd "$here/kube" && go build -trimpath -ldflags "$ld" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver) ||
     fail "kube-apiserver $KUBE_VERSION did not build (a module the proxy does not serve?). See the go error above."
   mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
@@ -48,8 +50,9 @@ build_etcd() {
     log "etcd $ETCD_VERSION: cached in $out"
     return
   fi
-  log "building etcd $ETCD_VERSION (~2-4 min)..."
+  log "building etcd $ETCD_VERSION (~1-2 min)..."
   local start=$SECONDS
+  (cd "$here/etcd" && go mod download) || fail "downloading the etcd modules failed (is the Go module proxy reachable?)"
   (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3) ||
     fail "etcd $ETCD_VERSION did not build. See the go error above."
   mv "$out/etcd.tmp" "$out/etcd"
@@ -61,8 +64,9 @@ build_helm() {
     log "helm $HELM_VERSION: cached in $out"
     return
   fi
-  log "building helm $HELM_VERSION (~2-4 min)..."
+  log "building helm $HELM_VERSION (~2 min)..."
   local start=$SECONDS
+  (cd "$here/helm" && go mod download) || fail "downloading the helm modules failed (is the Go module proxy reachable?)"
   local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
     ld="$ld -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$minor"

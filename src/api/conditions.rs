@@ -26,6 +26,7 @@ pub mod types {
 /// Condition reasons (CamelCase, as the Kubernetes API conventions ask).
 pub mod reasons {
     pub const CLASS_NOT_FOUND: &str = "ClassNotFound";
+    pub const CLASS_NOT_READY: &str = "ClassNotReady";
     pub const NO_DEFAULT_CLASS: &str = "NoDefaultClass";
     pub const MULTIPLE_DEFAULT_CLASSES: &str = "MultipleDefaultClasses";
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";

@@ -1,8 +1,11 @@
 //! The operator binary. Thin: parses the command line and calls into the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use talkturo_operator::controller::{self, Config, RunOptions};
 
 /// Kubernetes operator for Talkturo phone numbers.
 #[derive(Parser, Debug)]
@@ -14,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the controllers (PhoneNumberClass, PhoneNumberClaim, PhoneNumber).
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (or write one file per CRD with --out-dir).
     Crds {
         /// Write `<plural>.yaml` files into this directory instead of printing to stdout.
@@ -22,18 +27,147 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Flags of `run`. The cluster comes from the in-cluster service account or $KUBECONFIG.
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`).
+    #[arg(long, env = "TALKTURO_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    admin_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "TALKTURO_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info,talkturo_operator=debug` (RUST_LOG syntax).
+    #[arg(long, env = "TALKTURO_LOG", default_value = "info")]
+    log: String,
+    /// Elect a leader on a Lease so only one replica acts (disable only for a single local run).
+    #[arg(long, env = "TALKTURO_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "TALKTURO_LEASE_NAME", default_value = "talkturo-operator")]
+    lease_name: String,
+    /// Namespace of the Lease (the pod's namespace in a cluster).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "talkturo-system")]
+    lease_namespace: String,
+    /// Identity in the Lease (the pod's name in a cluster; hostname and pid otherwise).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a lease stays valid without renewal; a new leader takes over after this.
+    #[arg(long, env = "TALKTURO_LEASE_DURATION_SECS", default_value_t = 15)]
+    lease_duration_secs: u64,
+    /// Timeout of each Talkturo request, in seconds.
+    #[arg(long, env = "TALKTURO_API_TIMEOUT_SECS", default_value_t = 10)]
+    api_timeout_secs: u64,
+    /// Seconds between list refreshes of a class while one of its numbers is purchasing.
+    #[arg(long, env = "TALKTURO_FAST_SYNC_SECS", default_value_t = 2)]
+    fast_sync_secs: u64,
+    /// Seconds after an unknown-outcome purchase before the account list is trusted to show it.
+    #[arg(long, env = "TALKTURO_PURCHASE_GRACE_SECS", default_value_t = 3)]
+    purchase_grace_secs: u64,
+    /// Seconds an unknown purchase outcome may stay unsettled before it is raised to a human.
+    #[arg(long, env = "TALKTURO_OUTCOME_ALERT_SECS", default_value_t = 600)]
+    outcome_alert_secs: u64,
+    /// Seconds after hitting the plan limit before one purchase probes the plan again.
+    #[arg(long, env = "TALKTURO_PLAN_LIMIT_RECHECK_SECS", default_value_t = 3600)]
+    plan_limit_recheck_secs: u64,
+    /// First retry delay, in seconds, after a refused purchase (doubles per attempt).
+    #[arg(long, env = "TALKTURO_RETRY_BASE_SECS", default_value_t = 5)]
+    retry_base_secs: u64,
+    /// Reconciles run at once per controller.
+    #[arg(long, env = "TALKTURO_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir: None } => print!("{}", talkturo_operator::crdgen::all_yaml()?),
-        Command::Crds {
-            out_dir: Some(dir), ..
-        } => {
+        Command::Crds { out_dir: Some(dir) } => {
             std::fs::create_dir_all(&dir)?;
             for (file, crd) in talkturo_operator::crdgen::crds() {
                 std::fs::write(dir.join(file), talkturo_operator::crdgen::to_yaml(&crd)?)?;
             }
         }
+        Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run(*args))?,
     }
     Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)?;
+    match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+    }
+    let secs = Duration::from_secs;
+    let config = Config {
+        fast_sync: secs(args.fast_sync_secs.max(1)),
+        purchase_grace: secs(args.purchase_grace_secs),
+        outcome_alert_after: secs(args.outcome_alert_secs),
+        plan_limit_recheck: secs(args.plan_limit_recheck_secs),
+        retry_base: secs(args.retry_base_secs.max(1)),
+        talkturo_timeout: secs(args.api_timeout_secs.max(1)),
+        concurrency: args.concurrency.max(1),
+        ..Config::default()
+    };
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "local".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let leader_election = args
+        .leader_election
+        .then(|| controller::run::LeaderElection {
+            lease_name: args.lease_name.clone(),
+            namespace: args.lease_namespace.clone(),
+            identity,
+            lease_duration_secs: args.lease_duration_secs.max(2),
+            renew_grace_secs: (args.lease_duration_secs / 3).max(1),
+        });
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to Kubernetes: {e}"))?;
+    let opts = RunOptions {
+        config,
+        admin_addr: Some(args.admin_addr),
+        leader_election,
+        reporter: "talkturo-operator".into(),
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "starting talkturo-operator"
+    );
+    controller::run(client, opts, shutdown_signal()).await
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }

@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            serde_yaml::from_str::<SimConfig>(&text)
+            SimConfig::from_yaml(&text)
                 .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?
         }
         None => {

@@ -46,6 +46,11 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// Parses a YAML (or JSON) configuration; absent knobs take their defaults.
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+        serde_yaml::from_str(text)
+    }
+
     /// The activation delay as a duration.
     pub fn activation_delay(&self) -> Duration {
         Duration::from_millis(self.activation_delay_ms)

@@ -47,7 +47,7 @@ impl ClientConfig {
 }
 
 /// Search filters, as the search endpoint takes them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SearchFilters {
     pub country_code: String,
     pub area_code: Option<String>,

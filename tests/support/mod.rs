@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cases;
+pub mod operator;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -158,4 +158,37 @@ pub struct PhoneNumberStatus {
     /// steady state writes nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced_at: Option<Time>,
+    /// Bookkeeping of the purchase protocol: survives restarts, so an unknown outcome is
+    /// settled from the account list instead of being retried blindly or forgotten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<NumberPurchase>,
+}
+
+/// The purchase of a PhoneNumber, as far as the operator knows it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberPurchase {
+    /// Purchase calls sent for this number.
+    #[serde(default)]
+    pub attempts: i32,
+    /// When the last purchase call was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_time: Option<Time>,
+    /// While set, the last purchase call may or may not have taken effect (timeout, 5xx, lost
+    /// answer): since when. The account list settles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_unknown_since: Option<Time>,
+    /// Account lists since then that did not show the number; at 2 it is bought again (safe:
+    /// it is the same exact number).
+    #[serde(default)]
+    pub absent_listings: i32,
+    /// When the last list counted in `absentListings` was taken, so one list counts once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_listing_time: Option<Time>,
+    /// Why Talkturo refused the purchase (the number is then `Failed` and nothing was bought).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Talkturo's message for the refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
 }

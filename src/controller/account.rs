@@ -1,0 +1,314 @@
+//! One Talkturo account per PhoneNumberClass, shared by every reconcile of that class: the API
+//! client, the **shared view of the account's number list** (one list call serves every
+//! PhoneNumber; concurrent refreshes are coalesced into one call), a short-lived search cache,
+//! and the plan-limit gate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::channel::mpsc::UnboundedSender;
+use jiff::Timestamp;
+use kube::runtime::reflector::ObjectRef;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api::v1alpha1::{PhoneNumber, phone_number_name};
+use crate::talkturo::{self, AvailableNumber, Eligibility, NumberRecord, SearchFilters};
+
+/// The account's numbers as one list call returned them.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// When the list call was sent: the snapshot shows the account as of this time or later.
+    pub started_at: Timestamp,
+    /// Records by E.164 number.
+    pub records: BTreeMap<String, NumberRecord>,
+}
+
+type ListResult = Result<Arc<Snapshot>, Arc<talkturo::Error>>;
+
+/// Search results and when they were fetched.
+type CachedSearch = (Instant, Arc<Vec<AvailableNumber>>);
+
+/// What identifies an account's configuration; a change rebuilds the account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountKey {
+    pub api_base_url: String,
+    pub team_id: String,
+    pub account_slug: String,
+    /// A digest of the token, never the token.
+    pub token_digest: u64,
+}
+
+impl AccountKey {
+    pub fn new(
+        api_base_url: &str,
+        team_id: &str,
+        account_slug: &str,
+        token: &SecretString,
+    ) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        token.expose_secret().hash(&mut h);
+        Self {
+            api_base_url: api_base_url.to_owned(),
+            team_id: team_id.to_owned(),
+            account_slug: account_slug.to_owned(),
+            token_digest: h.finish(),
+        }
+    }
+}
+
+/// The plan as the account last reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlanState {
+    /// The last eligibility a purchase reported, and when.
+    pub eligibility: Option<(Eligibility, Timestamp)>,
+    /// Set when a purchase was refused for the plan limit: the account's number count then, and
+    /// when. No purchase is made until the count drops, the class changes, or `recheck` passes.
+    pub limit_reached: Option<(u64, Timestamp)>,
+}
+
+/// One Talkturo account.
+pub struct Account {
+    pub key: AccountKey,
+    pub client: talkturo::Client,
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
+    last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
+    refresh: tokio::sync::Mutex<()>,
+    searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
+    plan: Mutex<PlanState>,
+    /// Serializes budget decisions of the class (check, record intent, create the PhoneNumber).
+    pub budget: tokio::sync::Mutex<BTreeMap<String, rust_decimal::Decimal>>,
+    /// Purchase calls this process sent, by number: a reconcile that still sees an object
+    /// without them is working from a stale cache and must not decide again.
+    attempts: Mutex<HashMap<String, Timestamp>>,
+    changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+}
+
+/// How long a purchase attempt is remembered in memory (the watch delivers it well before).
+const ATTEMPT_MEMORY: Duration = Duration::from_secs(600);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long search results are reused before asking the carrier again.
+const SEARCH_TTL: Duration = Duration::from_secs(10);
+
+impl Account {
+    pub fn new(
+        key: AccountKey,
+        client: talkturo::Client,
+        plan: PlanState,
+        changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+    ) -> Self {
+        Self {
+            key,
+            client,
+            snapshot: Mutex::new(None),
+            last_error: Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            searches: Mutex::new(HashMap::new()),
+            plan: Mutex::new(plan),
+            budget: tokio::sync::Mutex::new(BTreeMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+            changed,
+        }
+    }
+
+    /// The latest snapshot, whatever its age.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        lock(&self.snapshot).clone()
+    }
+
+    /// A snapshot of the account's numbers taken no earlier than `fresher_than`.
+    ///
+    /// Reuses the current one when it is fresh enough; otherwise one caller lists and every
+    /// concurrent caller waits for that same list (coalescing). A failed list is remembered, so
+    /// callers asking for the same freshness get the same error without another call.
+    pub async fn snapshot(&self, fresher_than: Timestamp) -> ListResult {
+        if let Some(s) = self.fresh(fresher_than) {
+            return s;
+        }
+        let _guard = self.refresh.lock().await;
+        if let Some(s) = self.fresh(fresher_than) {
+            return s;
+        }
+        let started_at = Timestamp::now();
+        match self.client.list(&self.key.team_id).await {
+            Ok(records) => {
+                let records: BTreeMap<String, NumberRecord> = records
+                    .into_iter()
+                    .map(|r| (r.phone_number.clone(), r))
+                    .collect();
+                let new = Arc::new(Snapshot {
+                    started_at,
+                    records,
+                });
+                let old = lock(&self.snapshot).replace(new.clone());
+                self.notify_changes(old.as_deref(), &new);
+                *lock(&self.last_error) = None;
+                self.observe_count(new.records.len() as u64);
+                Ok(new)
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                *lock(&self.last_error) = Some((started_at, e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    fn fresh(&self, fresher_than: Timestamp) -> Option<ListResult> {
+        if let Some(s) = lock(&self.snapshot)
+            .as_ref()
+            .filter(|s| s.started_at >= fresher_than)
+        {
+            return Some(Ok(s.clone()));
+        }
+        lock(&self.last_error)
+            .as_ref()
+            .filter(|(at, _)| *at >= fresher_than)
+            .map(|(_, e)| Err(e.clone()))
+    }
+
+    /// Wakes the PhoneNumbers whose record appeared, changed or disappeared.
+    fn notify_changes(&self, old: Option<&Snapshot>, new: &Snapshot) {
+        let empty = BTreeMap::new();
+        let old = old.map_or(&empty, |s| &s.records);
+        let changed = new
+            .records
+            .iter()
+            .filter(|(n, r)| old.get(*n) != Some(r))
+            .map(|(n, _)| n);
+        let gone = old.keys().filter(|n| !new.records.contains_key(*n));
+        for number in changed.chain(gone) {
+            let _ = self
+                .changed
+                .unbounded_send(ObjectRef::new(&phone_number_name(number)));
+        }
+    }
+
+    /// Search results for `filters`, reused for a few seconds so a burst of claims with the same
+    /// criteria shares one search.
+    pub async fn search(
+        &self,
+        filters: &SearchFilters,
+    ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
+        self.search_within(filters, SEARCH_TTL).await
+    }
+
+    /// Search results no older than `max_age`.
+    pub async fn search_within(
+        &self,
+        filters: &SearchFilters,
+        max_age: Duration,
+    ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
+        if let Some((at, hits)) = lock(&self.searches).get(filters)
+            && at.elapsed() < max_age
+        {
+            return Ok(hits.clone());
+        }
+        let hits = Arc::new(self.client.search(filters).await?.numbers);
+        lock(&self.searches).insert(filters.clone(), (Instant::now(), hits.clone()));
+        Ok(hits)
+    }
+
+    /// Drops cached search results (after a number turned out to be gone or was bought).
+    pub fn forget_searches(&self) {
+        lock(&self.searches).clear();
+    }
+
+    /// Remembers that a purchase of `number` is being sent at `at` (as recorded in status).
+    pub fn note_attempt(&self, number: &str, at: Timestamp) {
+        let mut a = lock(&self.attempts);
+        a.retain(|_, t| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY);
+        a.insert(number.to_owned(), at);
+    }
+
+    /// Forgets an attempt that surely did not take effect.
+    pub fn forget_attempt(&self, number: &str) {
+        lock(&self.attempts).remove(number);
+    }
+
+    /// Whether this process sent a purchase of `number` more recent than the object shows
+    /// (`seen`: the object's `lastAttemptTime`), i.e. the object is stale.
+    pub fn unseen_attempt(&self, number: &str, seen: Option<Timestamp>) -> bool {
+        lock(&self.attempts).get(number).is_some_and(|at| {
+            Timestamp::now().duration_since(*at).unsigned_abs() < ATTEMPT_MEMORY
+                && seen.is_none_or(|s| s < *at)
+        })
+    }
+
+    pub fn plan(&self) -> PlanState {
+        lock(&self.plan).clone()
+    }
+
+    /// Records the figures a successful purchase reported; a success also lifts the limit.
+    pub fn record_eligibility(&self, e: Eligibility, at: Timestamp) {
+        let mut p = lock(&self.plan);
+        p.eligibility = Some((e, at));
+        p.limit_reached = None;
+    }
+
+    /// Records a purchase refused for the plan limit.
+    pub fn record_limit_reached(&self, at: Timestamp) {
+        let count = self.current().map_or(0, |s| s.records.len() as u64);
+        let count = lock(&self.plan)
+            .eligibility
+            .as_ref()
+            .and_then(|(e, _)| e.current_count)
+            .map_or(count, |c| count.max(u64::from(c)));
+        lock(&self.plan).limit_reached = Some((count, at));
+    }
+
+    /// A lower number count than when the limit was hit means room was made.
+    fn observe_count(&self, count: u64) {
+        let mut p = lock(&self.plan);
+        if p.limit_reached
+            .is_some_and(|(at_count, _)| count < at_count)
+        {
+            p.limit_reached = None;
+        }
+    }
+
+    /// Whether a purchase may be attempted now: not while the plan limit stands, unless
+    /// `recheck` has passed since it was hit (then one purchase probes the plan again).
+    pub fn purchase_blocked(&self, now: Timestamp, recheck: Duration) -> Option<(u64, Timestamp)> {
+        let p = lock(&self.plan);
+        p.limit_reached
+            .filter(|(_, since)| now.duration_since(*since).unsigned_abs() < recheck)
+    }
+}
+
+/// Every class's account.
+#[derive(Default)]
+pub struct Accounts {
+    map: Mutex<HashMap<String, Arc<Account>>>,
+}
+
+impl Accounts {
+    pub fn get(&self, class: &str) -> Option<Arc<Account>> {
+        lock(&self.map).get(class).cloned()
+    }
+
+    /// The class's account, rebuilt when its configuration changed.
+    pub fn upsert(
+        &self,
+        class: &str,
+        key: AccountKey,
+        build: impl FnOnce() -> Result<Account, talkturo::Error>,
+    ) -> Result<Arc<Account>, talkturo::Error> {
+        let mut map = lock(&self.map);
+        if let Some(a) = map.get(class).filter(|a| a.key == key) {
+            return Ok(a.clone());
+        }
+        let account = Arc::new(build()?);
+        map.insert(class.to_owned(), account.clone());
+        Ok(account)
+    }
+
+    pub fn remove(&self, class: &str) {
+        lock(&self.map).remove(class);
+    }
+}

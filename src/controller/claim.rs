@@ -1,0 +1,1026 @@
+//! PhoneNumberClaim reconciler: finds or buys exactly one number for a claim and binds it.
+//!
+//! Dynamic provisioning records its intent before any money is spent (DESIGN §2.1): the chosen
+//! candidate is written to `status.purchase.candidate` with the claim's `resourceVersion` as a
+//! precondition, then the PhoneNumber `tel-<digits>` is created with `claimRef` set. Only the
+//! PhoneNumber controller buys. The object's name is derived from the number, so two claims can
+//! never both own it: the loser drops the candidate and tries the next.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::conditions::{self, Desired};
+use super::{
+    CLASS_LABEL, Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time,
+};
+use crate::api::DEFAULT_CLASS_ANNOTATION;
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{
+    ClaimPhase, ClaimRef, ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClaim,
+    PhoneNumberClaimStatus, PhoneNumberClass, PhoneNumberSpec, PurchaseProgress, SelectionPolicy,
+    phone_number_name,
+};
+use crate::talkturo::{AvailableNumber, SearchFilters};
+
+const MANAGED: &[&str] = &[types::READY, types::BOUND];
+
+/// Why a claim waits, for its `Ready` condition and an Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub reason: &'static str,
+    pub message: String,
+    pub requeue: Duration,
+}
+
+impl Pending {
+    fn new(reason: &'static str, message: impl Into<String>, requeue: Duration) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            requeue,
+        }
+    }
+}
+
+pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let ns = claim
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    if claim.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+
+    // Already bound (or being bought for this claim)?
+    if let Some(pn) = bound_number(&claim, &ctx) {
+        let refused = pn
+            .status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(NumberPhase::Failed) && s.id.is_none());
+        if refused {
+            return handle_refused(&ctx, &claim, &pn, now).await;
+        }
+        let status = desired_bound(&claim, &pn, now);
+        if claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound)
+            && status.phase == Some(ClaimPhase::Bound)
+        {
+            ctx.event(
+                claim.as_ref(),
+                EventType::Normal,
+                "Bound",
+                "Bind",
+                format!(
+                    "bound to PhoneNumber {} ({})",
+                    pn.name_any(),
+                    pn.spec.number
+                ),
+            )
+            .await;
+        }
+        if status.phase == Some(ClaimPhase::Lost)
+            && claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Lost)
+        {
+            ctx.event(
+                claim.as_ref(),
+                EventType::Warning,
+                "NumberLost",
+                "Sync",
+                format!("{} is no longer in the Talkturo account", pn.spec.number),
+            )
+            .await;
+        }
+        write_status(&ctx, &claim, status, None).await?;
+        return Ok(Action::requeue(Duration::from_secs(300)));
+    }
+
+    let outcome = provision(&ctx, &claim, &ns, now).await?;
+    match outcome {
+        Provision::Pending(p) => {
+            let previous = claim
+                .status
+                .as_ref()
+                .and_then(|s| conditions::find(&s.conditions, types::READY))
+                .map(|c| c.reason.clone());
+            if previous.as_deref() != Some(p.reason) && p.reason != reasons::PURCHASING {
+                ctx.event(
+                    claim.as_ref(),
+                    EventType::Warning,
+                    p.reason,
+                    "Provision",
+                    p.message.clone(),
+                )
+                .await;
+            }
+            let status = desired_pending(
+                &claim,
+                &p,
+                claim.status.as_ref().and_then(|s| s.purchase.clone()),
+                now,
+            );
+            write_status(&ctx, &claim, status, None).await?;
+            Ok(Action::requeue(p.requeue))
+        }
+        Provision::Progress => Ok(Action::requeue(Duration::from_secs(30))),
+    }
+}
+
+enum Provision {
+    Pending(Pending),
+    /// A write was made (binding, intent, PhoneNumber); watches bring the next step.
+    Progress,
+}
+
+/// The PhoneNumber whose `claimRef` points at this claim.
+fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumber>> {
+    let (ns, name, uid) = (
+        claim.namespace(),
+        claim.name_any(),
+        claim.metadata.uid.clone(),
+    );
+    let mine = |pn: &PhoneNumber| {
+        pn.spec.claim_ref.as_ref().is_some_and(|r| {
+            Some(&r.namespace) == ns.as_ref() && r.name == name && (r.uid.is_none() || r.uid == uid)
+        })
+    };
+    // The recorded candidate or static target first: one lookup instead of a scan.
+    let hint = claim.status.as_ref().and_then(|s| {
+        s.phone_number_name.clone().or_else(|| {
+            s.purchase
+                .as_ref()
+                .and_then(|p| p.candidate.as_deref().map(phone_number_name))
+        })
+    });
+    if let Some(pn) = hint
+        .and_then(|h| ctx.numbers.get(&ObjectRef::new(&h)))
+        .filter(|pn| mine(pn))
+    {
+        return Some(pn);
+    }
+    ctx.numbers.state().into_iter().find(|pn| mine(pn))
+}
+
+/// The class a claim uses: its `className`, or the one default class.
+pub fn resolve_class(
+    claim: &PhoneNumberClaim,
+    classes: &[Arc<PhoneNumberClass>],
+) -> Result<Arc<PhoneNumberClass>, Pending> {
+    let retry = Duration::from_secs(60);
+    if let Some(name) = &claim.spec.class_name {
+        return classes
+            .iter()
+            .find(|c| &c.name_any() == name)
+            .cloned()
+            .ok_or_else(|| {
+                Pending::new(
+                    reasons::CLASS_NOT_FOUND,
+                    format!("PhoneNumberClass {name} does not exist"),
+                    retry,
+                )
+            });
+    }
+    let defaults: Vec<_> = classes
+        .iter()
+        .filter(|c| {
+            c.annotations()
+                .get(DEFAULT_CLASS_ANNOTATION)
+                .is_some_and(|v| v == "true")
+        })
+        .collect();
+    match defaults.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Pending::new(
+            reasons::NO_DEFAULT_CLASS,
+            format!(
+                "no className given and no PhoneNumberClass is annotated {DEFAULT_CLASS_ANNOTATION}=true"
+            ),
+            retry,
+        )),
+        many => Err(Pending::new(
+            reasons::MULTIPLE_DEFAULT_CLASSES,
+            format!(
+                "no className given and {} classes are marked default ({}); mark exactly one",
+                many.len(),
+                many.iter()
+                    .map(|c| c.name_any())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            retry,
+        )),
+    }
+}
+
+async fn provision(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    ns: &str,
+    now: Timestamp,
+) -> Result<Provision, Error> {
+    // Static binding needs no account: only the named PhoneNumber.
+    if let Some(target) = &claim.spec.phone_number_name {
+        let Some(pn) = ctx.numbers.get(&ObjectRef::new(target)) else {
+            return Ok(Provision::Pending(Pending::new(
+                reasons::PHONE_NUMBER_NOT_FOUND,
+                format!("PhoneNumber {target} does not exist"),
+                Duration::from_secs(60),
+            )));
+        };
+        return bind_existing(ctx, claim, &pn, None).await;
+    }
+    let classes = ctx.classes.state();
+    let class = match resolve_class(claim, &classes) {
+        Ok(c) => c,
+        Err(p) => return Ok(Provision::Pending(p)),
+    };
+    // An exact number that already has a PhoneNumber is bound, never bought.
+    if let Some(number) = &claim.spec.number
+        && let Some(pn) = ctx.numbers.get(&ObjectRef::new(&phone_number_name(number)))
+    {
+        return bind_existing(ctx, claim, &pn, Some(&class)).await;
+    }
+    let recorded = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.as_ref())
+        .and_then(|p| p.candidate.clone());
+    if let Some(candidate) = recorded {
+        return continue_candidate(ctx, claim, ns, &class, &candidate, now).await;
+    }
+    choose_and_record(ctx, claim, ns, &class, now).await
+}
+
+/// Binds an existing PhoneNumber (static binding or an exact number someone already has).
+async fn bind_existing(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    class: Option<&PhoneNumberClass>,
+) -> Result<Provision, Error> {
+    let retry = Duration::from_secs(60);
+    if let Some(r) = &pn.spec.claim_ref {
+        if r.name == claim.name_any()
+            && Some(&r.namespace) == claim.namespace().as_ref()
+            && (r.uid.is_none() || r.uid == claim.metadata.uid)
+        {
+            // Ours already (a cache that lagged behind): the bound path takes it from here.
+            return Ok(Provision::Progress);
+        }
+        return Ok(Provision::Pending(Pending::new(
+            reasons::NUMBER_TAKEN,
+            format!(
+                "PhoneNumber {} ({}) is bound to claim {}/{}",
+                pn.name_any(),
+                pn.spec.number,
+                r.namespace,
+                r.name
+            ),
+            retry,
+        )));
+    }
+    if let Some(class) = class.filter(|c| c.name_any() != pn.spec.class_name) {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PHONE_NUMBER_UNAVAILABLE,
+            format!(
+                "PhoneNumber {} belongs to class {}, not {}",
+                pn.name_any(),
+                pn.spec.class_name,
+                class.name_any()
+            ),
+            retry,
+        )));
+    }
+    let unusable = pn
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .filter(|p| matches!(p, NumberPhase::Failed | NumberPhase::Lost));
+    if let Some(phase) = unusable {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PHONE_NUMBER_UNAVAILABLE,
+            format!("PhoneNumber {} is {phase:?}", pn.name_any()),
+            retry,
+        )));
+    }
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    let patch = json!({
+        "metadata": {"resourceVersion": pn.resource_version()},
+        "spec": {"claimRef": claim_ref(claim), "assistantId": claim.spec.assistant_id},
+    });
+    match api
+        .patch(
+            &pn.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(Provision::Progress),
+        // Someone else changed it first: look again with a fresh cache.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Provision::Progress),
+        Err(e) => Err(Error::kube("binding the PhoneNumber")(e)),
+    }
+}
+
+fn claim_ref(claim: &PhoneNumberClaim) -> ClaimRef {
+    ClaimRef {
+        namespace: claim.namespace().unwrap_or_default(),
+        name: claim.name_any(),
+        uid: claim.metadata.uid.clone(),
+    }
+}
+
+/// The search a claim's criteria (or exact number) ask for.
+pub fn filters(claim: &PhoneNumberClaim) -> Option<SearchFilters> {
+    let s = &claim.spec;
+    let (country, area) = match (&s.number, &s.country_code) {
+        (Some(n), cc) if n.starts_with("+1") => (
+            cc.clone().unwrap_or_else(|| "US".into()),
+            n.get(2..5).map(str::to_owned),
+        ),
+        (Some(_), Some(cc)) => (cc.clone(), None),
+        (Some(_), None) => return None,
+        (None, cc) => (cc.clone()?, s.area_code.clone()),
+    };
+    Some(SearchFilters {
+        country_code: country,
+        area_code: area,
+        number_type: Some(s.number_type.as_str().to_owned()),
+        limit: Some(20),
+    })
+}
+
+/// The stricter of two optional caps.
+fn stricter(a: Option<&str>, b: Option<&str>) -> Option<Decimal> {
+    let parse = |s: Option<&str>| s.and_then(|v| Decimal::from_str(v).ok());
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Picks the number to buy from search results. Pure.
+pub fn choose(
+    claim: &PhoneNumberClaim,
+    class: &PhoneNumberClass,
+    offers: &[AvailableNumber],
+    taken: &BTreeSet<String>,
+) -> Result<AvailableNumber, Pending> {
+    let retry = Duration::from_secs(60);
+    let s = &claim.spec;
+    let wanted = |o: &AvailableNumber| s.number.as_ref().is_none_or(|n| &o.phone_number == n);
+    let capable: Vec<&AvailableNumber> = offers
+        .iter()
+        .filter(|o| wanted(o) && s.features.iter().all(|f| o.features.contains(f)))
+        .collect();
+    let free: Vec<&AvailableNumber> = capable
+        .iter()
+        .copied()
+        .filter(|o| !taken.contains(&o.phone_number))
+        .collect();
+    if free.is_empty() {
+        let what = match &s.number {
+            Some(n) => format!("{n} is not offered by the carrier"),
+            None if capable.is_empty() => format!(
+                "the carrier offers no number matching the criteria (searched {} offers for features {:?})",
+                offers.len(),
+                s.features
+            ),
+            None => format!(
+                "all {} matching offers are being bought by other claims; searching again shortly",
+                capable.len()
+            ),
+        };
+        // Offers taken by in-flight purchases free up within seconds: look again soon.
+        let retry = if capable.is_empty() || s.number.is_some() {
+            retry
+        } else {
+            Duration::from_secs(2)
+        };
+        return Err(Pending::new(reasons::NO_CANDIDATES, what, retry));
+    }
+    let monthly_cap = stricter(
+        s.max_monthly_price.as_deref(),
+        class.spec.max_monthly_price.as_deref(),
+    );
+    let setup_cap = stricter(
+        s.max_setup_price.as_deref(),
+        class.spec.max_setup_price.as_deref(),
+    );
+    let within = |o: &&AvailableNumber| {
+        let ok = |price: Option<Decimal>, cap: Option<Decimal>| {
+            cap.is_none_or(|c| price.is_some_and(|p| p <= c))
+        };
+        ok(o.monthly_price, monthly_cap) && ok(o.setup_price, setup_cap)
+    };
+    let affordable: Vec<&AvailableNumber> = free.iter().copied().filter(within).collect();
+    if affordable.is_empty() {
+        let cheapest = free.iter().filter_map(|o| o.monthly_price).min();
+        let cap = |c: Option<Decimal>| c.map_or("none".to_owned(), |c| format!("${c}"));
+        return Err(Pending::new(
+            reasons::OVER_PRICE,
+            format!(
+                "{} matching numbers, none within the caps (monthly {}, setup {}); the cheapest costs {}/month",
+                free.len(),
+                cap(monthly_cap),
+                cap(setup_cap),
+                cheapest.map_or("an unknown price".to_owned(), |c| format!("${c}"))
+            ),
+            retry,
+        ));
+    }
+    let pick = match class.spec.selection {
+        SelectionPolicy::First => affordable[0],
+        SelectionPolicy::Cheapest => affordable
+            .iter()
+            .copied()
+            .min_by(|a, b| {
+                (a.monthly_price, a.setup_price, &a.phone_number).cmp(&(
+                    b.monthly_price,
+                    b.setup_price,
+                    &b.phone_number,
+                ))
+            })
+            .unwrap_or(affordable[0]),
+    };
+    Ok(pick.clone())
+}
+
+/// Gates, search, choice, budget, then the intent and the PhoneNumber.
+async fn choose_and_record(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    ns: &str,
+    class: &PhoneNumberClass,
+    now: Timestamp,
+) -> Result<Provision, Error> {
+    let class_name = class.name_any();
+    // Fail closed: no purchase unless the class is known to reach its account.
+    let ready = class
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, types::READY));
+    let Some(account) = ctx
+        .accounts
+        .get(&class_name)
+        .filter(|_| ready.is_some_and(|c| c.status == "True"))
+    else {
+        let why = ready.map_or_else(
+            || format!("class {class_name} has not been checked yet"),
+            |c| {
+                format!(
+                    "class {class_name} is not ready ({}): {}",
+                    c.reason, c.message
+                )
+            },
+        );
+        return Ok(Provision::Pending(Pending::new(
+            reasons::CLASS_NOT_READY,
+            why,
+            Duration::from_secs(30),
+        )));
+    };
+    if let Some(retry_at) = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.as_ref())
+        .and_then(|p| p.next_retry_time.clone())
+        && retry_at.0 > now
+    {
+        let wait = retry_at.0.duration_since(now).unsigned_abs();
+        let last = claim
+            .status
+            .as_ref()
+            .and_then(|s| s.purchase.as_ref())
+            .and_then(|p| p.last_failure_reason.clone())
+            .unwrap_or_default();
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PURCHASE_FAILED,
+            format!("retrying in {}s after: {last}", wait.as_secs()),
+            wait,
+        )));
+    }
+    if let Some((count, _)) = account.purchase_blocked(now, ctx.config.plan_limit_recheck) {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PLAN_LIMIT_REACHED,
+            format!(
+                "the Talkturo plan's number limit is reached ({count} numbers); release a number or upgrade the plan"
+            ),
+            ctx.config.plan_limit_recheck,
+        )));
+    }
+    let Some(filters) = filters(claim) else {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::INVALID_SPEC,
+            "countryCode is needed to search for this number",
+            Duration::from_secs(300),
+        )));
+    };
+    let offers = match account.search(&filters).await {
+        Ok(o) => o,
+        Err(e) => {
+            return Ok(Provision::Pending(Pending::new(
+                super::class::not_ready(&e).reason,
+                format!("searching for numbers: {e}"),
+                Duration::from_secs(30),
+            )));
+        }
+    };
+    // Serialize the budget decision and the intent for the class: two claims must not both
+    // spend the last of the budget.
+    let mut ledger = account.budget.lock().await;
+    let numbers = ctx.numbers.state();
+    let mut taken: BTreeSet<String> = numbers.iter().map(|n| n.spec.number.clone()).collect();
+    taken.extend(
+        ctx.claims
+            .state()
+            .iter()
+            .filter(|c| c.metadata.uid != claim.metadata.uid)
+            .filter_map(|c| c.status.as_ref()?.purchase.as_ref()?.candidate.clone()),
+    );
+    taken.extend(ledger.keys().cloned());
+    let pick = match choose(claim, class, &offers, &taken) {
+        Ok(p) => p,
+        Err(p) if p.reason == reasons::NO_CANDIDATES => {
+            // The cached results may predate purchases: search again (shared by every waiting
+            // claim for a second) before giving up.
+            let fresh = match account
+                .search_within(&filters, Duration::from_secs(1))
+                .await
+            {
+                Ok(o) => o,
+                Err(_) => return Ok(Provision::Pending(p)),
+            };
+            match choose(claim, class, &fresh, &taken) {
+                Ok(pick) => pick,
+                Err(p) => return Ok(Provision::Pending(p)),
+            }
+        }
+        Err(p) => return Ok(Provision::Pending(p)),
+    };
+    if let Some(budget) = class
+        .spec
+        .monthly_budget
+        .as_deref()
+        .and_then(|b| Decimal::from_str(b).ok())
+    {
+        ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
+        let spent =
+            committed_cost(&numbers, &class_name) + ledger.values().copied().sum::<Decimal>();
+        let price = pick.monthly_price.unwrap_or(Decimal::MAX);
+        if spent + price > budget {
+            return Ok(Provision::Pending(Pending::new(
+                reasons::BUDGET_EXCEEDED,
+                format!(
+                    "buying {} (${price}/month) would bring class {class_name} to ${}/month, over its ${budget} budget",
+                    pick.phone_number,
+                    spent + price
+                ),
+                Duration::from_secs(60),
+            )));
+        }
+    }
+
+    // 1. Intent, with the claim's resourceVersion as precondition: a stale cache buys nothing.
+    let mut progress = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.clone())
+        .unwrap_or_default();
+    progress.candidate = Some(pick.phone_number.clone());
+    progress.started_at = Some(now_time(now));
+    let pending = Pending::new(
+        reasons::PURCHASING,
+        format!(
+            "buying {} (${}/month)",
+            pick.phone_number,
+            pick.monthly_price.map_or("?".into(), |p| p.to_string())
+        ),
+        Duration::from_secs(30),
+    );
+    let status = desired_pending(claim, &pending, Some(progress), now);
+    match write_status(ctx, claim, status, claim.resource_version()).await {
+        Ok(()) => {}
+        Err(Error::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => return Ok(Provision::Progress),
+        Err(e) => return Err(e),
+    }
+    ledger.insert(
+        pick.phone_number.clone(),
+        pick.monthly_price.unwrap_or_default(),
+    );
+    drop(ledger);
+    // 2. The PhoneNumber; its controller buys.
+    create_number(ctx, claim, ns, class, &pick.phone_number, Some(&pick)).await
+}
+
+/// Monthly cost committed by a class: owned numbers and numbers being bought.
+fn committed_cost(numbers: &[Arc<PhoneNumber>], class: &str) -> Decimal {
+    numbers
+        .iter()
+        .filter(|n| n.spec.class_name == class)
+        .filter(|n| {
+            !matches!(
+                n.status.as_ref().and_then(|s| s.phase),
+                Some(NumberPhase::Failed | NumberPhase::Lost)
+            )
+        })
+        .map(|n| {
+            let from_status = n
+                .status
+                .as_ref()
+                .and_then(|s| s.monthly_price.as_deref())
+                .and_then(|p| Decimal::from_str(p).ok());
+            let from_offer = n
+                .annotations()
+                .get(OFFER_ANNOTATION)
+                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                .and_then(|v| {
+                    v["monthlyPrice"]
+                        .as_str()
+                        .and_then(|p| Decimal::from_str(p).ok())
+                });
+            from_status.or(from_offer).unwrap_or_default()
+        })
+        .sum()
+}
+
+/// The recorded candidate: its PhoneNumber is ours (bound_number found it), someone else's, or
+/// not created yet (a crash between the two writes, or a cache that has not seen it).
+async fn continue_candidate(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    ns: &str,
+    class: &PhoneNumberClass,
+    candidate: &str,
+    now: Timestamp,
+) -> Result<Provision, Error> {
+    match ctx
+        .numbers
+        .get(&ObjectRef::new(&phone_number_name(candidate)))
+    {
+        Some(pn)
+            if pn.spec.claim_ref.as_ref().is_some_and(|r| {
+                r.name != claim.name_any() || Some(&r.namespace) != claim.namespace().as_ref()
+            }) =>
+        {
+            drop_candidate(
+                ctx,
+                claim,
+                now,
+                format!(
+                    "{candidate} was taken by claim {}/{}",
+                    pn.spec.claim_ref.as_ref().map_or("", |r| &r.namespace),
+                    pn.spec.claim_ref.as_ref().map_or("", |r| &r.name)
+                ),
+            )
+            .await
+        }
+        Some(_) => Ok(Provision::Progress),
+        None => {
+            let account = ctx.accounts.get(&class.name_any());
+            let offer = match (&account, filters(claim)) {
+                (Some(a), Some(f)) => a
+                    .search(&f)
+                    .await
+                    .ok()
+                    .and_then(|o| o.iter().find(|o| o.phone_number == candidate).cloned()),
+                _ => None,
+            };
+            create_number(ctx, claim, ns, class, candidate, offer.as_ref()).await
+        }
+    }
+}
+
+async fn create_number(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    ns: &str,
+    class: &PhoneNumberClass,
+    number: &str,
+    offer: Option<&AvailableNumber>,
+) -> Result<Provision, Error> {
+    let name = phone_number_name(number);
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(o) = offer {
+        let v = json!({"monthlyPrice": o.monthly_price.map(|p| p.to_string()), "setupPrice": o.setup_price.map(|p| p.to_string()), "features": o.features});
+        annotations.insert(OFFER_ANNOTATION.to_owned(), v.to_string());
+    }
+    let pn = PhoneNumber {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            finalizers: Some(vec![NUMBER_FINALIZER.to_owned()]),
+            labels: Some([(CLASS_LABEL.to_owned(), class.name_any())].into()),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        spec: PhoneNumberSpec {
+            number: number.to_owned(),
+            class_name: class.name_any(),
+            claim_ref: Some(ClaimRef {
+                namespace: ns.to_owned(),
+                name: claim.name_any(),
+                uid: claim.metadata.uid.clone(),
+            }),
+            assistant_id: claim.spec.assistant_id.clone(),
+            reclaim_policy: class.spec.reclaim_policy,
+            management_policy: ManagementPolicy::Managed,
+        },
+        status: None,
+    };
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    match api
+        .create(
+            &PostParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..Default::default()
+            },
+            &pn,
+        )
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(claim = %format!("{ns}/{}", claim.name_any()), number, "recorded intent; PhoneNumber created");
+            Ok(Provision::Progress)
+        }
+        // Creating it twice is harmless; if it is someone else's, the next pass drops it.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Provision::Progress),
+        Err(e) => Err(Error::kube("creating the PhoneNumber")(e)),
+    }
+}
+
+async fn drop_candidate(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    now: Timestamp,
+    why: String,
+) -> Result<Provision, Error> {
+    tracing::info!(claim = claim.name_any(), why, "dropping candidate");
+    if claim.spec.number.is_some() {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::NUMBER_TAKEN,
+            why,
+            Duration::from_secs(60),
+        )));
+    }
+    let mut progress = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.clone())
+        .unwrap_or_default();
+    progress.candidate = None;
+    progress.started_at = None;
+    let pending = Pending::new(reasons::PURCHASING, why, Duration::from_secs(1));
+    write_status(
+        ctx,
+        claim,
+        desired_pending(claim, &pending, Some(progress), now),
+        claim.resource_version(),
+    )
+    .await?;
+    Ok(Provision::Progress)
+}
+
+/// The PhoneNumber's purchase was refused (nothing was bought): record the failure with
+/// backoff, then delete it so the next candidate can be tried.
+async fn handle_refused(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let failure = pn.status.as_ref().and_then(|s| s.purchase.as_ref());
+    let reason = failure
+        .and_then(|f| f.failure_reason.clone())
+        .unwrap_or_else(|| reasons::PURCHASE_FAILED.to_owned());
+    let message = failure
+        .and_then(|f| f.failure_message.clone())
+        .unwrap_or_else(|| "the purchase was refused".into());
+    let mut progress = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.clone())
+        .unwrap_or_default();
+    let plan_limit = reason == reasons::PLAN_LIMIT_REACHED;
+    if progress.candidate.as_deref() == Some(pn.spec.number.as_str())
+        || progress.candidate.is_none() && claim.spec.number.is_some()
+    {
+        progress.attempts += 1;
+        let backoff = ctx
+            .config
+            .retry_base
+            .saturating_mul(1u32 << (progress.attempts - 1).clamp(0, 16))
+            .min(ctx.config.retry_max);
+        progress.candidate = None;
+        progress.started_at = None;
+        progress.last_failure_time = Some(now_time(now));
+        progress.last_failure_reason = Some(message.clone());
+        progress.next_retry_time = Some(now_time(
+            now.saturating_add(SignedDuration::try_from(backoff).unwrap_or_default())
+                .unwrap_or(now),
+        ));
+        let pending = if plan_limit {
+            Pending::new(reasons::PLAN_LIMIT_REACHED, message.clone(), backoff)
+        } else {
+            Pending::new(
+                reasons::PURCHASE_FAILED,
+                format!("{message}; next attempt in {}s", backoff.as_secs()),
+                backoff,
+            )
+        };
+        ctx.event(
+            claim,
+            EventType::Warning,
+            pending.reason,
+            "Provision",
+            pending.message.clone(),
+        )
+        .await;
+        write_status(
+            ctx,
+            claim,
+            desired_pending(claim, &pending, Some(progress), now),
+            None,
+        )
+        .await?;
+    }
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    match api.delete(&pn.name_any(), &DeleteParams::default()).await {
+        Ok(_) | Err(kube::Error::Api(_)) => {}
+        Err(e) => return Err(Error::kube("deleting a refused PhoneNumber")(e)),
+    }
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// A bound claim's status, mirroring its PhoneNumber. Pure.
+pub fn desired_bound(
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    now: Timestamp,
+) -> PhoneNumberClaimStatus {
+    let prev = claim.status.clone().unwrap_or_default();
+    let st = pn.status.clone().unwrap_or_default();
+    let owned = st.id.is_some();
+    let lost = st.phase == Some(NumberPhase::Lost);
+    let phase = match (owned, lost) {
+        (_, true) => ClaimPhase::Lost,
+        (true, false) => ClaimPhase::Bound,
+        (false, false) => ClaimPhase::Pending,
+    };
+    let active = st.provider_status.as_deref() == Some("active");
+    let bound = if owned {
+        Desired::new(
+            types::BOUND,
+            true,
+            reasons::BOUND,
+            format!(
+                "bound to PhoneNumber {} ({})",
+                pn.name_any(),
+                pn.spec.number
+            ),
+        )
+    } else {
+        Desired::new(
+            types::BOUND,
+            false,
+            reasons::PURCHASING,
+            format!("buying {} (PhoneNumber {})", pn.spec.number, pn.name_any()),
+        )
+    };
+    let ready = match (lost, owned, active) {
+        (true, _, _) => Desired::new(
+            types::READY,
+            false,
+            reasons::LOST,
+            format!("{} is no longer in the Talkturo account", pn.spec.number),
+        ),
+        (_, true, true) => Desired::new(
+            types::READY,
+            true,
+            reasons::ACTIVE,
+            format!("{} is active", pn.spec.number),
+        ),
+        (_, true, false) => Desired::new(
+            types::READY,
+            false,
+            reasons::PROVIDER_STATUS,
+            format!(
+                "Talkturo reports {} as {}",
+                pn.spec.number,
+                st.provider_status.clone().unwrap_or_default()
+            ),
+        ),
+        (_, false, _) => Desired::new(
+            types::READY,
+            false,
+            reasons::PURCHASING,
+            format!("buying {}", pn.spec.number),
+        ),
+    };
+    let mut purchase = prev.purchase.clone();
+    if owned && let Some(p) = purchase.as_mut() {
+        // Bought: the intent is fulfilled; failures stay as history.
+        p.candidate = None;
+        p.next_retry_time = None;
+    }
+    PhoneNumberClaimStatus {
+        observed_generation: claim.metadata.generation,
+        phase: Some(phase),
+        conditions: conditions::merge(
+            &prev.conditions,
+            &[ready, bound],
+            MANAGED,
+            claim.metadata.generation,
+            &now_time(now),
+        ),
+        phone_number_name: Some(pn.name_any()),
+        number: Some(pn.spec.number.clone()),
+        number_id: st.id.clone(),
+        provider_id: st.provider_id.clone(),
+        is_trial: st.is_trial,
+        trial_expires_at: st.trial_expires_at.clone(),
+        monthly_price: st.monthly_price.clone(),
+        setup_price: st.setup_price.clone(),
+        assistant_id: st.assigned_assistant_id.clone(),
+        purchase,
+    }
+}
+
+/// A waiting claim's status. Pure.
+pub fn desired_pending(
+    claim: &PhoneNumberClaim,
+    p: &Pending,
+    purchase: Option<PurchaseProgress>,
+    now: Timestamp,
+) -> PhoneNumberClaimStatus {
+    let prev = claim.status.clone().unwrap_or_default();
+    let desired = [
+        Desired::new(types::READY, false, p.reason, p.message.clone()),
+        Desired::new(
+            types::BOUND,
+            false,
+            reasons::NOT_BOUND,
+            "no PhoneNumber is bound yet",
+        ),
+    ];
+    PhoneNumberClaimStatus {
+        observed_generation: claim.metadata.generation,
+        phase: Some(ClaimPhase::Pending),
+        conditions: conditions::merge(
+            &prev.conditions,
+            &desired,
+            MANAGED,
+            claim.metadata.generation,
+            &now_time(now),
+        ),
+        purchase,
+        ..Default::default()
+    }
+}
+
+/// Writes the claim's status when it changed; with `precondition`, only if the claim is still
+/// at that resourceVersion.
+async fn write_status(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    status: PhoneNumberClaimStatus,
+    precondition: Option<String>,
+) -> Result<(), Error> {
+    if claim.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<PhoneNumberClaim> =
+        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+    let mut patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClaim", "status": status});
+    if let Some(rv) = precondition {
+        patch["metadata"] = json!({"resourceVersion": rv});
+    }
+    api.patch_status(
+        &claim.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("writing PhoneNumberClaim status"))?;
+    Ok(())
+}
+
+/// The claims to reconcile when a PhoneNumber changes: the one it is bound to.
+pub fn for_number(pn: &PhoneNumber) -> Option<ObjectRef<PhoneNumberClaim>> {
+    pn.spec
+        .claim_ref
+        .as_ref()
+        .map(|r| ObjectRef::new(&r.name).within(&r.namespace))
+}

@@ -1,0 +1,379 @@
+//! PhoneNumberClass reconciler: resolves the API key, builds the class's shared account, reads
+//! the account list once per `syncInterval` (which feeds every PhoneNumber of the class), and
+//! reports readiness, plan and budget state, totals and unmanaged numbers.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::account::{Account, AccountKey, PlanState, Snapshot};
+use super::conditions::{self, Desired};
+use super::{Context, Error, FIELD_MANAGER, now_time, parse_duration};
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{
+    AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
+    phone_number_name,
+};
+use crate::talkturo::{self, ClientConfig};
+
+const MANAGED: &[&str] = &[
+    types::READY,
+    types::PLAN_LIMIT_REACHED,
+    types::BUDGET_EXCEEDED,
+];
+
+/// Why the class cannot reach its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let name = class.name_any();
+    let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
+    let account = match fetch_token(&ctx, &class).await {
+        Ok(token) => build_account(&ctx, &class, token).map_err(|e| NotReady {
+            reason: reasons::INVALID_SPEC,
+            message: e.to_string(),
+        }),
+        Err(nr) => Err(nr),
+    };
+    let listed = match &account {
+        Ok(a) => a
+            .snapshot(
+                now.saturating_sub(SignedDuration::try_from(sync).unwrap_or_default())
+                    .unwrap_or(now),
+            )
+            .await
+            .map_err(|e| not_ready(&e)),
+        Err(nr) => {
+            ctx.accounts.remove(&name);
+            Err(nr.clone())
+        }
+    };
+    let plan = account.as_ref().map(|a| a.plan()).unwrap_or_default();
+    let numbers: Vec<Arc<PhoneNumber>> = ctx
+        .numbers
+        .state()
+        .into_iter()
+        .filter(|n| n.spec.class_name == name)
+        .collect();
+    let status = desired_status(
+        &class,
+        listed.as_deref().map_err(Clone::clone),
+        &plan,
+        &numbers,
+        now,
+    );
+
+    let was_ready = class
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true(&s.conditions, types::READY));
+    let ready = conditions::is_true(&status.conditions, types::READY);
+    if was_ready != ready || class.status.is_none() {
+        let c = conditions::find(&status.conditions, types::READY);
+        let (reason, message) = c.map_or(
+            (reasons::ACCOUNT_REACHABLE.to_owned(), String::new()),
+            |c| (c.reason.clone(), c.message.clone()),
+        );
+        ctx.event(
+            class.as_ref(),
+            if ready {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            &reason,
+            "Sync",
+            message,
+        )
+        .await;
+    }
+    for (phase, count) in phase_counts(&numbers) {
+        ctx.metrics.set_numbers(&name, phase, count);
+    }
+    if class.status.as_ref() != Some(&status) {
+        let api: Api<PhoneNumberClass> = Api::all(ctx.client.clone());
+        let patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClass", "status": status});
+        api.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube("writing PhoneNumberClass status"))?;
+    }
+    Ok(Action::requeue(sync))
+}
+
+/// The API token from the class's Secret.
+async fn fetch_token(ctx: &Context, class: &PhoneNumberClass) -> Result<SecretString, NotReady> {
+    let r = &class.spec.api_key_secret_ref;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &r.namespace);
+    let secret = match api.get_opt(&r.name).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(NotReady {
+                reason: reasons::SECRET_NOT_FOUND,
+                message: format!("Secret {}/{} does not exist", r.namespace, r.name),
+            });
+        }
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            return Err(NotReady {
+                reason: reasons::FORBIDDEN,
+                message: format!(
+                    "the operator may not read Secret {}/{}: {}",
+                    r.namespace, r.name, s.message
+                ),
+            });
+        }
+        Err(e) => {
+            return Err(NotReady {
+                reason: reasons::UNREACHABLE,
+                message: format!("reading Secret {}/{}: {e}", r.namespace, r.name),
+            });
+        }
+    };
+    let value = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&r.key))
+        .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned());
+    match value {
+        Some(v) if !v.is_empty() => Ok(SecretString::from(v)),
+        Some(_) => Err(NotReady {
+            reason: reasons::SECRET_KEY_MISSING,
+            message: format!(
+                "key {:?} of Secret {}/{} is empty",
+                r.key, r.namespace, r.name
+            ),
+        }),
+        None => Err(NotReady {
+            reason: reasons::SECRET_KEY_MISSING,
+            message: format!("Secret {}/{} has no key {:?}", r.namespace, r.name, r.key),
+        }),
+    }
+}
+
+fn build_account(
+    ctx: &Context,
+    class: &PhoneNumberClass,
+    token: SecretString,
+) -> Result<Arc<Account>, talkturo::Error> {
+    let s = &class.spec;
+    let key = AccountKey::new(&s.api_base_url, &s.team_id, &s.account_slug, &token);
+    ctx.accounts.upsert(&class.name_any(), key.clone(), || {
+        let mut cfg = ClientConfig::new(s.api_base_url.clone(), token);
+        cfg.timeout = ctx.config.talkturo_timeout;
+        let client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
+        Ok(Account::new(
+            key,
+            client,
+            persisted_plan(class),
+            ctx.number_changed.clone(),
+        ))
+    })
+}
+
+/// The plan-limit state a previous incarnation recorded in the class's status, so a restart does
+/// not probe the limit with another purchase.
+fn persisted_plan(class: &PhoneNumberClass) -> PlanState {
+    let Some(st) = class.status.as_ref() else {
+        return PlanState::default();
+    };
+    let limit = conditions::find(&st.conditions, types::PLAN_LIMIT_REACHED)
+        .filter(|c| c.status == "True")
+        .map(|c| {
+            let count = st
+                .account
+                .as_ref()
+                .and_then(|a| a.number_count)
+                .unwrap_or(0)
+                .max(0) as u64;
+            (count, c.last_transition_time.0)
+        });
+    PlanState {
+        eligibility: None,
+        limit_reached: limit,
+    }
+}
+
+/// The reason and message for a failed list.
+pub fn not_ready(e: &talkturo::Error) -> NotReady {
+    let reason = match (e.status(), e) {
+        (Some(401), _) => reasons::UNAUTHORIZED,
+        (Some(403), _) => reasons::FORBIDDEN,
+        (_, talkturo::Error::InvalidResponse { .. }) => reasons::INVALID_RESPONSE,
+        (_, talkturo::Error::InvalidRequest { .. }) => reasons::INVALID_SPEC,
+        (Some(s), _) if s < 500 && s != 429 && s != 408 => reasons::INVALID_RESPONSE,
+        _ => reasons::UNREACHABLE,
+    };
+    NotReady {
+        reason,
+        message: e.to_string(),
+    }
+}
+
+/// The class's status, from what was observed. Pure.
+pub fn desired_status(
+    class: &PhoneNumberClass,
+    listed: Result<&Snapshot, NotReady>,
+    plan: &PlanState,
+    numbers: &[Arc<PhoneNumber>],
+    now: Timestamp,
+) -> PhoneNumberClassStatus {
+    let prev = class.status.clone().unwrap_or_default();
+    let generation = class.metadata.generation;
+    let mut desired = Vec::new();
+    match &listed {
+        Ok(s) => desired.push(Desired::new(
+            types::READY,
+            true,
+            reasons::ACCOUNT_REACHABLE,
+            format!(
+                "team {} lists {} numbers",
+                class.spec.team_id,
+                s.records.len()
+            ),
+        )),
+        Err(nr) => desired.push(Desired::new(
+            types::READY,
+            false,
+            nr.reason,
+            nr.message.clone(),
+        )),
+    }
+    let totals = totals(numbers);
+    match plan.limit_reached {
+        Some((count, _)) => desired.push(Desired::new(types::PLAN_LIMIT_REACHED, true, reasons::PLAN_LIMIT_REACHED, format!("Talkturo refused a purchase for the plan limit with {count} numbers in the account; no purchase is made until a number is released or the plan changes"))),
+        None => desired.push(Desired::new(types::PLAN_LIMIT_REACHED, false, reasons::WITHIN_PLAN_LIMIT, "purchases are within the plan")),
+    }
+    if let Some(budget) = class
+        .spec
+        .monthly_budget
+        .as_deref()
+        .and_then(|b| Decimal::from_str(b).ok())
+    {
+        let cost = Decimal::from_str(&totals.monthly_cost).unwrap_or_default();
+        let exceeded = cost >= budget;
+        let msg = format!("numbers cost ${cost}/month of a ${budget} budget");
+        desired.push(Desired::new(
+            types::BUDGET_EXCEEDED,
+            exceeded,
+            if exceeded {
+                reasons::BUDGET_EXCEEDED
+            } else {
+                reasons::WITHIN_BUDGET
+            },
+            msg,
+        ));
+    }
+    let account = match &plan.eligibility {
+        Some((e, at)) => Some(AccountStatus {
+            plan_name: e.plan_name.clone(),
+            subscribed: e.has_subscription,
+            number_count: e.current_count.map(|c| c as i32),
+            number_limit: e.max_allowed.map(|c| c as i32),
+            observed_at: Some(now_time(*at)),
+        }),
+        None => prev.account.clone(),
+    };
+    let unmanaged = listed.ok().map(|s| {
+        let known: std::collections::BTreeSet<String> =
+            numbers.iter().map(|n| n.name_any()).collect();
+        s.records
+            .keys()
+            .filter(|n| !known.contains(&phone_number_name(n)))
+            .count() as i32
+    });
+    PhoneNumberClassStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(
+            &prev.conditions,
+            &desired,
+            MANAGED,
+            generation,
+            &now_time(now),
+        ),
+        account,
+        totals: Some(totals),
+        unmanaged_numbers: unmanaged.or(prev.unmanaged_numbers),
+    }
+}
+
+/// Counts and monthly cost of the class's owned numbers.
+pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
+    let mut t = ClassTotals {
+        monthly_cost: "0.00".into(),
+        ..Default::default()
+    };
+    let mut cost = Decimal::ZERO;
+    for n in numbers {
+        let Some(st) = n
+            .status
+            .as_ref()
+            .filter(|s| s.id.is_some() && s.phase != Some(NumberPhase::Lost))
+        else {
+            continue;
+        };
+        t.numbers += 1;
+        match st.phase {
+            Some(NumberPhase::Bound) => t.bound += 1,
+            Some(NumberPhase::Available) => t.available += 1,
+            _ => {}
+        }
+        if st.is_trial == Some(true) {
+            t.trial += 1;
+        }
+        cost += st
+            .monthly_price
+            .as_deref()
+            .and_then(|p| Decimal::from_str(p).ok())
+            .unwrap_or_default();
+    }
+    t.monthly_cost = format!("{:.2}", cost);
+    t
+}
+
+fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {
+    let phases = [
+        (NumberPhase::Purchasing, "Purchasing"),
+        (NumberPhase::Available, "Available"),
+        (NumberPhase::Bound, "Bound"),
+        (NumberPhase::Released, "Released"),
+        (NumberPhase::Expired, "Expired"),
+        (NumberPhase::Lost, "Lost"),
+        (NumberPhase::Failed, "Failed"),
+    ];
+    phases
+        .iter()
+        .map(|(p, label)| {
+            (
+                *label,
+                numbers
+                    .iter()
+                    .filter(|n| n.status.as_ref().and_then(|s| s.phase) == Some(*p))
+                    .count() as i64,
+            )
+        })
+        .collect()
+}
+
+/// The classes to reconcile when a PhoneNumber changes.
+pub fn for_number(pn: &PhoneNumber) -> Option<ObjectRef<PhoneNumberClass>> {
+    Some(ObjectRef::new(&pn.spec.class_name))
+}

@@ -1,0 +1,190 @@
+//! The three reconcilers (PhoneNumberClass, PhoneNumberClaim, PhoneNumber) and what they share.
+//!
+//! Each reconcile is observe → plan → apply: `plan` functions are pure (object, observed
+//! state, `now`) → what to do; observe and apply are the only places that call Kubernetes or
+//! Talkturo. DESIGN §2 (the crash-safe purchase protocol) is implemented by `claim` (intent,
+//! candidates, gates) and `number` (list before buy, exact purchase, unknown outcomes).
+
+pub mod account;
+mod claim;
+mod class;
+pub mod conditions;
+mod metrics;
+mod number;
+pub mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::mpsc::UnboundedSender;
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+
+pub use metrics::Metrics;
+pub use run::{RunOptions, run};
+
+use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+use account::Accounts;
+
+/// Field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "talkturo-operator";
+/// Finalizer on managed PhoneNumbers: the object outlives an unsettled purchase.
+pub const NUMBER_FINALIZER: &str = "telephony.talkturo.ai/number-protection";
+/// Annotation on a PhoneNumber with the offer it was bought from (prices, features), written
+/// by the claim controller when it records the intent to buy.
+pub const OFFER_ANNOTATION: &str = "telephony.talkturo.ai/offer";
+/// Label on a PhoneNumber with its class, for selection.
+pub const CLASS_LABEL: &str = "telephony.talkturo.ai/class";
+
+/// Tunables of the controllers (the binary fills them from flags).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How often a class's list is refreshed while one of its numbers is purchasing.
+    pub fast_sync: Duration,
+    /// How long after an unknown-outcome purchase the list is trusted to show it.
+    pub purchase_grace: Duration,
+    /// After this long unsettled, an unknown purchase outcome is raised for a human.
+    pub outcome_alert_after: Duration,
+    /// After the plan limit was hit, one purchase probes the plan again after this long.
+    pub plan_limit_recheck: Duration,
+    /// First retry delay after a refused purchase; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay after refused purchases.
+    pub retry_max: Duration,
+    /// Timeout of each Talkturo request.
+    pub talkturo_timeout: Duration,
+    /// Reconciles run at once per controller.
+    pub concurrency: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fast_sync: Duration::from_secs(2),
+            purchase_grace: Duration::from_secs(3),
+            outcome_alert_after: Duration::from_secs(600),
+            plan_limit_recheck: Duration::from_secs(3600),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            talkturo_timeout: Duration::from_secs(10),
+            concurrency: 16,
+        }
+    }
+}
+
+/// What every reconcile gets.
+pub struct Context {
+    pub client: kube::Client,
+    pub config: Config,
+    pub accounts: Accounts,
+    pub classes: Store<PhoneNumberClass>,
+    pub claims: Store<PhoneNumberClaim>,
+    pub numbers: Store<PhoneNumber>,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Wakes PhoneNumbers whose record changed in a list snapshot.
+    pub number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+}
+
+impl Context {
+    /// Publishes an Event about `obj`; failures are logged, never fatal.
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "could not publish an event");
+        }
+    }
+}
+
+/// A failed reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes {action}: {source}")]
+    Kube {
+        action: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("talkturo: {0}")]
+    Talkturo(#[source] Arc<crate::talkturo::Error>),
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+}
+
+impl Error {
+    /// Wraps a kube error with the step that failed.
+    pub fn kube(action: &'static str) -> impl FnOnce(kube::Error) -> Error {
+        move |source| Error::Kube { action, source }
+    }
+
+    /// A stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Kube {
+                source: kube::Error::Api(s),
+                ..
+            } if s.code == 409 => "conflict",
+            Error::Kube { .. } => "kube",
+            Error::Talkturo(_) => "talkturo",
+            Error::MissingField(_) => "invalid_object",
+        }
+    }
+
+    /// How long to wait before retrying: conflicts (a stale cache) at once, the rest later.
+    pub fn requeue_after(&self) -> Duration {
+        match self {
+            Error::Kube {
+                source: kube::Error::Api(s),
+                ..
+            } if s.code == 409 => Duration::from_millis(200),
+            Error::Kube { .. } => Duration::from_secs(5),
+            Error::Talkturo(_) => Duration::from_secs(10),
+            Error::MissingField(_) => Duration::from_secs(300),
+        }
+    }
+}
+
+/// Parses a Go-style duration from a spec (validated by the schema); `default` if unreadable.
+pub fn parse_duration(s: &str, default: Duration) -> Duration {
+    s.parse::<kube::core::Duration>()
+        .ok()
+        .filter(|d| !d.is_negative())
+        .map(Duration::from)
+        .unwrap_or(default)
+}
+
+/// A time as a Kubernetes timestamp rounded **up** to the second (they serialize to whole
+/// seconds). For lower bounds ("a list sent after this"): rounding down would let a list sent
+/// just before the event pass as one sent after it.
+pub fn time_ceil(t: jiff::Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    let secs = if t.subsec_nanosecond() > 0 {
+        t.as_second() + 1
+    } else {
+        t.as_second()
+    };
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::from_second(secs).unwrap_or(t),
+    )
+}
+
+/// The current time as a Kubernetes timestamp.
+pub fn now_time(now: jiff::Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    // Second precision, as the apiserver stores it: what we compare is what we wrote.
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
+    )
+}

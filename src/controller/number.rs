@@ -1,0 +1,778 @@
+//! PhoneNumber reconciler: buys exactly one number with the crash-safe protocol (DESIGN §2) and
+//! mirrors the account's list into status (§3).
+//!
+//! The account list is the source of truth. A PhoneNumber without `status.id` is only bought
+//! after a list taken since the object was created does not show it (list before buy); a
+//! purchase whose outcome is unknown is settled by later lists (present → adopt, absent twice →
+//! buy the same exact number again), never retried blindly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+
+use super::account::{Account, Snapshot};
+use super::conditions::{self, Desired};
+use super::{
+    Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time, parse_duration,
+    time_ceil,
+};
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{
+    ManagementPolicy, NumberPhase, NumberPurchase, PhoneNumber, PhoneNumberClass, PhoneNumberStatus,
+};
+use crate::talkturo::{NumberRecord, NumberStatus, Outcome};
+
+/// Condition types this controller owns on a PhoneNumber.
+const MANAGED: &[&str] = &[types::READY, types::SYNCED, types::PURCHASE_OUTCOME_UNKNOWN];
+
+/// Whether the claim a PhoneNumber points at exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimLink {
+    Unbound,
+    Present,
+    Missing,
+}
+
+/// What to do with a PhoneNumber after looking at the account list.
+#[derive(Debug, PartialEq)]
+pub enum Plan {
+    /// Write this status (when it differs) and look again after `requeue`.
+    Settle {
+        status: Box<PhoneNumberStatus>,
+        requeue: Duration,
+        event: Option<Note>,
+    },
+    /// Buy the number now: no list since the object was created shows it.
+    Buy,
+}
+
+/// An Event to publish.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Note {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
+        let status = not_synced(
+            &pn,
+            reasons::CLASS_NOT_FOUND,
+            format!("PhoneNumberClass {} does not exist", pn.spec.class_name),
+            now,
+        );
+        apply_status(&ctx, &pn, status).await?;
+        return Ok(Action::requeue(Duration::from_secs(30)));
+    };
+    let Some(account) = ctx.accounts.get(&pn.spec.class_name) else {
+        let why = conditions::find(
+            class.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            types::READY,
+        )
+        .map_or_else(
+            || "the class has not been reconciled yet".to_owned(),
+            |c| format!("class {} is not ready: {}", pn.spec.class_name, c.message),
+        );
+        let status = not_synced(&pn, reasons::CLASS_NOT_FOUND, why, now);
+        apply_status(&ctx, &pn, status).await?;
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    };
+    let managed = pn.spec.management_policy == ManagementPolicy::Managed;
+    let deleting = pn.metadata.deletion_timestamp.is_some();
+    if managed && !deleting && !pn.finalizers().iter().any(|f| f == NUMBER_FINALIZER) {
+        add_finalizer(&ctx, &pn).await?;
+    }
+    let seen = pn
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.as_ref())
+        .and_then(|p| p.last_attempt_time.as_ref())
+        .map(|t| t.0);
+    if account.unseen_attempt(&pn.spec.number, seen) {
+        // Our own purchase is not in this (cached) object yet: wait for the watch to catch up
+        // rather than decide on stale state.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
+    let fresher_than = required_freshness(&pn, &ctx.config, sync, now);
+    if fresher_than > now {
+        return Ok(Action::requeue(
+            fresher_than
+                .duration_since(now)
+                .unsigned_abs()
+                .max(Duration::from_millis(100)),
+        ));
+    }
+    let snapshot = match account.snapshot(fresher_than).await {
+        Ok(s) => s,
+        Err(e) => {
+            let status = not_synced(
+                &pn,
+                reasons::SYNC_FAILED,
+                format!("cannot read the account's numbers: {e}"),
+                now,
+            );
+            apply_status(&ctx, &pn, status).await?;
+            return Err(Error::Talkturo(e));
+        }
+    };
+    let link = claim_link(&pn, &ctx);
+    let plan = plan(
+        &pn,
+        &class,
+        &snapshot,
+        link,
+        now,
+        &ctx.config,
+        account
+            .purchase_blocked(now, ctx.config.plan_limit_recheck)
+            .is_some(),
+    );
+    let (status, requeue, note) = match plan {
+        Plan::Buy if deleting => return remove_finalizer(&ctx, &pn, "nothing was bought").await,
+        Plan::Buy => buy(&ctx, &pn, &account, now).await?,
+        Plan::Settle {
+            status,
+            requeue,
+            event,
+        } => (*status, requeue, event),
+    };
+    if let Some(n) = note {
+        let kind = if n.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        ctx.event(pn.as_ref(), kind, n.reason, "Sync", n.message)
+            .await;
+    }
+    apply_status(&ctx, &pn, status.clone()).await?;
+    if deleting {
+        return finalize(&ctx, &pn, &status).await;
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// How fresh the account list must be to decide about this number.
+pub fn required_freshness(
+    pn: &PhoneNumber,
+    cfg: &super::Config,
+    sync: Duration,
+    now: Timestamp,
+) -> Timestamp {
+    let st = pn.status.clone().unwrap_or_default();
+    let owned = st.id.is_some();
+    let purchasing = !owned || st.provider_status.as_deref() == Some("purchasing");
+    let max_age = if purchasing { cfg.fast_sync } else { sync };
+    let mut t = now
+        .saturating_sub(SignedDuration::try_from(max_age).unwrap_or_default())
+        .unwrap_or(now);
+    if !owned {
+        // List before buy: only a list sent after the object existed can prove the number is
+        // not already ours (a previous incarnation may have bought it and crashed).
+        if let Some(created) = pn.metadata.creation_timestamp.as_ref() {
+            t = t.max(created.0);
+        }
+    }
+    let p = st.purchase.unwrap_or_default();
+    let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
+    if let Some(since) = p.outcome_unknown_since.as_ref() {
+        // Settling an unknown outcome: a list sent a grace period after the attempt, and newer
+        // than the last one counted.
+        t = t.max(since.0.saturating_add(grace).unwrap_or(since.0));
+        if let Some(last) = p.last_listing_time.as_ref() {
+            t = t.max(
+                last.0
+                    .saturating_add(SignedDuration::from_millis(1))
+                    .unwrap_or(last.0),
+            );
+        }
+    } else if let Some(attempt) = p.last_attempt_time.as_ref().filter(|_| owned) {
+        // A list older than our own purchase cannot show the number: do not call it lost.
+        t = t.max(
+            attempt
+                .0
+                .saturating_add(grace)
+                .unwrap_or(attempt.0)
+                .min(now),
+        );
+    }
+    t
+}
+
+/// Decides what to do, from the object, the account's list and the time. Pure.
+pub fn plan(
+    pn: &PhoneNumber,
+    class: &PhoneNumberClass,
+    snapshot: &Snapshot,
+    link: ClaimLink,
+    now: Timestamp,
+    cfg: &super::Config,
+    purchase_blocked: bool,
+) -> Plan {
+    let st = pn.status.clone().unwrap_or_default();
+    let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
+    let slow = sync.saturating_mul(5);
+    if let Some(record) = snapshot.records.get(&pn.spec.number) {
+        let adopted = st.id.is_none();
+        let status = mirror(pn, record, link, snapshot.started_at, now);
+        let requeue = if record.status == NumberStatus::Purchasing {
+            cfg.fast_sync
+        } else {
+            slow
+        };
+        let event = adopted.then(|| Note {
+            warning: false,
+            reason: "Adopted",
+            message: format!(
+                "{} is owned by the account (record {}); adopted, not bought again",
+                pn.spec.number, record.id
+            ),
+        });
+        return Plan::Settle {
+            status: Box::new(status),
+            requeue,
+            event,
+        };
+    }
+    // The number is not in the account.
+    if st.id.is_some() {
+        let mut status = st.clone();
+        status.phase = Some(NumberPhase::Lost);
+        status.conditions = conditions::merge(
+            &st.conditions,
+            &[
+                Desired::new(
+                    types::READY,
+                    false,
+                    reasons::LOST,
+                    format!("{} is no longer in the Talkturo account", pn.spec.number),
+                ),
+                synced(now),
+            ],
+            MANAGED,
+            pn.metadata.generation,
+            &now_time(now),
+        );
+        let event = (st.phase != Some(NumberPhase::Lost)).then(|| Note {
+            warning: true,
+            reason: "NumberLost",
+            message: format!(
+                "{} (record {}) disappeared from the Talkturo account",
+                pn.spec.number,
+                st.id.clone().unwrap_or_default()
+            ),
+        });
+        return Plan::Settle {
+            status: Box::new(status),
+            requeue: slow,
+            event,
+        };
+    }
+    if pn.spec.management_policy == ManagementPolicy::ObserveOnly {
+        let mut status = st.clone();
+        status.phase = Some(NumberPhase::Lost);
+        status.conditions = conditions::merge(
+            &st.conditions,
+            &[
+                Desired::new(
+                    types::READY,
+                    false,
+                    reasons::LOST,
+                    "not in the Talkturo account (ObserveOnly: never bought)",
+                ),
+                synced(now),
+            ],
+            MANAGED,
+            pn.metadata.generation,
+            &now_time(now),
+        );
+        return Plan::Settle {
+            status: Box::new(status),
+            requeue: slow,
+            event: None,
+        };
+    }
+    if st.phase == Some(NumberPhase::Failed) {
+        return Plan::Settle {
+            status: Box::new(st),
+            requeue: slow,
+            event: None,
+        };
+    }
+    let mut p = st.purchase.clone().unwrap_or_default();
+    if let Some(since) = p.outcome_unknown_since.clone() {
+        // Absent from a list sent after the attempt and after the last list counted.
+        if snapshot.started_at >= since.0
+            && p.last_listing_time
+                .as_ref()
+                .is_none_or(|t| snapshot.started_at > t.0)
+        {
+            p.absent_listings += 1;
+            p.last_listing_time = Some(time_ceil(snapshot.started_at));
+        }
+        if p.absent_listings >= 2 {
+            return Plan::Buy;
+        }
+        let unsettled_for = now.duration_since(since.0).unsigned_abs();
+        let alert = unsettled_for >= cfg.outcome_alert_after;
+        let mut status = st.clone();
+        status.purchase = Some(p.clone());
+        status.phase = Some(NumberPhase::Purchasing);
+        let mut desired = vec![
+            Desired::new(
+                types::READY,
+                false,
+                reasons::PURCHASING,
+                "the outcome of the purchase is being settled from the account list",
+            ),
+            synced(now),
+        ];
+        if alert {
+            desired.push(Desired::new(
+                types::PURCHASE_OUTCOME_UNKNOWN,
+                true,
+                reasons::PURCHASE_OUTCOME_UNKNOWN,
+                format!("a purchase of {} was sent {}s ago and the account list has not settled it; check the Talkturo dashboard", pn.spec.number, unsettled_for.as_secs()),
+            ));
+        }
+        status.conditions = conditions::merge(
+            &st.conditions,
+            &desired,
+            MANAGED,
+            pn.metadata.generation,
+            &now_time(now),
+        );
+        let event = (alert
+            && !conditions::is_true(&st.conditions, types::PURCHASE_OUTCOME_UNKNOWN))
+        .then(|| Note {
+            warning: true,
+            reason: "PurchaseOutcomeUnknown",
+            message: format!(
+                "the purchase of {} could not be settled for {}s; a human should check the account",
+                pn.spec.number,
+                unsettled_for.as_secs()
+            ),
+        });
+        return Plan::Settle {
+            status: Box::new(status),
+            requeue: cfg.purchase_grace.max(cfg.fast_sync),
+            event,
+        };
+    }
+    if purchase_blocked {
+        return Plan::Settle {
+            status: Box::new(failed(
+                pn,
+                reasons::PLAN_LIMIT_REACHED,
+                "the account's plan limit is reached; not buying".into(),
+                false,
+                now,
+            )),
+            requeue: slow,
+            event: None,
+        };
+    }
+    Plan::Buy
+}
+
+/// Status mirrored from the account's record of the number.
+fn mirror(
+    pn: &PhoneNumber,
+    r: &NumberRecord,
+    link: ClaimLink,
+    listed_at: Timestamp,
+    now: Timestamp,
+) -> PhoneNumberStatus {
+    let st = pn.status.clone().unwrap_or_default();
+    let offer = offer(pn);
+    let mut status = PhoneNumberStatus {
+        observed_generation: pn.metadata.generation,
+        phase: None,
+        conditions: Vec::new(),
+        id: Some(r.id.clone()),
+        provider_id: r.provider_id.clone(),
+        provider: r.provider.clone(),
+        provider_status: Some(r.status.as_str().to_owned()),
+        is_trial: Some(r.is_trial),
+        trial_expires_at: r
+            .trial_expires_at
+            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+        monthly_price: st.monthly_price.clone().or(offer.0),
+        setup_price: st.setup_price.clone().or(offer.1),
+        features: if st.features.is_empty() {
+            offer.2
+        } else {
+            st.features.clone()
+        },
+        assigned_assistant_id: r.assistant_id.clone(),
+        assigned_assistant_name: r.assistant_name.clone(),
+        purchased_at: r
+            .created_at
+            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
+            .or(st.purchased_at.clone()),
+        purchased_by: r
+            .purchased_by_email
+            .clone()
+            .or(r.purchased_by_name.clone())
+            .or(st.purchased_by.clone()),
+        last_synced_at: st.last_synced_at.clone(),
+        purchase: st.purchase.clone().map(|p| NumberPurchase {
+            outcome_unknown_since: None,
+            absent_listings: 0,
+            last_listing_time: None,
+            ..p
+        }),
+    };
+    status.phase = Some(match (&r.status, link) {
+        (NumberStatus::Suspended, _)
+            if r.is_trial && r.trial_expires_at.is_some_and(|t| t <= now) =>
+        {
+            NumberPhase::Expired
+        }
+        (_, ClaimLink::Present) => NumberPhase::Bound,
+        (_, ClaimLink::Missing) => NumberPhase::Released,
+        (_, ClaimLink::Unbound) => NumberPhase::Available,
+    });
+    let ready = match &r.status {
+        NumberStatus::Active => Desired::new(
+            types::READY,
+            true,
+            reasons::ACTIVE,
+            format!("{} is active", pn.spec.number),
+        ),
+        NumberStatus::Purchasing => Desired::new(
+            types::READY,
+            false,
+            reasons::PURCHASING,
+            "Talkturo is provisioning the number",
+        ),
+        other => Desired::new(
+            types::READY,
+            false,
+            reasons::PROVIDER_STATUS,
+            format!("Talkturo reports the number as {:?}", other.as_str()),
+        ),
+    };
+    status.conditions = conditions::merge(
+        &st.conditions,
+        &[ready, synced(listed_at)],
+        MANAGED,
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    // lastSyncedAt moves only when what was observed changed, so a steady state writes nothing.
+    let mut before = st.clone();
+    before.last_synced_at = None;
+    before.conditions.clear();
+    let mut after = status.clone();
+    after.last_synced_at = None;
+    after.conditions.clear();
+    if before != after {
+        status.last_synced_at = Some(now_time(listed_at));
+    }
+    status
+}
+
+fn synced(_at: Timestamp) -> Desired {
+    Desired::new(
+        types::SYNCED,
+        true,
+        reasons::SYNCED,
+        "status mirrors the Talkturo account list",
+    )
+}
+
+/// The offered prices and features recorded on the object when the claim chose it.
+fn offer(pn: &PhoneNumber) -> (Option<String>, Option<String>, Vec<String>) {
+    let Some(v) = pn
+        .annotations()
+        .get(OFFER_ANNOTATION)
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+    else {
+        return (None, None, Vec::new());
+    };
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let features = v
+        .get("features")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    (s("monthlyPrice"), s("setupPrice"), features)
+}
+
+fn not_synced(
+    pn: &PhoneNumber,
+    reason: &'static str,
+    message: String,
+    now: Timestamp,
+) -> PhoneNumberStatus {
+    let mut st = pn.status.clone().unwrap_or_default();
+    st.conditions = conditions::merge(
+        &st.conditions,
+        &[Desired::new(types::SYNCED, false, reason, message)],
+        &[],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    st
+}
+
+fn failed(
+    pn: &PhoneNumber,
+    reason: &'static str,
+    message: String,
+    attempted: bool,
+    now: Timestamp,
+) -> PhoneNumberStatus {
+    let mut st = pn.status.clone().unwrap_or_default();
+    let mut p = st.purchase.clone().unwrap_or_default();
+    if attempted {
+        p.attempts += 1;
+        p.last_attempt_time = Some(now_time(now));
+    }
+    p.failure_reason = Some(reason.to_owned());
+    p.failure_message = Some(message.clone());
+    st.purchase = Some(p);
+    st.phase = Some(NumberPhase::Failed);
+    st.observed_generation = pn.metadata.generation;
+    st.conditions = conditions::merge(
+        &st.conditions,
+        &[Desired::new(types::READY, false, reason, message)],
+        MANAGED,
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    st
+}
+
+/// The one purchase call, and the status its outcome leads to.
+async fn buy(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    now: Timestamp,
+) -> Result<(PhoneNumberStatus, Duration, Option<Note>), Error> {
+    let class = &pn.spec.class_name;
+    let number = &pn.spec.number;
+    tracing::info!(number, class, "buying");
+    let attempt_at = time_ceil(now);
+    account.note_attempt(number, attempt_at.0);
+    let result = account.client.purchase(number, &account.key.team_id).await;
+    let attempted = |mut st: PhoneNumberStatus, unknown: bool| {
+        let mut p = st.purchase.clone().unwrap_or_default();
+        p.attempts += 1;
+        p.last_attempt_time = Some(attempt_at.clone());
+        p.outcome_unknown_since = unknown.then(|| attempt_at.clone());
+        p.absent_listings = 0;
+        p.last_listing_time = None;
+        st.purchase = Some(p);
+        st
+    };
+    let grace = ctx.config.purchase_grace;
+    match result {
+        Ok(bought) => {
+            ctx.metrics.purchase(class, "bought");
+            if let Some(e) = bought.eligibility.clone() {
+                account.record_eligibility(e, now);
+            }
+            account.forget_searches();
+            let mut base = pn.clone();
+            base.status = Some(attempted(pn.status.clone().unwrap_or_default(), false));
+            let status = mirror(&base, &bought.phone_number, claim_link(pn, ctx), now, now);
+            let note = Note {
+                warning: false,
+                reason: "Purchased",
+                message: format!("bought {number} (record {})", bought.phone_number.id),
+            };
+            Ok((status, ctx.config.fast_sync, Some(note)))
+        }
+        Err(e) if e.status() == Some(409) => {
+            // Already owned by the team: adopt it from the list (settled like an unknown outcome).
+            ctx.metrics.purchase(class, "already_owned");
+            let st = attempted(pn.status.clone().unwrap_or_default(), true);
+            let note = Note {
+                warning: false,
+                reason: "AlreadyOwned",
+                message: format!(
+                    "{number} is already owned by the team; adopting it from the account list"
+                ),
+            };
+            Ok((st, grace, Some(note)))
+        }
+        Err(e) if e.outcome() == Outcome::Definite => {
+            let limit = e.status() == Some(403);
+            ctx.metrics
+                .purchase(class, if limit { "plan_limit" } else { "refused" });
+            if limit {
+                account.record_limit_reached(now);
+            } else {
+                account.forget_searches();
+            }
+            let reason = if limit {
+                reasons::PLAN_LIMIT_REACHED
+            } else {
+                reasons::PURCHASE_FAILED
+            };
+            let message = format!("Talkturo refused the purchase of {number}: {e}");
+            let note = Note {
+                warning: true,
+                reason,
+                message: message.clone(),
+            };
+            Ok((
+                failed(pn, reason, message, true, now),
+                Duration::from_secs(300),
+                Some(note),
+            ))
+        }
+        Err(e) if e.outcome() == Outcome::Unknown => {
+            ctx.metrics.purchase(class, "unknown");
+            let mut st = attempted(pn.status.clone().unwrap_or_default(), true);
+            st.phase = Some(NumberPhase::Purchasing);
+            st.conditions = conditions::merge(
+                &st.conditions,
+                &[Desired::new(
+                    types::READY,
+                    false,
+                    reasons::PURCHASING,
+                    format!(
+                        "the purchase may or may not have taken effect ({e}); settling it from the account list"
+                    ),
+                )],
+                MANAGED,
+                pn.metadata.generation,
+                &now_time(now),
+            );
+            let note = Note {
+                warning: true,
+                reason: "PurchaseOutcomeUnknown",
+                message: format!("purchase of {number}: {e}; the account list will settle it"),
+            };
+            Ok((st, grace, Some(note)))
+        }
+        Err(e) => {
+            // Transient: the purchase did not take effect; try again later.
+            ctx.metrics.purchase(class, "transient");
+            account.forget_attempt(number);
+            Err(Error::Talkturo(Arc::new(e)))
+        }
+    }
+}
+
+/// Whether the PhoneNumber's claim exists (matching uid when the reference has one).
+fn claim_link(pn: &PhoneNumber, ctx: &Context) -> ClaimLink {
+    let Some(r) = pn.spec.claim_ref.as_ref() else {
+        return ClaimLink::Unbound;
+    };
+    match ctx
+        .claims
+        .get(&ObjectRef::new(&r.name).within(&r.namespace))
+    {
+        Some(c) if r.uid.is_none() || c.metadata.uid == r.uid => ClaimLink::Present,
+        _ => ClaimLink::Missing,
+    }
+}
+
+async fn apply_status(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    status: PhoneNumberStatus,
+) -> Result<(), Error> {
+    if pn.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    let patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumber", "status": status});
+    api.patch_status(
+        &pn.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("writing PhoneNumber status"))?;
+    Ok(())
+}
+
+async fn add_finalizer(ctx: &Context, pn: &PhoneNumber) -> Result<(), Error> {
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    let mut finalizers = pn.finalizers().to_vec();
+    finalizers.push(NUMBER_FINALIZER.to_owned());
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": pn.resource_version()}});
+    api.patch(
+        &pn.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(Error::kube("adding the finalizer"))?;
+    Ok(())
+}
+
+async fn remove_finalizer(ctx: &Context, pn: &PhoneNumber, why: &str) -> Result<Action, Error> {
+    if !pn.finalizers().iter().any(|f| f == NUMBER_FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    tracing::info!(
+        number = pn.spec.number,
+        why,
+        "releasing the PhoneNumber object"
+    );
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    let finalizers: Vec<&String> = pn
+        .finalizers()
+        .iter()
+        .filter(|f| *f != NUMBER_FINALIZER)
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": pn.resource_version()}});
+    api.patch(
+        &pn.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(Error::kube("removing the finalizer"))?;
+    Ok(Action::await_change())
+}
+
+/// A PhoneNumber being deleted: the object goes once no purchase is unsettled. An owned number
+/// stays in the account (it is not released here) and becomes unmanaged.
+async fn finalize(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    status: &PhoneNumberStatus,
+) -> Result<Action, Error> {
+    let unsettled = status
+        .purchase
+        .as_ref()
+        .is_some_and(|p| p.outcome_unknown_since.is_some());
+    if unsettled {
+        return Ok(Action::requeue(
+            ctx.config.purchase_grace.max(ctx.config.fast_sync),
+        ));
+    }
+    if status.id.is_some() && pn.spec.management_policy == ManagementPolicy::Managed {
+        ctx.event(
+            pn,
+            EventType::Warning,
+            "NumberKept",
+            "Delete",
+            format!(
+                "{} stays in the Talkturo account; without its PhoneNumber it is unmanaged",
+                pn.spec.number
+            ),
+        )
+        .await;
+    }
+    remove_finalizer(ctx, pn, "deleted").await
+}

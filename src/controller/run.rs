@@ -1,0 +1,317 @@
+//! The operator's runtime: three controllers with shared stores, leader election on a Lease,
+//! graceful shutdown, and the admin server (`/metrics`, `/healthz`, `/readyz`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures::{FutureExt, StreamExt};
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use tracing::Instrument;
+
+use super::account::Accounts;
+use super::{Config, Context, Error, Metrics, claim, class, number};
+use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+
+/// Leader election settings.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    pub lease_name: String,
+    pub namespace: String,
+    pub identity: String,
+    /// Seconds a lease is valid after its last renewal.
+    pub lease_duration_secs: u64,
+    /// Seconds before expiry the holder renews.
+    pub renew_grace_secs: u64,
+}
+
+/// How to run the operator.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub config: Config,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`; not served when `None`.
+    pub admin_addr: Option<SocketAddr>,
+    /// Leader election; `None` runs as the only writer without a lease (tests, local runs).
+    pub leader_election: Option<LeaderElection>,
+    /// Name reported on Events.
+    pub reporter: String,
+}
+
+/// Runs the operator until `shutdown` resolves (or leadership is lost, which is an error: the
+/// process should exit and restart rather than risk two writers).
+pub async fn run(
+    client: kube::Client,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = shutdown.shared();
+    if let Some(addr) = opts.admin_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding the admin server to {addr}: {e}"))?;
+        tokio::spawn(admin_server(
+            listener,
+            metrics.clone(),
+            ready.clone(),
+            shutdown.clone(),
+        ));
+    }
+
+    let mut leadership = None;
+    if let Some(le) = &opts.leader_election {
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &le.lease_name)
+            .with_namespace(&le.namespace)
+            .with_identity(&le.identity)
+            .with_duration(le.lease_duration_secs)
+            .with_grace(le.renew_grace_secs)
+            .build()
+            .await?;
+        let (mut rx, task) = manager.watch().await;
+        tracing::info!(
+            lease = le.lease_name,
+            namespace = le.namespace,
+            identity = le.identity,
+            "waiting for leadership"
+        );
+        // A standby is healthy and ready: it only waits.
+        ready.store(true, Ordering::SeqCst);
+        let leading = tokio::select! {
+            r = rx.wait_for(|leading| *leading) => Some(r.is_ok()),
+            () = shutdown.clone() => None,
+        };
+        match leading {
+            Some(true) => {}
+            Some(false) => return Err(anyhow::anyhow!("the lease manager stopped")),
+            None => {
+                // Shutting down as a standby: closing the channel stops the lease manager.
+                drop(rx);
+                let _ = task.await;
+                return Ok(());
+            }
+        }
+        tracing::info!("acquired leadership");
+        ready.store(false, Ordering::SeqCst);
+        leadership = Some((rx, task));
+    }
+
+    let controllers = controllers(
+        client,
+        opts.config.clone(),
+        metrics,
+        &opts.reporter,
+        ready.clone(),
+        shutdown.clone(),
+    );
+    match leadership {
+        None => {
+            controllers.await;
+            Ok(())
+        }
+        Some((mut rx, task)) => {
+            let lost = async move {
+                let _ = rx.wait_for(|leading| !*leading).await;
+            };
+            tokio::select! {
+                () = controllers => { let _ = task.await; Ok(()) }
+                () = lost => Err(anyhow::anyhow!("lost leadership of the lease; exiting so that only one writer acts")),
+            }
+        }
+    }
+}
+
+async fn controllers(
+    client: kube::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    reporter: &str,
+    ready: Arc<AtomicBool>,
+    shutdown: futures::future::Shared<impl Future<Output = ()> + Send + 'static>,
+) {
+    let wc = watcher::Config::default().any_semantic();
+    let classes: Api<PhoneNumberClass> = Api::all(client.clone());
+    let claims: Api<PhoneNumberClaim> = Api::all(client.clone());
+    let numbers: Api<PhoneNumber> = Api::all(client.clone());
+    let class_ctl = Controller::new(classes.clone(), wc.clone());
+    let claim_ctl = Controller::new(claims.clone(), wc.clone());
+    let number_ctl = Controller::new(numbers.clone(), wc.clone());
+    let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
+    let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: reporter.to_owned(),
+                instance: None,
+            },
+        ),
+        client,
+        config,
+        accounts: Accounts::default(),
+        classes: class_ctl.store(),
+        claims: claim_ctl.store(),
+        numbers: number_ctl.store(),
+        metrics,
+        number_changed: changed_tx,
+    });
+
+    let class_run = class_ctl
+        .watches(numbers.clone(), wc.clone(), |pn| class::for_number(&pn))
+        .with_config(concurrency.clone())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            |o, c| timed("phonenumberclass", o, c, class::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let claim_store = ctx.claims.clone();
+    let claim_run = claim_ctl
+        .watches(numbers.clone(), wc.clone(), |pn| claim::for_number(&pn))
+        .watches(classes, wc.clone(), move |class| {
+            let default = class
+                .annotations()
+                .get(crate::api::DEFAULT_CLASS_ANNOTATION)
+                .is_some_and(|v| v == "true");
+            let name = class.name_any();
+            claim_store
+                .state()
+                .into_iter()
+                .filter(move |c| {
+                    c.spec.class_name.as_deref() == Some(name.as_str())
+                        || (default && c.spec.class_name.is_none())
+                })
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .with_config(concurrency.clone())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            |o, c| timed("phonenumberclaim", o, c, claim::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let number_store = ctx.numbers.clone();
+    let number_run = number_ctl
+        .watches(claims, wc, move |claim| {
+            let (ns, name) = (claim.namespace(), claim.name_any());
+            number_store
+                .state()
+                .into_iter()
+                .filter(move |n| {
+                    n.spec
+                        .claim_ref
+                        .as_ref()
+                        .is_some_and(|r| Some(&r.namespace) == ns.as_ref() && r.name == name)
+                })
+                .map(|n| ObjectRef::from_obj(n.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .reconcile_on(changed_rx)
+        .with_config(concurrency)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |o, c| timed("phonenumber", o, c, number::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let stores_ready = {
+        let ctx = ctx.clone();
+        async move {
+            let _ = futures::join!(
+                ctx.classes.wait_until_ready(),
+                ctx.claims.wait_until_ready(),
+                ctx.numbers.wait_until_ready()
+            );
+            tracing::info!("caches synced; reconciling");
+            ready.store(true, Ordering::SeqCst);
+        }
+    };
+    futures::join!(class_run, claim_run, number_run, stores_ready);
+    tracing::info!("controllers stopped");
+}
+
+/// One reconcile: in its own span, timed and counted.
+async fn timed<K, F, Fut>(
+    controller: &'static str,
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    f: F,
+) -> Result<Action, Error>
+where
+    K: kube::Resource,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>>,
+{
+    let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
+    let started = Instant::now();
+    let result = f(obj, ctx.clone()).instrument(span).await;
+    let outcome = result.as_ref().map_or_else(Error::label, |_| "ok");
+    ctx.metrics
+        .reconciled(controller, outcome, started.elapsed().as_secs_f64());
+    result
+}
+
+fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(object = %obj.name_any(), error = %error, "reconcile failed");
+    Action::requeue(error.requeue_after())
+}
+
+async fn admin_server(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.load(Ordering::SeqCst);
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "admin server stopped");
+    }
+}

@@ -1,0 +1,441 @@
+//! Provisioning end to end: the operator (in-process) against the real kube-apiserver and the
+//! Talkturo simulator. Each test has its own namespace, simulator and class.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::api::{Api, PostParams};
+use secrecy::SecretString;
+use serde_json::json;
+use support::TestEnv;
+use support::operator::{Fixture, claim_condition, condition, start_operator};
+use talkturo_operator::api::v1alpha1::{ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim};
+use talkturo_operator::sim::inventory::{Inventory, Kind};
+use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
+use talkturo_operator::talkturo::{Client, ClientConfig, SearchFilters};
+
+const T: Duration = Duration::from_secs(40);
+
+fn env() -> Option<&'static TestEnv> {
+    let env = support::env()?;
+    start_operator(env);
+    Some(env)
+}
+
+fn ready(c: &PhoneNumberClaim) -> bool {
+    claim_condition(c, "Ready").is_some_and(|r| r.0 == "True")
+}
+
+fn pending_with(reason: &'static str) -> impl Fn(&PhoneNumberClaim) -> bool {
+    move |c| {
+        c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Pending)
+            && claim_condition(c, "Ready").is_some_and(|r| r.1 == reason)
+    }
+}
+
+fn sim_client(f: &Fixture) -> Client {
+    Client::new(ClientConfig::new(
+        f.sim.base_url(),
+        SecretString::from("tk_demo_token"),
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_mirrored() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "criteria", |_| {}, json!({"maxSetupPrice": "1.00"})).await;
+    f.claim(
+        "line",
+        json!({"countryCode": "US", "areaCode": "415", "maxMonthlyPrice": "2.00"}),
+    )
+    .await;
+    let claim = f.wait_claim("line", T, ready).await;
+    let st = claim.status.clone().unwrap();
+    assert_eq!(st.phase, Some(ClaimPhase::Bound));
+    assert_eq!(claim_condition(&claim, "Bound").map(|c| c.0), Some("True"));
+
+    let pn = f
+        .numbers()
+        .get(st.phone_number_name.as_deref().unwrap())
+        .await
+        .unwrap();
+    let ps = pn.status.clone().unwrap();
+    assert_eq!(ps.provider_status.as_deref(), Some("active"));
+    assert_eq!(ps.phase, Some(NumberPhase::Bound));
+    assert!(ps.id.as_deref().is_some_and(|i| i.starts_with("pn_")) && ps.provider_id.is_some());
+    assert!(ps.monthly_price.is_some() && ps.setup_price.is_some());
+    assert_eq!(
+        pn.spec.claim_ref.as_ref().map(|r| r.name.as_str()),
+        Some("line")
+    );
+
+    // The claim mirrors its number.
+    assert_eq!(st.number.as_deref(), Some(pn.spec.number.as_str()));
+    assert_eq!(
+        (
+            st.number_id,
+            st.provider_id,
+            st.monthly_price.clone(),
+            st.setup_price
+        ),
+        (
+            ps.id.clone(),
+            ps.provider_id,
+            ps.monthly_price,
+            ps.setup_price
+        )
+    );
+
+    // Cheapest within both caps (claim $2/month, class $1 setup), ties broken by the number.
+    let seed = f.sim.sim.world().config().seed;
+    let offers = Inventory::new(seed, 40).search("US", Some("415"), Kind::Local);
+    let cheapest = offers[..20]
+        .iter()
+        .filter(|o| {
+            o.monthly_price <= "2.00".parse().unwrap() && o.setup_price <= "1.00".parse().unwrap()
+        })
+        .min_by(|a, b| {
+            (a.monthly_price, a.setup_price, &a.phone_number).cmp(&(
+                b.monthly_price,
+                b.setup_price,
+                &b.phone_number,
+            ))
+        })
+        .unwrap();
+    assert_eq!(pn.spec.number, cheapest.phone_number);
+    assert_eq!(
+        st.monthly_price.as_deref(),
+        Some(cheapest.monthly_price.to_string().as_str())
+    );
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+    assert_eq!(f.sim.sim.calls(Op::Purchase), 1);
+    assert!(
+        f.event_reasons("PhoneNumberClaim", "line")
+            .await
+            .contains(&"Bound".to_owned())
+    );
+    assert!(
+        f.event_reasons("PhoneNumber", &pn.metadata.name.clone().unwrap())
+            .await
+            .contains(&"Purchased".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_claims_at_once_get_fifty_distinct_numbers_and_exactly_fifty_purchases() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "fifty", |_| {}, json!({})).await;
+    let names: Vec<String> = (0..50).map(|i| format!("c{i:02}")).collect();
+    futures::future::join_all(
+        names
+            .iter()
+            .map(|n| f.claim(n, json!({"countryCode": "US"}))),
+    )
+    .await;
+    let mut numbers = BTreeSet::new();
+    for n in &names {
+        let c = f
+            .wait_claim(n, Duration::from_secs(90), |c| {
+                c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound)
+            })
+            .await;
+        numbers.insert(c.status.unwrap().number.unwrap());
+    }
+    assert_eq!(numbers.len(), 50, "distinct numbers");
+    assert_eq!(f.sim.sim.world().purchases(), 50);
+    assert_eq!(
+        f.sim.sim.calls(Op::Purchase),
+        50,
+        "no purchase call was repeated"
+    );
+    assert_eq!(
+        f.class_numbers().await.len(),
+        50,
+        "one PhoneNumber per number, none left over"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_and_static_claims_bind_and_a_contested_exact_number_goes_to_one_claim() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "exact", |_| {}, json!({})).await;
+    let offers = sim_client(&f)
+        .search(&SearchFilters {
+            country_code: "US".into(),
+            area_code: Some("212".into()),
+            number_type: None,
+            limit: Some(5),
+        })
+        .await
+        .unwrap()
+        .numbers;
+
+    // An exact number: bought exactly.
+    let exact = offers[3].phone_number.clone();
+    f.claim("exact", json!({"number": exact, "countryCode": "US"}))
+        .await;
+    let c = f.wait_claim("exact", T, ready).await;
+    assert_eq!(c.status.unwrap().number.as_deref(), Some(exact.as_str()));
+
+    // Static binding: a number bought in the dashboard, described by an admin's PhoneNumber.
+    let dashboard = offers[4].phone_number.clone();
+    f.sim
+        .sim
+        .world()
+        .import("team_demo", &dashboard, None, jiff::Timestamp::now())
+        .unwrap();
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&dashboard);
+    let pn: PhoneNumber = serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": {"number": dashboard, "className": f.class}}),
+    )
+    .unwrap();
+    f.numbers()
+        .create(&PostParams::default(), &pn)
+        .await
+        .unwrap();
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Available)
+    })
+    .await;
+    f.claim("static", json!({"phoneNumberName": name})).await;
+    let c = f.wait_claim("static", T, ready).await;
+    assert_eq!(
+        c.status.unwrap().number.as_deref(),
+        Some(dashboard.as_str())
+    );
+
+    // Two claims for the same exact number: one wins, the other waits with a reason.
+    let contested = offers[0].phone_number.clone();
+    f.claim("first", json!({"number": contested})).await;
+    f.claim("second", json!({"number": contested})).await;
+    let pn = f
+        .wait_number(
+            &talkturo_operator::api::v1alpha1::phone_number_name(&contested),
+            T,
+            |n| n.status.as_ref().is_some_and(|s| s.id.is_some()),
+        )
+        .await;
+    let won = pn.spec.claim_ref.unwrap().name;
+    let lost = if won == "first" { "second" } else { "first" };
+    f.wait_claim(&won, T, ready).await;
+    let loser = f.wait_claim(lost, T, pending_with("NumberTaken")).await;
+    assert!(
+        claim_condition(&loser, "Ready").unwrap().2.contains(&won),
+        "{:?}",
+        claim_condition(&loser, "Ready")
+    );
+    assert_eq!(
+        f.sim.sim.world().purchases(),
+        2,
+        "the exact number and the contested one; the dashboard number was adopted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_candidate_or_every_candidate_over_the_cap_leaves_the_claim_pending_without_buying() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "nocand", |_| {}, json!({"maxMonthlyPrice": "5.00"})).await;
+    f.claim("nowhere", json!({"countryCode": "ZZ"})).await;
+    f.claim(
+        "cheap",
+        json!({"countryCode": "US", "areaCode": "415", "maxMonthlyPrice": "0.10"}),
+    )
+    .await;
+    f.claim(
+        "fax",
+        json!({"countryCode": "GB", "features": ["voice", "fax"]}),
+    )
+    .await;
+    let c = f
+        .wait_claim("nowhere", T, pending_with("NoCandidates"))
+        .await;
+    assert!(
+        claim_condition(&c, "Ready")
+            .unwrap()
+            .2
+            .contains("no number matching"),
+        "{:?}",
+        claim_condition(&c, "Ready")
+    );
+    let c = f.wait_claim("cheap", T, pending_with("OverPrice")).await;
+    assert!(
+        claim_condition(&c, "Ready").unwrap().2.contains("$0.10"),
+        "{:?}",
+        claim_condition(&c, "Ready")
+    );
+    f.wait_claim("fax", T, pending_with("NoCandidates")).await;
+    assert!(
+        f.event_reasons("PhoneNumberClaim", "cheap")
+            .await
+            .contains(&"OverPrice".to_owned())
+    );
+    assert_eq!(f.sim.sim.calls(Op::Purchase), 0);
+    assert!(f.class_numbers().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_limit_stops_purchases_on_class_and_claims() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "limit",
+        |c| c.accounts[0].teams[0].max_numbers = 2,
+        json!({}),
+    )
+    .await;
+    for i in 0..4 {
+        f.claim(&format!("c{i}"), json!({"countryCode": "US"}))
+            .await;
+    }
+    f.wait_class(T, |c| {
+        condition(
+            c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            "PlanLimitReached",
+        )
+        .is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    let mut bound = 0;
+    for i in 0..4 {
+        let c = f
+            .wait_claim(&format!("c{i}"), T, |c| {
+                ready(c) || pending_with("PlanLimitReached")(c)
+            })
+            .await;
+        bound += usize::from(ready(&c));
+    }
+    assert_eq!(bound, 2);
+    let attempts = f.sim.sim.calls(Op::Purchase);
+    // No purchase is attempted again: watch through several sync intervals.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        f.sim.sim.calls(Op::Purchase),
+        attempts,
+        "purchases were attempted after the plan limit"
+    );
+    assert!(attempts <= 4, "{attempts} purchase calls for 2 numbers");
+    assert_eq!(f.sim.sim.world().purchases(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_response_and_a_timeout_on_purchase_are_adopted_from_the_list_with_one_purchase_each()
+ {
+    let Some(env) = env() else { return };
+    for (i, mode) in [LostMode::Drop, LostMode::Hang].into_iter().enumerate() {
+        let f = Fixture::new(env, &format!("lost{i}"), |_| {}, json!({})).await;
+        f.sim.sim.set_faults(vec![FaultRule {
+            op: Some(Op::Purchase),
+            action: FaultAction::LostResponse { mode },
+            probability: 1.0,
+            remaining: Some(1),
+        }]);
+        f.claim("line", json!({"countryCode": "US"})).await;
+        let c = f.wait_claim("line", T, ready).await;
+        assert_eq!(f.sim.sim.world().purchases(), 1, "{mode:?}");
+        assert_eq!(
+            f.sim.sim.calls(Op::Purchase),
+            1,
+            "{mode:?}: settled from the list, not bought again"
+        );
+        let pn = c.status.unwrap().phone_number_name.unwrap();
+        let reasons = f.event_reasons("PhoneNumber", &pn).await;
+        assert!(
+            reasons.contains(&"PurchaseOutcomeUnknown".to_owned())
+                && reasons.contains(&"Adopted".to_owned()),
+            "{mode:?}: {reasons:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_key_makes_the_class_unauthorized_and_claims_wait_without_an_error_storm() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "badkey",
+        |c| c.accounts[0].tokens = vec!["tk_other".into()],
+        json!({}),
+    )
+    .await;
+    f.claim("line", json!({"countryCode": "US"})).await;
+    let class = f
+        .wait_class(T, |c| {
+            condition(
+                c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+                "Ready",
+            )
+            .is_some_and(|r| r.1 == "Unauthorized")
+        })
+        .await;
+    assert_eq!(
+        condition(&class.status.unwrap().conditions, "Ready")
+            .unwrap()
+            .0,
+        "False"
+    );
+    let c = f.wait_claim("line", T, pending_with("ClassNotReady")).await;
+    assert!(
+        claim_condition(&c, "Ready")
+            .unwrap()
+            .2
+            .contains("Unauthorized"),
+        "{:?}",
+        claim_condition(&c, "Ready")
+    );
+    let before: u64 = f.sim.sim.counters().values().map(|c| c.calls).sum();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after: u64 = f.sim.sim.counters().values().map(|c| c.calls).sum();
+    assert!(
+        after - before <= 4,
+        "{} Talkturo requests in 10 s with a wrong key (sync interval 5 s)",
+        after - before
+    );
+    assert_eq!(
+        f.sim.sim.calls(Op::Purchase) + f.sim.sim.calls(Op::Search),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_removed_at_talkturo_makes_number_and_claim_lost_with_a_warning() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "lost", |_| {}, json!({})).await;
+    f.claim("line", json!({"countryCode": "GB"})).await;
+    let c = f.wait_claim("line", T, ready).await;
+    let st = c.status.unwrap();
+    f.sim
+        .sim
+        .world()
+        .vanish(st.number.as_deref().unwrap())
+        .unwrap();
+    let name = st.phone_number_name.unwrap();
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Lost)
+    })
+    .await;
+    let c = f
+        .wait_claim("line", T, |c| {
+            c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Lost)
+        })
+        .await;
+    assert_eq!(
+        claim_condition(&c, "Ready").map(|r| (r.0, r.1)),
+        Some(("False", "Lost"))
+    );
+    assert!(
+        f.event_reasons("PhoneNumber", &name)
+            .await
+            .contains(&"NumberLost".to_owned())
+    );
+    assert!(
+        f.event_reasons("PhoneNumberClaim", "line")
+            .await
+            .contains(&"NumberLost".to_owned())
+    );
+    let _: Api<PhoneNumber> = f.numbers();
+}

@@ -1,0 +1,259 @@
+//! Running the operator against the test control plane, and fixtures for its tests: a
+//! simulator, an API-key Secret and a class of the test's own, claims, and waiting on
+//! conditions (never on sleeps).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+use talkturo_operator::controller::{self, Config, RunOptions};
+use talkturo_operator::sim::{SimConfig, SimServer};
+
+use super::TestEnv;
+
+/// Controller timings short enough for tests.
+pub fn test_config() -> Config {
+    Config {
+        fast_sync: Duration::from_millis(500),
+        purchase_grace: Duration::from_millis(500),
+        retry_base: Duration::from_secs(1),
+        retry_max: Duration::from_secs(5),
+        talkturo_timeout: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
+/// Starts the operator once for this test binary, in-process, on a runtime of its own.
+pub fn start_operator(env: &'static TestEnv) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let config = env.config();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let client = kube::Client::try_from(config).unwrap();
+                let opts = RunOptions {
+                    config: test_config(),
+                    admin_addr: None,
+                    leader_election: None,
+                    reporter: "talkturo-operator-test".into(),
+                };
+                if let Err(e) = controller::run(client, opts, std::future::pending()).await {
+                    eprintln!("operator stopped: {e}");
+                }
+            });
+        });
+    });
+}
+
+/// A test's own world: a namespace, a simulator, and a class pointing at it.
+pub struct Fixture {
+    pub client: kube::Client,
+    pub ns: String,
+    pub sim: SimServer,
+    pub class: String,
+}
+
+impl Fixture {
+    /// A fixture with the simulator configured by `sim` and the class spec patched by
+    /// `class_spec` (merged over a default spec with `syncInterval: 5s`).
+    pub async fn new(
+        env: &TestEnv,
+        prefix: &str,
+        sim: impl FnOnce(&mut SimConfig),
+        class_spec: Value,
+    ) -> Self {
+        let (client, ns) = env.namespace(prefix).await;
+        // Numbers are cluster-wide objects (tel-<digits>): give every test its own inventory.
+        let seed = ns
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let mut c = SimConfig {
+            activation_delay_ms: 200,
+            seed,
+            ..SimConfig::default()
+        };
+        sim(&mut c);
+        let sim = SimServer::start(c).await.unwrap();
+        let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "talkturo", "namespace": ns}, "stringData": {"apiKey": "tk_demo_token"}})).unwrap();
+        Api::<Secret>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let class = format!("c-{ns}");
+        let mut spec = json!({
+            "apiBaseUrl": sim.base_url(), "teamId": "team_demo", "accountSlug": "demo",
+            "apiKeySecretRef": {"namespace": ns, "name": "talkturo", "key": "apiKey"},
+            "syncInterval": "5s",
+        });
+        if let (Some(s), Value::Object(p)) = (spec.as_object_mut(), class_spec) {
+            s.extend(p);
+        }
+        let obj: PhoneNumberClass =
+            serde_json::from_value(json!({"metadata": {"name": class}, "spec": spec})).unwrap();
+        Api::<PhoneNumberClass>::all(client.clone())
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap();
+        Self {
+            client,
+            ns,
+            sim,
+            class,
+        }
+    }
+
+    pub fn claims(&self) -> Api<PhoneNumberClaim> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub fn numbers(&self) -> Api<PhoneNumber> {
+        Api::all(self.client.clone())
+    }
+
+    pub fn classes(&self) -> Api<PhoneNumberClass> {
+        Api::all(self.client.clone())
+    }
+
+    /// Creates a claim of this fixture's class with `spec` (className added unless given).
+    pub async fn claim(&self, name: &str, mut spec: Value) -> PhoneNumberClaim {
+        if spec.get("className").is_none() {
+            spec["className"] = json!(self.class);
+        }
+        let obj: PhoneNumberClaim =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+        self.claims()
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the claim satisfies `pred`; panics with its last state after `timeout`.
+    pub async fn wait_claim(
+        &self,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(&PhoneNumberClaim) -> bool,
+    ) -> PhoneNumberClaim {
+        wait(&self.claims(), name, timeout, pred).await
+    }
+
+    pub async fn wait_number(
+        &self,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(&PhoneNumber) -> bool,
+    ) -> PhoneNumber {
+        wait(&self.numbers(), name, timeout, pred).await
+    }
+
+    pub async fn wait_class(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&PhoneNumberClass) -> bool,
+    ) -> PhoneNumberClass {
+        wait(&self.classes(), &self.class, timeout, pred).await
+    }
+
+    /// PhoneNumbers of this fixture's class.
+    pub async fn class_numbers(&self) -> Vec<PhoneNumber> {
+        let lp =
+            ListParams::default().labels(&format!("telephony.talkturo.ai/class={}", self.class));
+        self.numbers().list(&lp).await.unwrap().items
+    }
+
+    /// Reasons of the Events about an object (any namespace), newest last.
+    pub async fn event_reasons(&self, kind: &str, name: &str) -> Vec<String> {
+        let api: Api<k8s_openapi::api::events::v1::Event> = Api::all(self.client.clone());
+        let mut evs: Vec<_> = api
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)
+                })
+            })
+            .collect();
+        evs.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+        evs.into_iter().filter_map(|e| e.reason).collect()
+    }
+
+    /// Patches the class spec.
+    pub async fn patch_class(&self, spec: Value) {
+        self.classes()
+            .patch(
+                &self.class,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": spec})),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Classes are cluster-scoped: remove this test's so the shared operator stops syncing it.
+        let (client, class) = (self.client.clone(), self.class.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let _ = Api::<PhoneNumberClass>::all(client)
+                    .delete(&class, &Default::default())
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Polls `name` until `pred` holds.
+pub async fn wait<K>(api: &Api<K>, name: &str, timeout: Duration, pred: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < timeout {
+        if let Ok(Some(obj)) = api.get_opt(name).await {
+            if pred(&obj) {
+                return obj;
+            }
+            last = Some(obj);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} did not reach the expected state within {timeout:?}; last seen:\n{last:#?}");
+}
+
+/// The status, reason and message of a condition.
+pub fn condition<'a>(
+    conds: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<(&'a str, &'a str, &'a str)> {
+    conds
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.as_str(), c.reason.as_str(), c.message.as_str()))
+}
+
+/// A claim's condition.
+pub fn claim_condition<'a>(
+    c: &'a PhoneNumberClaim,
+    type_: &str,
+) -> Option<(&'a str, &'a str, &'a str)> {
+    condition(c.status.as_ref().map_or(&[][..], |s| &s.conditions), type_)
+}
