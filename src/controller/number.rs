@@ -776,3 +776,375 @@ async fn finalize(
     }
     remove_finalizer(ctx, pn, "deleted").await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+    use crate::api::v1alpha1::{ClaimRef, PhoneNumberClassSpec, PhoneNumberSpec, ReclaimPolicy};
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn number(status: Option<PhoneNumberStatus>) -> PhoneNumber {
+        PhoneNumber {
+            metadata: ObjectMeta {
+                name: Some("tel-14155550101".into()),
+                generation: Some(1),
+                creation_timestamp: Some(Time(ts("2026-01-01T00:00:00Z"))),
+                ..Default::default()
+            },
+            spec: PhoneNumberSpec {
+                number: "+14155550101".into(),
+                class_name: "standard".into(),
+                claim_ref: Some(ClaimRef {
+                    namespace: "app".into(),
+                    name: "line".into(),
+                    uid: None,
+                }),
+                assistant_id: None,
+                reclaim_policy: ReclaimPolicy::Retain,
+                management_policy: ManagementPolicy::Managed,
+            },
+            status,
+        }
+    }
+
+    fn class() -> PhoneNumberClass {
+        let spec: PhoneNumberClassSpec = serde_json::from_value(serde_json::json!({
+            "apiBaseUrl": "http://x", "teamId": "t", "accountSlug": "a", "apiKeySecretRef": {"namespace": "n", "name": "s"}, "syncInterval": "60s"
+        }))
+        .unwrap();
+        PhoneNumberClass::new("standard", spec)
+    }
+
+    fn record(status: NumberStatus) -> NumberRecord {
+        serde_json::from_value::<NumberRecord>(serde_json::json!({"id": "pn_1", "phone_number": "+14155550101", "provider_id": "tx_1"}))
+            .map(|mut r| {
+                r.status = status;
+                r
+            })
+            .unwrap()
+    }
+
+    fn snapshot(at: &str, records: Vec<NumberRecord>) -> Snapshot {
+        Snapshot {
+            started_at: ts(at),
+            records: records
+                .into_iter()
+                .map(|r| (r.phone_number.clone(), r))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn cfg() -> crate::controller::Config {
+        crate::controller::Config::default()
+    }
+
+    fn unknown_since(at: &str, absent: i32, last: Option<&str>) -> Option<PhoneNumberStatus> {
+        Some(PhoneNumberStatus {
+            purchase: Some(NumberPurchase {
+                attempts: 1,
+                last_attempt_time: Some(Time(ts(at))),
+                outcome_unknown_since: Some(Time(ts(at))),
+                absent_listings: absent,
+                last_listing_time: last.map(|l| Time(ts(l))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn settled(p: Plan) -> (PhoneNumberStatus, Duration, Option<Note>) {
+        match p {
+            Plan::Settle {
+                status,
+                requeue,
+                event,
+            } => (*status, requeue, event),
+            Plan::Buy => panic!("expected Settle, got Buy"),
+        }
+    }
+
+    const NOW: &str = "2026-01-01T00:01:00Z";
+
+    #[test]
+    fn a_number_absent_from_a_list_sent_after_it_was_created_is_bought() {
+        let p = plan(
+            &number(None),
+            &class(),
+            &snapshot("2026-01-01T00:00:30Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        );
+        assert_eq!(p, Plan::Buy);
+    }
+
+    #[test]
+    fn a_number_already_in_the_account_is_adopted_not_bought() {
+        let (st, _, ev) = settled(plan(
+            &number(None),
+            &class(),
+            &snapshot(NOW, vec![record(NumberStatus::Active)]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.id.as_deref(), Some("pn_1"));
+        assert_eq!(st.phase, Some(NumberPhase::Bound));
+        assert_eq!(ev.map(|e| e.reason), Some("Adopted"));
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_bought_again_only_after_two_lists_without_it() {
+        let pn = number(unknown_since("2026-01-01T00:00:10Z", 0, None));
+        let (st, _, _) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot("2026-01-01T00:00:20Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        let p = st.purchase.clone().unwrap();
+        assert_eq!(p.absent_listings, 1);
+        // The same list again does not count twice.
+        let pn = number(Some(st));
+        let (st, _, _) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot("2026-01-01T00:00:20Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.purchase.as_ref().unwrap().absent_listings, 1);
+        // A newer list without it: buy the same exact number again.
+        let pn = number(Some(st));
+        assert_eq!(
+            plan(
+                &pn,
+                &class(),
+                &snapshot("2026-01-01T00:00:25Z", vec![]),
+                ClaimLink::Present,
+                ts(NOW),
+                &cfg(),
+                false
+            ),
+            Plan::Buy
+        );
+    }
+
+    #[test]
+    fn a_list_sent_before_the_attempt_does_not_count_as_absence() {
+        let pn = number(unknown_since(
+            "2026-01-01T00:00:10Z",
+            1,
+            Some("2026-01-01T00:00:11Z"),
+        ));
+        let (st, _, _) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot("2026-01-01T00:00:09Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.purchase.unwrap().absent_listings, 1);
+    }
+
+    #[test]
+    fn an_outcome_unsettled_for_too_long_is_raised_to_a_human() {
+        let pn = number(unknown_since("2026-01-01T00:00:00Z", 0, None));
+        let late = ts("2026-01-01T00:20:00Z");
+        let (st, _, ev) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot("2026-01-01T00:00:01Z", vec![]),
+            ClaimLink::Present,
+            late,
+            &cfg(),
+            false,
+        ));
+        assert!(conditions::is_true(
+            &st.conditions,
+            types::PURCHASE_OUTCOME_UNKNOWN
+        ));
+        assert_eq!(
+            ev.map(|e| (e.warning, e.reason)),
+            Some((true, "PurchaseOutcomeUnknown"))
+        );
+    }
+
+    #[test]
+    fn an_owned_number_missing_from_the_list_is_lost_with_a_warning_once() {
+        let pn = number(Some(PhoneNumberStatus {
+            id: Some("pn_1".into()),
+            phase: Some(NumberPhase::Bound),
+            ..Default::default()
+        }));
+        let (st, _, ev) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot(NOW, vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.phase, Some(NumberPhase::Lost));
+        assert_eq!(
+            ev.map(|e| (e.warning, e.reason)),
+            Some((true, "NumberLost"))
+        );
+        let (_, _, again) = settled(plan(
+            &number(Some(st)),
+            &class(),
+            &snapshot(NOW, vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(again, None);
+    }
+
+    #[test]
+    fn observe_only_numbers_and_a_reached_plan_limit_never_buy() {
+        let mut pn = number(None);
+        pn.spec.management_policy = ManagementPolicy::ObserveOnly;
+        let (st, _, _) = settled(plan(
+            &pn,
+            &class(),
+            &snapshot(NOW, vec![]),
+            ClaimLink::Unbound,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.phase, Some(NumberPhase::Lost));
+        let (st, _, _) = settled(plan(
+            &number(None),
+            &class(),
+            &snapshot(NOW, vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            true,
+        ));
+        assert_eq!(st.phase, Some(NumberPhase::Failed));
+        assert_eq!(
+            st.purchase.unwrap().failure_reason.as_deref(),
+            Some(reasons::PLAN_LIMIT_REACHED)
+        );
+    }
+
+    #[test]
+    fn the_phase_follows_the_claim_and_the_provider_status() {
+        for (link, phase) in [
+            (ClaimLink::Present, NumberPhase::Bound),
+            (ClaimLink::Missing, NumberPhase::Released),
+            (ClaimLink::Unbound, NumberPhase::Available),
+        ] {
+            let (st, _, _) = settled(plan(
+                &number(None),
+                &class(),
+                &snapshot(NOW, vec![record(NumberStatus::Active)]),
+                link,
+                ts(NOW),
+                &cfg(),
+                false,
+            ));
+            assert_eq!(st.phase, Some(phase));
+        }
+        let (st, requeue, _) = settled(plan(
+            &number(None),
+            &class(),
+            &snapshot(NOW, vec![record(NumberStatus::Purchasing)]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(
+            conditions::find(&st.conditions, types::READY).map(|c| c.reason.as_str()),
+            Some(reasons::PURCHASING)
+        );
+        assert_eq!(requeue, cfg().fast_sync);
+        let (st, _, _) = settled(plan(
+            &number(None),
+            &class(),
+            &snapshot(NOW, vec![record(NumberStatus::Suspended)]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(
+            conditions::find(&st.conditions, types::READY)
+                .map(|c| (c.status.as_str(), c.reason.as_str())),
+            Some(("False", reasons::PROVIDER_STATUS))
+        );
+    }
+
+    #[test]
+    fn mirroring_the_same_record_again_changes_nothing() {
+        let snap = snapshot(NOW, vec![record(NumberStatus::Active)]);
+        let (first, _, _) = settled(plan(
+            &number(None),
+            &class(),
+            &snap,
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        let later = snapshot("2026-01-01T00:05:00Z", vec![record(NumberStatus::Active)]);
+        let (second, _, _) = settled(plan(
+            &number(Some(first.clone())),
+            &class(),
+            &later,
+            ClaimLink::Present,
+            ts("2026-01-01T00:05:00Z"),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(first, second, "a steady state must not write");
+    }
+
+    #[test]
+    fn freshness_requires_a_list_after_creation_and_after_an_unknown_attempt() {
+        let c = cfg();
+        let t = required_freshness(&number(None), &c, Duration::from_secs(60), ts(NOW));
+        assert_eq!(t, ts(NOW) - SignedDuration::try_from(c.fast_sync).unwrap());
+        let t = required_freshness(
+            &number(None),
+            &c,
+            Duration::from_secs(60),
+            ts("2026-01-01T00:00:01Z"),
+        );
+        assert_eq!(
+            t,
+            ts("2026-01-01T00:00:00Z"),
+            "a list older than the object cannot prove absence"
+        );
+        let pn = number(unknown_since("2026-01-01T00:00:50Z", 0, None));
+        let t = required_freshness(&pn, &c, Duration::from_secs(60), ts("2026-01-01T00:00:51Z"));
+        assert_eq!(
+            t,
+            ts("2026-01-01T00:00:50Z") + SignedDuration::try_from(c.purchase_grace).unwrap(),
+            "a grace period after the attempt, even if that is in the future"
+        );
+    }
+}
