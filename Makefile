@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down
+.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down demo demo-check
 
-## test: every check: format, clippy (warnings denied), CRD drift, unit tests, and the
-##       integration tests against a real kube-apiserver + etcd (built on first use)
+## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
+##       integration tests against a real kube-apiserver + etcd (built on first use), and the demo
 test: fmt-check clippy crds-check
 	@assets="$$(hack/testenv/build.sh)" && echo "control plane binaries: $$assets" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(CARGO) test --all-targets
+	@$(MAKE) --no-print-directory demo-check
 
 ## unit: the tests that need no control plane
 unit:
@@ -37,3 +38,11 @@ cluster:
 
 cluster-down:
 	@hack/cluster.sh down
+
+## demo: control plane + simulator + operator, the examples applied and shown Bound (Ctrl-C ends it)
+demo:
+	@hack/demo.sh
+
+## demo-check: the demo, non-interactively (exits once the claims are Bound)
+demo-check:
+	@DEMO_EXIT=1 hack/demo.sh

@@ -7,47 +7,41 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::OperatorProcess;
 use support::operator::Fixture;
 use talkturo_operator::api::v1alpha1::{ClaimPhase, phone_number_name};
 use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
 
-fn spawn_operator(env: &support::TestEnv, lease_ns: &str, log: &std::path::Path) -> Child {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_talkturo-operator"))
-        .args([
-            "run",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--lease-namespace",
-            lease_ns,
-            "--lease-duration-secs",
-            "3",
-        ])
-        .args([
-            "--fast-sync-secs",
-            "1",
-            "--purchase-grace-secs",
-            "1",
-            "--api-timeout-secs",
-            "2",
-            "--retry-base-secs",
-            "1",
-        ])
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env("TALKTURO_LOG", "info")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
+fn spawn_operator(env: &support::TestEnv, lease_ns: &str) -> OperatorProcess {
+    let args = [
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--lease-namespace",
+        lease_ns,
+        "--lease-duration-secs",
+        "3",
+        "--fast-sync-secs",
+        "1",
+    ];
+    OperatorProcess::spawn(
+        env,
+        "crash",
+        &[
+            &args[..],
+            &[
+                "--purchase-grace-secs",
+                "1",
+                "--api-timeout-secs",
+                "2",
+                "--retry-base-secs",
+                "1",
+            ],
+        ]
+        .concat(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +66,7 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
             remaining: None,
         },
     ]);
-    let log = std::env::temp_dir().join(format!("operator-crash-{}.log", f.ns));
-    let mut op = spawn_operator(env, &f.ns, &log);
+    let mut op = spawn_operator(env, &f.ns);
 
     let names: Vec<String> = (0..20).map(|i| format!("c{i:02}")).collect();
     futures::future::join_all(
@@ -86,15 +79,14 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
     while f.sim.sim.world().purchases() < 3 && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    op.kill().unwrap();
-    op.wait().unwrap();
+    op.kill();
     let at_kill = (f.sim.sim.calls(Op::Purchase), f.sim.sim.world().purchases());
     assert!(
         at_kill.1 >= 3,
         "the kill should land after purchases took effect unrecorded: {at_kill:?}"
     );
 
-    let mut op = spawn_operator(env, &f.ns, &log);
+    let mut op = spawn_operator(env, &f.ns);
     let mut numbers = BTreeSet::new();
     for n in &names {
         let c = f
@@ -104,8 +96,7 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
             .await;
         numbers.insert(c.status.unwrap().number.unwrap());
     }
-    op.kill().unwrap();
-    op.wait().unwrap();
+    op.kill();
 
     let owned: BTreeSet<String> = f
         .sim

@@ -5,12 +5,12 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
+use support::OperatorProcess;
 use support::operator::Fixture;
 
 fn free_port() -> u16 {
@@ -21,27 +21,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(env: &support::TestEnv, lease_ns: &str, port: u16, identity: &str) -> Child {
-    let log = std::env::temp_dir().join(format!("operator-{lease_ns}-{identity}.log"));
-    let out = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_talkturo-operator"))
-        .args([
-            "run",
+fn spawn(env: &support::TestEnv, lease_ns: &str, port: u16, identity: &str) -> OperatorProcess {
+    let addr = format!("127.0.0.1:{port}");
+    OperatorProcess::spawn(
+        env,
+        identity,
+        &[
             "--admin-addr",
-            &format!("127.0.0.1:{port}"),
+            &addr,
             "--lease-namespace",
             lease_ns,
             "--lease-duration-secs",
             "4",
             "--identity",
             identity,
-        ])
-        .env("KUBECONFIG", &env.kubeconfig)
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
+        ],
+    )
 }
 
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -96,11 +91,13 @@ async fn one_replica_leads_the_other_stands_by_and_takes_over_after_a_graceful_s
         get(pb, "/healthz").await.is_some_and(|r| r.0 == 200)
     })
     .await;
-    assert_eq!(
-        get(pb, "/readyz").await.map(|r| r.0),
-        Some(200),
-        "a standby is ready: it only waits"
-    );
+    // A standby is ready (it only waits) once its lease manager runs.
+    until(
+        "replica-b ready as a standby",
+        Duration::from_secs(30),
+        || async { get(pb, "/readyz").await.is_some_and(|r| r.0 == 200) },
+    )
+    .await;
 
     // The leader provisions; its metrics show the work.
     f.claim("line", json!({"countryCode": "US"})).await;
@@ -125,11 +122,10 @@ async fn one_replica_leads_the_other_stands_by_and_takes_over_after_a_graceful_s
     assert_eq!(holder(&leases).await.as_deref(), Some("replica-a"));
 
     // SIGTERM: the leader stops cleanly; the standby takes the lease over.
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(a.id() as libc::pid_t, libc::SIGTERM) };
+    a.terminate();
     let started = Instant::now();
     let status = loop {
-        if let Some(s) = a.try_wait().unwrap() {
+        if let Some(s) = a.child.try_wait().unwrap() {
             break s;
         }
         assert!(
@@ -149,6 +145,5 @@ async fn one_replica_leads_the_other_stands_by_and_takes_over_after_a_graceful_s
             == Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
     })
     .await;
-    b.kill().unwrap();
-    b.wait().unwrap();
+    b.kill();
 }

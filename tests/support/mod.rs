@@ -134,3 +134,62 @@ fn remove_stale_dirs() {
         }
     }
 }
+
+/// The operator binary running as a child process of the test. Killed when dropped (also when
+/// a test panics) and, through `PR_SET_PDEATHSIG`, when the test process dies.
+pub struct OperatorProcess {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// `talkturo-operator run <args>` against this control plane, logging to a temp file.
+    pub fn spawn(env: &TestEnv, name: &str, args: &[&str]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let log = std::env::temp_dir().join(format!(
+            "talkturo-operator-{name}-{}.log",
+            std::process::id()
+        ));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_talkturo-operator"));
+        cmd.arg("run")
+            .args(args)
+            .env("KUBECONFIG", &env.kubeconfig)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        // SAFETY: prctl is async-signal-safe, as pre_exec requires.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Self {
+            child: cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (a graceful shutdown request).
+    pub fn terminate(&self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
