@@ -470,11 +470,8 @@ async fn choose_and_record(
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, types::READY));
-    let Some(account) = ctx
-        .accounts
-        .get(&class_name)
-        .filter(|_| ready.is_some_and(|c| c.status == "True"))
-    else {
+    let class_ready = ready.is_some_and(|c| c.status == "True");
+    let Some(account) = ctx.accounts.get(&class_name).filter(|_| class_ready) else {
         let why = ready.map_or_else(
             || format!("class {class_name} has not been checked yet"),
             |c| {
@@ -484,10 +481,17 @@ async fn choose_and_record(
                 )
             },
         );
+        // Ready, but this process has not built the class's account yet (it just started or
+        // took over): one class reconcile away, so look again soon.
+        let retry = if class_ready {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(30)
+        };
         return Ok(Provision::Pending(Pending::new(
             reasons::CLASS_NOT_READY,
             why,
-            Duration::from_secs(30),
+            retry,
         )));
     };
     if let Some(retry_at) = claim

@@ -85,6 +85,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Wakes PhoneNumbers whose record changed in a list snapshot.
     pub number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+    /// Set once all three caches are synced; no reconcile decides anything before that (an
+    /// empty cache would make a class look missing or a taken number look free).
+    pub synced: std::sync::atomic::AtomicBool,
 }
 
 impl Context {

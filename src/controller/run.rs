@@ -161,6 +161,7 @@ async fn controllers(
         numbers: number_ctl.store(),
         metrics,
         number_changed: changed_tx,
+        synced: AtomicBool::new(false),
     });
 
     let class_run = class_ctl
@@ -237,6 +238,7 @@ async fn controllers(
                 ctx.numbers.wait_until_ready()
             );
             tracing::info!("caches synced; reconciling");
+            ctx.synced.store(true, Ordering::SeqCst);
             ready.store(true, Ordering::SeqCst);
         }
     };
@@ -256,6 +258,9 @@ where
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
+    if !ctx.synced.load(Ordering::SeqCst) {
+        return Ok(Action::requeue(std::time::Duration::from_millis(200)));
+    }
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();
     let result = f(obj, ctx.clone()).instrument(span).await;
