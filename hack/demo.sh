@@ -82,4 +82,9 @@ EOF2
 Logs: $dir/operator.log, $dir/sim.log, $dir/cluster.log
 Press Ctrl-C to stop and clean everything up.
 TXT
-while true; do sleep 3600; done
+# `wait` (unlike a foreground sleep) returns at once on a signal, so Ctrl-C or SIGTERM cleans up
+# immediately.
+while true; do
+  sleep 3600 &
+  wait $! || true
+done

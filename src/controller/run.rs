@@ -10,10 +10,11 @@ use std::time::Instant;
 use futures::{FutureExt, StreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
+
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tracing::Instrument;
 
 use super::account::Accounts;
@@ -128,6 +129,9 @@ pub async fn run(
     }
 }
 
+/// Buffer of each shared reflector's subscribers: the writer waits when one falls this far behind.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
 async fn controllers(
     client: kube::Client,
     config: Config,
@@ -136,13 +140,45 @@ async fn controllers(
     ready: Arc<AtomicBool>,
     shutdown: futures::future::Shared<impl Future<Output = ()> + Send + 'static>,
 ) {
+    // One watch and one cache per kind, shared by the three controllers. A controller triggered by
+    // another kind's change sees that change in the cache it reads: subscribers are notified only
+    // after the store was updated (separate watches per controller would race).
     let wc = watcher::Config::default().any_semantic();
-    let classes: Api<PhoneNumberClass> = Api::all(client.clone());
-    let claims: Api<PhoneNumberClaim> = Api::all(client.clone());
-    let numbers: Api<PhoneNumber> = Api::all(client.clone());
-    let class_ctl = Controller::new(classes.clone(), wc.clone());
-    let claim_ctl = Controller::new(claims.clone(), wc.clone());
-    let number_ctl = Controller::new(numbers.clone(), wc.clone());
+    let (class_store, class_writer) =
+        reflector::store_shared::<PhoneNumberClass>(SUBSCRIBER_BUFFER);
+    let (claim_store, claim_writer) =
+        reflector::store_shared::<PhoneNumberClaim>(SUBSCRIBER_BUFFER);
+    let (number_store, number_writer) = reflector::store_shared::<PhoneNumber>(SUBSCRIBER_BUFFER);
+    let (Some(classes_for_classes), Some(classes_for_claims)) =
+        (class_writer.subscribe(), class_writer.subscribe())
+    else {
+        return;
+    };
+    let (Some(claims_for_claims), Some(claims_for_numbers)) =
+        (claim_writer.subscribe(), claim_writer.subscribe())
+    else {
+        return;
+    };
+    let (Some(numbers_for_numbers), Some(numbers_for_claims), Some(numbers_for_classes)) = (
+        number_writer.subscribe(),
+        number_writer.subscribe(),
+        number_writer.subscribe(),
+    ) else {
+        return;
+    };
+    let reflect_classes = watcher(Api::<PhoneNumberClass>::all(client.clone()), wc.clone())
+        .default_backoff()
+        .reflect_shared(class_writer)
+        .for_each(|_| async {});
+    let reflect_claims = watcher(Api::<PhoneNumberClaim>::all(client.clone()), wc.clone())
+        .default_backoff()
+        .reflect_shared(claim_writer)
+        .for_each(|_| async {});
+    let reflect_numbers = watcher(Api::<PhoneNumber>::all(client.clone()), wc)
+        .default_backoff()
+        .reflect_shared(number_writer)
+        .for_each(|_| async {});
+
     let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
     let ctx = Arc::new(Context {
@@ -156,16 +192,16 @@ async fn controllers(
         client,
         config,
         accounts: Accounts::default(),
-        classes: class_ctl.store(),
-        claims: claim_ctl.store(),
-        numbers: number_ctl.store(),
+        classes: class_store.clone(),
+        claims: claim_store.clone(),
+        numbers: number_store.clone(),
         metrics,
         number_changed: changed_tx,
         synced: AtomicBool::new(false),
     });
 
-    let class_run = class_ctl
-        .watches(numbers.clone(), wc.clone(), |pn| class::for_number(&pn))
+    let class_run = Controller::for_shared_stream(classes_for_classes, class_store)
+        .watches_shared_stream(numbers_for_classes, |pn| class::for_number(&pn))
         .with_config(concurrency.clone())
         .graceful_shutdown_on(shutdown.clone())
         .run(
@@ -175,16 +211,16 @@ async fn controllers(
         )
         .for_each(|_| async {});
 
-    let claim_store = ctx.claims.clone();
-    let claim_run = claim_ctl
-        .watches(numbers.clone(), wc.clone(), |pn| claim::for_number(&pn))
-        .watches(classes, wc.clone(), move |class| {
+    let claims_of_class = ctx.claims.clone();
+    let claim_run = Controller::for_shared_stream(claims_for_claims, claim_store)
+        .watches_shared_stream(numbers_for_claims, |pn| claim::for_number(&pn))
+        .watches_shared_stream(classes_for_claims, move |class| {
             let default = class
                 .annotations()
                 .get(crate::api::DEFAULT_CLASS_ANNOTATION)
                 .is_some_and(|v| v == "true");
             let name = class.name_any();
-            claim_store
+            claims_of_class
                 .state()
                 .into_iter()
                 .filter(move |c| {
@@ -203,11 +239,11 @@ async fn controllers(
         )
         .for_each(|_| async {});
 
-    let number_store = ctx.numbers.clone();
-    let number_run = number_ctl
-        .watches(claims, wc, move |claim| {
+    let numbers_of_claim = ctx.numbers.clone();
+    let number_run = Controller::for_shared_stream(numbers_for_numbers, number_store)
+        .watches_shared_stream(claims_for_numbers, move |claim| {
             let (ns, name) = (claim.namespace(), claim.name_any());
-            number_store
+            numbers_of_claim
                 .state()
                 .into_iter()
                 .filter(move |n| {
@@ -221,7 +257,7 @@ async fn controllers(
         })
         .reconcile_on(changed_rx)
         .with_config(concurrency)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(
             |o, c| timed("phonenumber", o, c, number::reconcile),
             error_policy,
@@ -242,7 +278,14 @@ async fn controllers(
             ready.store(true, Ordering::SeqCst);
         }
     };
-    futures::join!(class_run, claim_run, number_run, stores_ready);
+    // The reflectors run until the controllers have stopped (they stop on `shutdown`).
+    let reflectors = async {
+        tokio::select! {
+            () = async { futures::join!(reflect_classes, reflect_claims, reflect_numbers); } => {}
+            () = shutdown => {}
+        }
+    };
+    futures::join!(class_run, claim_run, number_run, stores_ready, reflectors);
     tracing::info!("controllers stopped");
 }
 
