@@ -439,3 +439,123 @@ async fn a_number_removed_at_talkturo_makes_number_and_claim_lost_with_a_warning
     );
     let _: Api<PhoneNumber> = f.numbers();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_purchase_deletes_the_number_and_the_claim_retries_with_persisted_backoff() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "refused", |_| {}, json!({})).await;
+    let gone = FaultAction::Status {
+        status: 410,
+        retry_after_secs: None,
+    };
+    f.sim.sim.set_faults(vec![FaultRule {
+        op: Some(Op::Purchase),
+        action: gone,
+        probability: 1.0,
+        remaining: Some(1),
+    }]);
+    f.claim("line", json!({"countryCode": "US"})).await;
+    let c = f.wait_claim("line", T, ready).await;
+    let p = c.status.unwrap().purchase.unwrap();
+    assert_eq!(p.attempts, 1, "one refused attempt recorded");
+    assert!(
+        p.last_failure_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("410")),
+        "{p:?}"
+    );
+    assert!(p.last_failure_time.is_some() && p.candidate.is_none());
+    assert_eq!(
+        (f.sim.sim.calls(Op::Purchase), f.sim.sim.world().purchases()),
+        (2, 1)
+    );
+    assert_eq!(
+        f.class_numbers().await.len(),
+        1,
+        "the refused PhoneNumber was deleted"
+    );
+    assert!(
+        f.event_reasons("PhoneNumberClaim", "line")
+            .await
+            .contains(&"PurchaseFailed".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_makes_the_class_not_ready_with_its_reason() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "nosecret", |_| {}, json!({})).await;
+    f.patch_class(
+        json!({"apiKeySecretRef": {"namespace": f.ns, "name": "absent", "key": "apiKey"}}),
+    )
+    .await;
+    let class = f
+        .wait_class(T, |c| {
+            condition(
+                c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+                "Ready",
+            )
+            .is_some_and(|r| r.1 == "SecretNotFound")
+        })
+        .await;
+    assert!(
+        condition(&class.status.unwrap().conditions, "Ready")
+            .unwrap()
+            .2
+            .contains("absent")
+    );
+    f.patch_class(
+        json!({"apiKeySecretRef": {"namespace": f.ns, "name": "talkturo", "key": "nokey"}}),
+    )
+    .await;
+    f.wait_class(T, |c| {
+        condition(
+            c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            "Ready",
+        )
+        .is_some_and(|r| r.1 == "SecretKeyMissing")
+    })
+    .await;
+    f.claim("line", json!({"countryCode": "US"})).await;
+    f.wait_claim("line", T, pending_with("ClassNotReady")).await;
+    assert_eq!(f.sim.sim.calls(Op::Purchase), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_budget_is_never_exceeded() {
+    let Some(env) = env() else { return };
+    let seed_probe = Fixture::new(env, "budget", |_| {}, json!({})).await;
+    let seed = seed_probe.sim.sim.world().config().seed;
+    let offers = Inventory::new(seed, 40).search("US", Some("415"), Kind::Local);
+    let cheapest = offers[..20].iter().map(|o| o.monthly_price).min().unwrap();
+    // The budget fits exactly one cheapest number.
+    seed_probe
+        .patch_class(json!({"monthlyBudget": cheapest.to_string()}))
+        .await;
+    let f = seed_probe;
+    f.claim("first", json!({"countryCode": "US", "areaCode": "415"}))
+        .await;
+    f.wait_claim("first", T, ready).await;
+    f.claim("second", json!({"countryCode": "US", "areaCode": "415"}))
+        .await;
+    let c = f
+        .wait_claim("second", T, pending_with("BudgetExceeded"))
+        .await;
+    assert!(
+        claim_condition(&c, "Ready")
+            .unwrap()
+            .2
+            .contains(&format!("${cheapest} budget")),
+        "{:?}",
+        claim_condition(&c, "Ready")
+    );
+    f.wait_class(T, |c| {
+        condition(
+            c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            "BudgetExceeded",
+        )
+        .is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+}

@@ -28,6 +28,7 @@ use crate::api::v1alpha1::{
     ManagementPolicy, NumberPhase, NumberPurchase, PhoneNumber, PhoneNumberClass, PhoneNumberStatus,
 };
 use crate::talkturo::{NumberRecord, NumberStatus, Outcome};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// Condition types this controller owns on a PhoneNumber.
 const MANAGED: &[&str] = &[types::READY, types::SYNCED, types::PURCHASE_OUTCOME_UNKNOWN];
@@ -375,7 +376,7 @@ pub fn plan(
                 pn,
                 reasons::PLAN_LIMIT_REACHED,
                 "the account's plan limit is reached; not buying".into(),
-                false,
+                None,
                 now,
             )),
             requeue: slow,
@@ -530,14 +531,15 @@ fn failed(
     pn: &PhoneNumber,
     reason: &'static str,
     message: String,
-    attempted: bool,
+    attempt: Option<&Time>,
     now: Timestamp,
 ) -> PhoneNumberStatus {
     let mut st = pn.status.clone().unwrap_or_default();
     let mut p = st.purchase.clone().unwrap_or_default();
-    if attempted {
+    if let Some(at) = attempt {
+        // The same instant the in-memory attempt note holds (see Account::unseen_attempt).
         p.attempts += 1;
-        p.last_attempt_time = Some(now_time(now));
+        p.last_attempt_time = Some(at.clone());
     }
     p.failure_reason = Some(reason.to_owned());
     p.failure_message = Some(message.clone());
@@ -629,7 +631,7 @@ async fn buy(
                 message: message.clone(),
             };
             Ok((
-                failed(pn, reason, message, true, now),
+                failed(pn, reason, message, Some(&attempt_at), now),
                 Duration::from_secs(300),
                 Some(note),
             ))
