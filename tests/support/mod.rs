@@ -15,6 +15,8 @@ use talkturo_operator::testenv::{self, Binaries, ControlPlane};
 /// `TESTENV_KUBECONFIG`), with the CRDs from `crds/` installed.
 pub struct TestEnv {
     pub kubeconfig: PathBuf,
+    /// The apiserver's audit log of service-account requests (`None` when reusing a plane).
+    pub audit_log: Option<PathBuf>,
     config: kube::Config,
     _plane: Option<ControlPlane>,
 }
@@ -110,9 +112,11 @@ async fn start() -> Result<TestEnv, StartError> {
     testenv::install_crds(&client, &crds)
         .await
         .map_err(|e| failed(&e))?;
+    let audit_log = plane.as_ref().map(ControlPlane::audit_log_path);
     Ok(TestEnv {
         kubeconfig,
         config,
+        audit_log,
         _plane: plane,
     })
 }

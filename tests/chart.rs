@@ -1,0 +1,507 @@
+//! The Helm chart, proven against the real kube-apiserver: it renders to objects the server
+//! accepts, installs and uninstalls (keeping CRDs and numbers), rejects a wrong value with its
+//! schema's message, and its RBAC is exactly what the operator needs: the operator, running as
+//! the chart's ServiceAccount (impersonated), provisions end to end, every verb the chart grants
+//! shows up in the apiserver's audit log, and removing one makes the operator fail with a 403.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use support::TestEnv;
+use support::operator::{Fixture, claim_condition, condition, test_config};
+use talkturo_operator::api::v1alpha1::PhoneNumber;
+use talkturo_operator::controller::run::LeaderElection;
+use talkturo_operator::controller::{self, RunOptions};
+use talkturo_operator::sim::{FaultAction, FaultRule, Op};
+use talkturo_operator::testenv::Binaries;
+
+const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator");
+const T: Duration = Duration::from_secs(40);
+
+fn helm_bin() -> Option<PathBuf> {
+    let bin = Binaries::locate().ok()?.path("helm");
+    match bin.is_file() {
+        true => Some(bin),
+        false if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "helm is missing at {} (CI=true); run make testenv",
+            bin.display()
+        ),
+        false => {
+            eprintln!("*** SKIPPED: helm not built; run make testenv");
+            None
+        }
+    }
+}
+
+fn helm(env: &TestEnv, args: &[&str]) -> Output {
+    let bin = helm_bin().unwrap();
+    Command::new(bin)
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn kubectl_stdin(env: &TestEnv, args: &[&str], input: &[u8]) -> Output {
+    let bin = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let mut child = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn env() -> Option<&'static TestEnv> {
+    let env = support::env()?;
+    helm_bin()?;
+    Some(env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
+    let Some(env) = env() else { return };
+    let out = helm(env, &["lint", "--strict", CHART]);
+    assert!(out.status.success(), "helm lint --strict:\n{}", text(&out));
+    let (_, ns) = env.namespace("render").await;
+    let full = "replicaCount=2,apiKey.create=true,apiKey.value=tk_x,defaultClass.create=true,defaultClass.name=render-default,defaultClass.teamId=team_x,defaultClass.accountSlug=x,defaultClass.monthlyBudget=50.00,rbac.secretNamespaces={default}";
+    for set in ["", full] {
+        let mut args = vec![
+            "template",
+            "rel",
+            CHART,
+            "--namespace",
+            &ns,
+            "--kube-version",
+            "1.34.0",
+        ];
+        if !set.is_empty() {
+            args.extend(["--set", set]);
+        }
+        let rendered = helm(env, &args);
+        assert!(
+            rendered.status.success(),
+            "helm template {set}:\n{}",
+            text(&rendered)
+        );
+        let applied = kubectl_stdin(
+            env,
+            &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+            &rendered.stdout,
+        );
+        assert!(
+            applied.status.success(),
+            "server-side dry-run of the chart ({set}):\n{}",
+            text(&applied)
+        );
+        let out = String::from_utf8_lossy(&applied.stdout);
+        assert!(
+            out.contains("deployment.apps/rel-talkturo-operator created (server dry run)"),
+            "{out}"
+        );
+        if !set.is_empty() {
+            assert!(
+                out.contains("poddisruptionbudget.policy/rel-talkturo-operator created"),
+                "{out}"
+            );
+            assert!(
+                out.contains("phonenumberclass.telephony.talkturo.ai/render-default created"),
+                "{out}"
+            );
+        }
+    }
+    let monitor = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_value_type_fails_the_install_with_the_schema_message() {
+    let Some(env) = env() else { return };
+    let (_, ns) = env.namespace("badvalue").await;
+    for (set, expected) in [
+        ("replicaCount=two", "replicaCount"),
+        ("defaultClass.reclaimPolicy=Delete", "reclaimPolicy"),
+        ("logFormat=xml", "logFormat"),
+        ("unknownKey=1", "unknownKey"),
+    ] {
+        let out = helm(env, &["install", "bad", CHART, "-n", &ns, "--set", set]);
+        assert!(!out.status.success(), "{set} was accepted");
+        let msg = text(&out);
+        assert!(
+            msg.contains("values don't meet the specifications of the schema")
+                && msg.contains(expected),
+            "{set}: {msg}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_creates_the_objects_and_uninstall_keeps_crds_and_numbers() {
+    let Some(env) = env() else { return };
+    let (client, ns) = env.namespace("install").await;
+    let class = format!("installed-{ns}");
+    let set = format!(
+        "apiKey.create=true,apiKey.value=tk_installed,defaultClass.create=true,defaultClass.name={class},defaultClass.teamId=team_i,defaultClass.accountSlug=i"
+    );
+    let out = helm(env, &["install", "op", CHART, "-n", &ns, "--set", &set]);
+    assert!(out.status.success(), "helm install:\n{}", text(&out));
+    assert!(
+        text(&out).contains("uninstalling never releases a number"),
+        "NOTES.txt is shown"
+    );
+
+    let deploy = Api::<Deployment>::namespaced(client.clone(), &ns)
+        .get("op-talkturo-operator")
+        .await
+        .unwrap();
+    let spec = deploy.spec.unwrap();
+    assert_eq!(
+        spec.strategy.and_then(|s| s.type_).as_deref(),
+        Some("Recreate"),
+        "one replica: Recreate"
+    );
+    let pod = spec.template.spec.unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.liveness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .map(|h| h.path.clone()),
+        Some(Some("/healthz".into()))
+    );
+    assert_eq!(
+        c.readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .map(|h| h.path.clone()),
+        Some(Some("/readyz".into()))
+    );
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(
+        (sc.read_only_root_filesystem, sc.allow_privilege_escalation),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        pod.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root),
+        Some(true)
+    );
+    assert!(
+        c.resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .is_some_and(|l| l.contains_key("memory"))
+    );
+    assert!(
+        c.args
+            .as_ref()
+            .unwrap()
+            .contains(&"--lease-name=op-talkturo-operator".to_owned())
+    );
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get("op-talkturo-operator-api-key")
+        .await
+        .unwrap();
+    assert!(secret.data.unwrap().contains_key("apiKey"));
+    let pnclass: Api<talkturo_operator::api::v1alpha1::PhoneNumberClass> = Api::all(client.clone());
+    let created = pnclass.get(&class).await.unwrap();
+    assert_eq!(
+        created.spec.api_key_secret_ref.name,
+        "op-talkturo-operator-api-key"
+    );
+    Api::<ClusterRole>::all(client.clone())
+        .get("op-talkturo-operator")
+        .await
+        .unwrap();
+
+    // A number exists; uninstalling must keep it and the CRDs.
+    let number = format!("+1415{:07}", std::process::id() % 10_000_000);
+    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": talkturo_operator::api::v1alpha1::phone_number_name(&number)}, "spec": {"number": number, "className": class}})).unwrap();
+    let numbers: Api<PhoneNumber> = Api::all(client.clone());
+    numbers.create(&PostParams::default(), &pn).await.unwrap();
+    let out = helm(env, &["uninstall", "op", "-n", &ns]);
+    assert!(out.status.success(), "helm uninstall:\n{}", text(&out));
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    for name in [
+        "phonenumbers.telephony.talkturo.ai",
+        "phonenumberclaims.telephony.talkturo.ai",
+        "phonenumberclasses.telephony.talkturo.ai",
+    ] {
+        assert!(
+            crds.get_opt(name).await.unwrap().is_some(),
+            "{name} was deleted by helm uninstall"
+        );
+    }
+    assert!(
+        numbers
+            .get_opt(&pn.metadata.name.clone().unwrap())
+            .await
+            .unwrap()
+            .is_some(),
+        "the PhoneNumber survived uninstall"
+    );
+}
+
+/// (apiGroup, resource[/subresource], verb) triples.
+type Grants = BTreeSet<(String, String, String)>;
+
+/// What the chart's Roles and ClusterRoles grant.
+fn granted(rendered: &str) -> Grants {
+    let mut out = Grants::new();
+    for doc in serde_yaml::Deserializer::from_str(rendered) {
+        let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) else {
+            continue;
+        };
+        if !matches!(v["kind"].as_str(), Some("ClusterRole" | "Role")) {
+            continue;
+        }
+        for rule in v["rules"].as_array().into_iter().flatten() {
+            for g in rule["apiGroups"].as_array().into_iter().flatten() {
+                for r in rule["resources"].as_array().into_iter().flatten() {
+                    for verb in rule["verbs"].as_array().into_iter().flatten() {
+                        out.insert((
+                            g.as_str().unwrap().to_owned(),
+                            r.as_str().unwrap().to_owned(),
+                            verb.as_str().unwrap().to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The requests `user` made, from the audit log: (triple, response code).
+fn audited(log: &std::path::Path, user: &str) -> Vec<((String, String, String), u16)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| {
+            e["impersonatedUser"]["username"].as_str() == Some(user)
+                || e["user"]["username"].as_str() == Some(user)
+        })
+        .filter_map(|e| {
+            let o = &e["objectRef"];
+            let resource = match o["subresource"].as_str() {
+                Some(sub) => format!("{}/{sub}", o["resource"].as_str()?),
+                None => o["resource"].as_str()?.to_owned(),
+            };
+            let triple = (
+                o["apiGroup"].as_str().unwrap_or("").to_owned(),
+                resource,
+                e["verb"].as_str()?.to_owned(),
+            );
+            Some((
+                triple,
+                e["responseStatus"]["code"].as_u64().unwrap_or(0) as u16,
+            ))
+        })
+        .collect()
+}
+
+/// Runs the operator in-process as `user`, until the returned sender is dropped.
+fn run_as(
+    env: &TestEnv,
+    user: &str,
+    lease_ns: &str,
+    lease: &str,
+) -> tokio::sync::oneshot::Sender<()> {
+    let mut config = env.config();
+    config.auth_info.impersonate = Some(user.to_owned());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let le = LeaderElection {
+        lease_name: lease.into(),
+        namespace: lease_ns.into(),
+        identity: "rbac-test".into(),
+        lease_duration_secs: 4,
+        renew_grace_secs: 1,
+    };
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let client = kube::Client::try_from(config).unwrap();
+            let opts = RunOptions {
+                config: test_config(),
+                admin_addr: None,
+                leader_election: Some(le),
+                reporter: "talkturo-operator".into(),
+            };
+            let _ = controller::run(client, opts, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+    });
+    tx
+}
+
+async fn set_token(f: &Fixture, token: &str) {
+    let secrets: Api<Secret> = Api::namespaced(f.client.clone(), &f.ns);
+    secrets
+        .patch(
+            "talkturo",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"stringData": {"apiKey": token}})),
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_ready_reason(f: &Fixture, reason: &str) {
+    f.wait_class(T, |c| {
+        condition(
+            c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            "Ready",
+        )
+        .is_some_and(|r| r.1 == reason)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_needs_exactly_the_charts_rbac() {
+    let Some(env) = env() else { return };
+    let audit = env.audit_log.clone().expect("the RBAC test needs the harness's own control plane (with its audit log), not TESTENV_KUBECONFIG");
+    let f = Fixture::new(env, "rbac", |_| {}, json!({})).await;
+    let out = helm(env, &["install", "rbac", CHART, "-n", &f.ns]);
+    assert!(out.status.success(), "helm install:\n{}", text(&out));
+    let rendered =
+        String::from_utf8_lossy(&helm(env, &["template", "rbac", CHART, "-n", &f.ns]).stdout)
+            .into_owned();
+    let user = format!("system:serviceaccount:{}:rbac-talkturo-operator", f.ns);
+
+    set_token(&f, "tk_wrong").await;
+    let stop = run_as(env, &user, &f.ns, "rbac-talkturo-operator");
+    // Unauthorized, reachable, Unauthorized again (the repeated Event is patched as a series).
+    wait_ready_reason(&f, "Unauthorized").await;
+    set_token(&f, "tk_demo_token").await;
+    wait_ready_reason(&f, "AccountReachable").await;
+    set_token(&f, "tk_wrong").await;
+    wait_ready_reason(&f, "Unauthorized").await;
+    set_token(&f, "tk_demo_token").await;
+    wait_ready_reason(&f, "AccountReachable").await;
+    // A refused purchase (the PhoneNumber is deleted), then the number bought and bound.
+    let gone = FaultAction::Status {
+        status: 410,
+        retry_after_secs: None,
+    };
+    f.sim.sim.set_faults(vec![FaultRule {
+        op: Some(Op::Purchase),
+        action: gone,
+        probability: 1.0,
+        remaining: Some(1),
+    }]);
+    f.claim("line", json!({"countryCode": "US"})).await;
+    f.wait_claim("line", T, |c| {
+        claim_condition(c, "Ready").is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    drop(stop);
+
+    let requests = audited(&audit, &user);
+    let denied: BTreeSet<_> = requests
+        .iter()
+        .filter(|(_, code)| *code == 403)
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "the chart's RBAC denied the operator: {denied:?}"
+    );
+    let used: Grants = requests
+        .iter()
+        .filter(|(_, code)| *code < 400)
+        .map(|(t, _)| t.clone())
+        .collect();
+    let unused: Vec<_> = granted(&rendered).difference(&used).cloned().collect();
+    assert!(
+        unused.is_empty(),
+        "the chart grants what the operator never used: {unused:?}\nused: {used:?}"
+    );
+
+    // Without one permission it needs, the same flow fails with a 403.
+    let roles: Api<ClusterRole> = Api::all(f.client.clone());
+    let mut role = roles.get("rbac-talkturo-operator").await.unwrap();
+    for rule in role.rules.iter_mut().flatten() {
+        if rule
+            .resources
+            .as_ref()
+            .is_some_and(|r| r.contains(&"phonenumbers".to_owned()))
+        {
+            rule.verbs.retain(|v| v != "create");
+        }
+    }
+    roles
+        .replace("rbac-talkturo-operator", &PostParams::default(), &role)
+        .await
+        .unwrap();
+    let stop = run_as(env, &user, &f.ns, "rbac-talkturo-operator");
+    f.claim("second", json!({"countryCode": "US"})).await;
+    let wanted = (
+        "telephony.talkturo.ai".to_owned(),
+        "phonenumbers".to_owned(),
+        "create".to_owned(),
+    );
+    let started = std::time::Instant::now();
+    while !audited(&audit, &user)
+        .iter()
+        .any(|(t, code)| *t == wanted && *code == 403)
+    {
+        assert!(
+            started.elapsed() < T,
+            "no 403 on creating a PhoneNumber was observed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let second = f.claims().get("second").await.unwrap();
+    assert!(
+        second
+            .status
+            .as_ref()
+            .and_then(|s| s.number.clone())
+            .is_none(),
+        "nothing may be bound without the permission"
+    );
+    drop(stop);
+}
