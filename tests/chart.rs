@@ -20,10 +20,9 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::TestEnv;
-use support::operator::{Fixture, claim_condition, condition, test_config};
+use support::operator::{Fixture, claim_condition, condition, run_in_process};
 use talkturo_operator::api::v1alpha1::PhoneNumber;
 use talkturo_operator::controller::run::LeaderElection;
-use talkturo_operator::controller::{self, RunOptions};
 use talkturo_operator::sim::{FaultAction, FaultRule, Op};
 use talkturo_operator::testenv::Binaries;
 
@@ -351,7 +350,6 @@ fn run_as(
 ) -> tokio::sync::oneshot::Sender<()> {
     let mut config = env.config();
     config.auth_info.impersonate = Some(user.to_owned());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let le = LeaderElection {
         lease_name: lease.into(),
         namespace: lease_ns.into(),
@@ -359,27 +357,7 @@ fn run_as(
         lease_duration_secs: 4,
         renew_grace_secs: 1,
     };
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let client = kube::Client::try_from(config).unwrap();
-            let opts = RunOptions {
-                config: test_config(),
-                admin_addr: None,
-                leader_election: Some(le),
-                reporter: "talkturo-operator".into(),
-            };
-            let _ = controller::run(client, opts, async move {
-                let _ = rx.await;
-            })
-            .await;
-        });
-    });
-    tx
+    run_in_process(config, Some(le))
 }
 
 /// Waits until the apiserver's authorizer has picked up the chart's bindings (its RBAC cache

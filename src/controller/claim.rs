@@ -141,6 +141,15 @@ enum Provision {
     Progress,
 }
 
+/// The claim's recorded provisioning progress (empty before the first attempt).
+fn progress_of(claim: &PhoneNumberClaim) -> PurchaseProgress {
+    claim
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.clone())
+        .unwrap_or_default()
+}
+
 /// The PhoneNumber whose `claimRef` points at this claim.
 fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumber>> {
     let (ns, name, uid) = (
@@ -596,11 +605,7 @@ async fn choose_and_record(
     }
 
     // 1. Intent, with the claim's resourceVersion as precondition: a stale cache buys nothing.
-    let mut progress = claim
-        .status
-        .as_ref()
-        .and_then(|s| s.purchase.clone())
-        .unwrap_or_default();
+    let mut progress = progress_of(claim);
     progress.candidate = Some(pick.phone_number.clone());
     progress.started_at = Some(now_time(now));
     let pending = Pending::new(
@@ -779,11 +784,7 @@ async fn drop_candidate(
             Duration::from_secs(60),
         )));
     }
-    let mut progress = claim
-        .status
-        .as_ref()
-        .and_then(|s| s.purchase.clone())
-        .unwrap_or_default();
+    let mut progress = progress_of(claim);
     progress.candidate = None;
     progress.started_at = None;
     let pending = Pending::new(reasons::PURCHASING, why, Duration::from_secs(1));
@@ -812,11 +813,7 @@ async fn handle_refused(
     let message = failure
         .and_then(|f| f.failure_message.clone())
         .unwrap_or_else(|| "the purchase was refused".into());
-    let mut progress = claim
-        .status
-        .as_ref()
-        .and_then(|s| s.purchase.clone())
-        .unwrap_or_default();
+    let mut progress = progress_of(claim);
     let plan_limit = reason == reasons::PLAN_LIMIT_REACHED;
     if progress.candidate.as_deref() == Some(pn.spec.number.as_str())
         || progress.candidate.is_none() && claim.spec.number.is_some()

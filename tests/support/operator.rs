@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+use talkturo_operator::controller::run::LeaderElection;
 use talkturo_operator::controller::{self, Config, RunOptions};
 use talkturo_operator::sim::{SimConfig, SimServer};
 
@@ -28,29 +29,40 @@ pub fn test_config() -> Config {
 
 /// Starts the operator once for this test binary, in-process, on a runtime of its own.
 pub fn start_operator(env: &'static TestEnv) {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        let config = env.config();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let client = kube::Client::try_from(config).unwrap();
-                let opts = RunOptions {
-                    config: test_config(),
-                    admin_addr: None,
-                    leader_election: None,
-                    reporter: "talkturo-operator-test".into(),
-                };
-                if let Err(e) = controller::run(client, opts, std::future::pending()).await {
-                    eprintln!("operator stopped: {e}");
-                }
-            });
+    static STARTED: OnceLock<tokio::sync::oneshot::Sender<()>> = OnceLock::new();
+    STARTED.get_or_init(|| run_in_process(env.config(), None));
+}
+
+/// Runs the operator in-process with `config` (e.g. impersonating a ServiceAccount), on a
+/// runtime of its own, until the returned sender is dropped.
+pub fn run_in_process(
+    config: kube::Config,
+    leader_election: Option<LeaderElection>,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let client = kube::Client::try_from(config).unwrap();
+            let opts = RunOptions {
+                config: test_config(),
+                admin_addr: None,
+                leader_election,
+                reporter: "talkturo-operator".into(),
+            };
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = controller::run(client, opts, shutdown).await {
+                eprintln!("operator stopped: {e}");
+            }
         });
     });
+    stop
 }
 
 /// A test's own world: a namespace, a simulator, and a class pointing at it.
