@@ -56,4 +56,10 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SYNCED: &str = "Synced";
     pub const SYNC_FAILED: &str = "SyncFailed";
+    pub const ASSIGNED: &str = "Assigned";
+    pub const UNASSIGNED: &str = "Unassigned";
+    pub const ASSIGNING: &str = "Assigning";
+    pub const ASSISTANT_NOT_FOUND: &str = "AssistantNotFound";
+    pub const ASSIGNMENT_FAILED: &str = "AssignmentFailed";
+    pub const NUMBER_NOT_ACTIVE: &str = "NumberNotActive";
 }

@@ -172,6 +172,22 @@ impl Account {
             .map(|(_, e)| Err(e.clone()))
     }
 
+    /// Applies a change this process just made at Talkturo (e.g. an assignment) to the shared
+    /// view, so that reconciles reading the current snapshot do not redo it.
+    pub fn write_through(&self, number: &str, change: impl FnOnce(&mut NumberRecord)) {
+        let mut guard = lock(&self.snapshot);
+        if let Some(current) = guard.as_ref() {
+            let mut records = current.records.clone();
+            if let Some(r) = records.get_mut(number) {
+                change(r);
+                *guard = Some(Arc::new(Snapshot {
+                    started_at: current.started_at,
+                    records,
+                }));
+            }
+        }
+    }
+
     /// Wakes the PhoneNumbers whose record appeared, changed or disappeared.
     fn notify_changes(&self, old: Option<&Snapshot>, new: &Snapshot) {
         let empty = BTreeMap::new();

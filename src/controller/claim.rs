@@ -33,7 +33,7 @@ use crate::api::v1alpha1::{
 };
 use crate::talkturo::{AvailableNumber, SearchFilters};
 
-const MANAGED: &[&str] = &[types::READY, types::BOUND];
+const MANAGED: &[&str] = &[types::READY, types::BOUND, types::ASSIGNED];
 
 /// Why a claim waits, for its `Ready` condition and an Event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,21 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
             .is_some_and(|s| s.phase == Some(NumberPhase::Failed) && s.id.is_none());
         if refused {
             return handle_refused(&ctx, &claim, &pn, now).await;
+        }
+        if pn.spec.assistant_id != claim.spec.assistant_id
+            && pn.status.as_ref().is_some_and(|s| s.id.is_some())
+        {
+            // The claim's assistant is the number's desired one; the PhoneNumber controller
+            // assigns it (and moves or unassigns it when this changes).
+            let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+            let patch = json!({"spec": {"assistantId": claim.spec.assistant_id}});
+            api.patch(
+                &pn.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(Error::kube("setting the PhoneNumber's assistant"))?;
         }
         let status = desired_bound(&claim, &pn, now);
         if claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound)
@@ -930,6 +945,31 @@ pub fn desired_bound(
             format!("buying {}", pn.spec.number),
         ),
     };
+    // The assistant: as the PhoneNumber reports it, once the PhoneNumber wants the same one.
+    let wanted = claim.spec.assistant_id.as_deref();
+    let pn_assigned = conditions::find(&st.conditions, types::ASSIGNED)
+        .filter(|_| pn.spec.assistant_id.as_deref() == wanted);
+    let assigned = match (wanted, pn_assigned) {
+        (None, _) => None,
+        (Some(a), None) => Some(Desired::new(
+            types::ASSIGNED,
+            false,
+            reasons::ASSIGNING,
+            format!("assigning the number to assistant {a}"),
+        )),
+        (Some(_), Some(c)) => Some(Desired::new(
+            types::ASSIGNED,
+            c.status == "True",
+            condition_reason(&c.reason),
+            c.message.clone(),
+        )),
+    };
+    let ready = match &assigned {
+        Some(a) if ready.status && !a.status => {
+            Desired::new(types::READY, false, a.reason, a.message.clone())
+        }
+        _ => ready,
+    };
     let mut purchase = prev.purchase.clone();
     if owned && let Some(p) = purchase.as_mut() {
         // Bought: the intent is fulfilled; failures stay as history.
@@ -941,7 +981,10 @@ pub fn desired_bound(
         phase: Some(phase),
         conditions: conditions::merge(
             &prev.conditions,
-            &[ready, bound],
+            &[Some(ready), Some(bound), assigned]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
             MANAGED,
             claim.metadata.generation,
             &now_time(now),
@@ -957,6 +1000,20 @@ pub fn desired_bound(
         assistant_id: st.assigned_assistant_id.clone(),
         purchase,
     }
+}
+
+/// The reason constant matching a reason the PhoneNumber reported (reasons are closed sets).
+fn condition_reason(reason: &str) -> &'static str {
+    [
+        reasons::ASSIGNED,
+        reasons::ASSISTANT_NOT_FOUND,
+        reasons::NUMBER_NOT_ACTIVE,
+        reasons::ASSIGNMENT_FAILED,
+        reasons::ASSIGNING,
+    ]
+    .into_iter()
+    .find(|r| *r == reason)
+    .unwrap_or(reasons::ASSIGNMENT_FAILED)
 }
 
 /// A waiting claim's status. Pure.

@@ -6,6 +6,7 @@
 //! candidates, gates) and `number` (list before buy, exact purchase, unknown outcomes).
 
 pub mod account;
+mod assign;
 mod claim;
 mod class;
 pub mod conditions;

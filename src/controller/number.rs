@@ -138,7 +138,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
             .purchase_blocked(now, ctx.config.plan_limit_recheck)
             .is_some(),
     );
-    let (status, requeue, note) = match plan {
+    let (mut status, requeue, note) = match plan {
         Plan::Buy if deleting => return remove_finalizer(&ctx, &pn, "nothing was bought").await,
         Plan::Buy => buy(&ctx, &pn, &account, now).await?,
         Plan::Settle {
@@ -155,6 +155,9 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         };
         ctx.event(pn.as_ref(), kind, n.reason, "Sync", n.message)
             .await;
+    }
+    if !deleting {
+        super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await?;
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     if deleting {

@@ -1,0 +1,277 @@
+//! Assigning a PhoneNumber to its assistant (DESIGN §1.2, `assistantId`): one number has at
+//! most one assistant. The desired assistant is the PhoneNumber's `spec.assistantId` (copied from
+//! its claim), or none once the claim is gone; the observed one comes from the account list.
+//! A move unassigns first (the API refuses to take a number from another assistant); an
+//! assignment changed outside the operator is corrected back, with a Warning Event.
+
+use jiff::Timestamp;
+use kube::runtime::events::EventType;
+
+use super::account::Account;
+use super::conditions::{self, Desired};
+use super::number::ClaimLink;
+use super::{Context, Error, now_time};
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberStatus};
+use crate::talkturo::{self, Outcome};
+
+/// What the assignment needs next. Pure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do; the assignment is as desired.
+    InSync,
+    /// Take the number away from `from`.
+    Unassign { from: String },
+    /// Give the number to `to`, taking it from `from` first.
+    Assign { to: String, from: Option<String> },
+    /// The number is not active yet: it cannot be assigned.
+    WaitActive { to: String },
+}
+
+pub fn step(desired: Option<&str>, observed: Option<&str>, active: bool) -> Step {
+    match (desired, observed) {
+        (d, o) if d == o => Step::InSync,
+        (None, Some(o)) => Step::Unassign { from: o.to_owned() },
+        (Some(d), _) if !active => Step::WaitActive { to: d.to_owned() },
+        (Some(d), o) => Step::Assign {
+            to: d.to_owned(),
+            from: o.map(str::to_owned),
+        },
+        (None, None) => Step::InSync,
+    }
+}
+
+/// The assistant a PhoneNumber should have: its spec's, unless its claim is gone.
+pub fn desired(pn: &PhoneNumber, link: ClaimLink) -> Option<&str> {
+    match link {
+        ClaimLink::Missing => None,
+        _ => pn.spec.assistant_id.as_deref(),
+    }
+}
+
+/// Brings the number's assignment to the desired one and records it in `status`.
+pub async fn reconcile(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    link: ClaimLink,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let Some(id) = status.id.clone() else {
+        return Ok(());
+    };
+    if pn.spec.management_policy == ManagementPolicy::ObserveOnly
+        || status.phase == Some(crate::api::v1alpha1::NumberPhase::Lost)
+    {
+        return Ok(());
+    }
+    let desired = desired(pn, link).map(str::to_owned);
+    let observed = status.assigned_assistant_id.clone();
+    let active = status.provider_status.as_deref() == Some("active");
+    let previously_in_sync = pn
+        .status
+        .as_ref()
+        .is_some_and(|s| s.assigned_assistant_id == desired && desired.is_some());
+    let condition = match step(desired.as_deref(), observed.as_deref(), active) {
+        Step::InSync => desired.as_ref().map(|a| {
+            Desired::new(
+                types::ASSIGNED,
+                true,
+                reasons::ASSIGNED,
+                format!("assigned to assistant {a}"),
+            )
+        }),
+        Step::WaitActive { to } => Some(Desired::new(
+            types::ASSIGNED,
+            false,
+            reasons::NUMBER_NOT_ACTIVE,
+            format!("waiting for the number to be active before assigning it to {to}"),
+        )),
+        Step::Unassign { from } => {
+            remove(account, &from, &id)
+                .await
+                .map_err(|e| Error::Talkturo(e.into()))?;
+            account.write_through(&pn.spec.number, |r| {
+                r.assistant_id = None;
+                r.assistant_name = None;
+            });
+            status.assigned_assistant_id = None;
+            status.assigned_assistant_name = None;
+            ctx.event(
+                pn,
+                EventType::Normal,
+                "Unassigned",
+                "Assign",
+                format!("{} unassigned from assistant {from}", pn.spec.number),
+            )
+            .await;
+            None
+        }
+        Step::Assign { to, from } => {
+            Some(assign(ctx, pn, account, &id, &to, from, previously_in_sync, status).await?)
+        }
+    };
+    let desired_conditions: Vec<Desired> = condition.into_iter().collect();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &desired_conditions,
+        &[types::ASSIGNED],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn assign(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    id: &str,
+    to: &str,
+    from: Option<String>,
+    drifted: bool,
+    status: &mut PhoneNumberStatus,
+) -> Result<Desired, Error> {
+    let number = &pn.spec.number;
+    if drifted && let Some(other) = &from {
+        ctx.event(pn, EventType::Warning, "AssignmentDrift", "Assign", format!("{number} was moved to assistant {other} outside the operator; moving it back to {to}")).await;
+    }
+    if let Some(other) = &from {
+        match remove(account, other, id).await {
+            Ok(()) => {}
+            Err(e) => return failure(ctx, pn, to, e).await,
+        }
+    }
+    if let Err(e) = account
+        .client
+        .assign(to, &account.key.account_slug, &[id.to_owned()])
+        .await
+    {
+        return failure(ctx, pn, to, e).await;
+    }
+    // Verify by reading the assistant's numbers back (the API's semantics are not documented).
+    let held = account
+        .client
+        .assistant_numbers(to)
+        .await
+        .map_err(|e| Error::Talkturo(e.into()))?;
+    let Some(record) = held.iter().find(|r| r.id == id) else {
+        return Ok(Desired::new(
+            types::ASSIGNED,
+            false,
+            reasons::ASSIGNMENT_FAILED,
+            format!(
+                "Talkturo accepted assigning {number} to {to}, but the assistant does not list it"
+            ),
+        ));
+    };
+    let name = record.assistant_name.clone();
+    account.write_through(number, |r| {
+        r.assistant_id = Some(to.to_owned());
+        r.assistant_name = name.clone();
+    });
+    status.assigned_assistant_id = Some(to.to_owned());
+    status.assigned_assistant_name = name;
+    ctx.event(
+        pn,
+        EventType::Normal,
+        "Assigned",
+        "Assign",
+        format!("{number} assigned to assistant {to}"),
+    )
+    .await;
+    Ok(Desired::new(
+        types::ASSIGNED,
+        true,
+        reasons::ASSIGNED,
+        format!("assigned to assistant {to}"),
+    ))
+}
+
+/// A refused assignment becomes a condition (and an Event); a transient failure is retried.
+async fn failure(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    to: &str,
+    e: talkturo::Error,
+) -> Result<Desired, Error> {
+    if e.outcome() != Outcome::Definite {
+        return Err(Error::Talkturo(e.into()));
+    }
+    let (reason, message) = match e.status() {
+        Some(404) => (
+            reasons::ASSISTANT_NOT_FOUND,
+            format!("assistant {to} does not exist in the account: {e}"),
+        ),
+        Some(400) => (
+            reasons::NUMBER_NOT_ACTIVE,
+            format!("Talkturo refused to assign {}: {e}", pn.spec.number),
+        ),
+        _ => (
+            reasons::ASSIGNMENT_FAILED,
+            format!("assigning {} to {to} failed: {e}", pn.spec.number),
+        ),
+    };
+    let already = pn
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, types::ASSIGNED))
+        .is_some_and(|c| c.reason == reason);
+    if !already {
+        ctx.event(pn, EventType::Warning, reason, "Assign", message.clone())
+            .await;
+    }
+    Ok(Desired::new(types::ASSIGNED, false, reason, message))
+}
+
+/// Takes `id` out of `assistant`'s set (the replace-the-set call is the only unassign).
+async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talkturo::Error> {
+    let held = match account.client.assistant_numbers(assistant).await {
+        Ok(h) => h,
+        // The other assistant is gone: nothing holds the number there any more.
+        Err(e) if e.status() == Some(404) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let keep: Vec<String> = held.into_iter().map(|r| r.id).filter(|h| h != id).collect();
+    account.client.set_assistant_numbers(assistant, &keep).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_step_follows_desired_observed_and_activity() {
+        assert_eq!(step(Some("a"), Some("a"), true), Step::InSync);
+        assert_eq!(step(None, None, false), Step::InSync);
+        assert_eq!(
+            step(Some("a"), None, false),
+            Step::WaitActive { to: "a".into() }
+        );
+        assert_eq!(
+            step(Some("a"), None, true),
+            Step::Assign {
+                to: "a".into(),
+                from: None
+            }
+        );
+        assert_eq!(
+            step(Some("a"), Some("b"), true),
+            Step::Assign {
+                to: "a".into(),
+                from: Some("b".into())
+            }
+        );
+        assert_eq!(
+            step(None, Some("b"), true),
+            Step::Unassign { from: "b".into() }
+        );
+        assert_eq!(
+            step(None, Some("b"), false),
+            Step::Unassign { from: "b".into() },
+            "unassigning needs no active number"
+        );
+    }
+}

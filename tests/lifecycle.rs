@@ -1,0 +1,184 @@
+//! What happens after a number is bought: assignment to assistants (assign, move, unassign,
+//! out-of-band change corrected, unknown assistant), checked at the simulator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use secrecy::SecretString;
+use serde_json::json;
+use support::TestEnv;
+use support::operator::{Fixture, claim_condition, start_operator};
+use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
+use talkturo_operator::talkturo::{Client, ClientConfig};
+
+const T: Duration = Duration::from_secs(40);
+const SALES: &str = "asst_demo_sales";
+const SUPPORT: &str = "asst_demo_support";
+
+fn env() -> Option<&'static TestEnv> {
+    let env = support::env()?;
+    start_operator(env);
+    Some(env)
+}
+
+fn talkturo(f: &Fixture) -> Client {
+    Client::new(ClientConfig::new(
+        f.sim.base_url(),
+        SecretString::from("tk_demo_token"),
+    ))
+    .unwrap()
+}
+
+/// The number ids an assistant holds at the simulator.
+async fn held(f: &Fixture, assistant: &str) -> Vec<String> {
+    talkturo(f)
+        .assistant_numbers(assistant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn assigned_to(assistant: Option<&'static str>) -> impl Fn(&PhoneNumberClaim) -> bool {
+    move |c| {
+        let ready = claim_condition(c, "Ready").is_some_and(|r| r.0 == "True");
+        let observed = c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == assistant;
+        let condition = match assistant {
+            Some(_) => claim_condition(c, "Assigned").is_some_and(|r| r.0 == "True"),
+            None => claim_condition(c, "Assigned").is_none(),
+        };
+        ready && observed && condition
+    }
+}
+
+async fn set_assistant(f: &Fixture, claim: &str, assistant: Option<&str>) {
+    f.claims()
+        .patch(
+            claim,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"assistantId": assistant}})),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "assign", |_| {}, json!({})).await;
+    f.claim("line", json!({"countryCode": "US", "assistantId": SALES}))
+        .await;
+    let c = f.wait_claim("line", T, assigned_to(Some(SALES))).await;
+    let id = c.status.unwrap().number_id.unwrap();
+    assert_eq!(held(&f, SALES).await, std::slice::from_ref(&id));
+
+    set_assistant(&f, "line", Some(SUPPORT)).await;
+    f.wait_claim("line", T, assigned_to(Some(SUPPORT))).await;
+    assert_eq!(
+        (held(&f, SALES).await, held(&f, SUPPORT).await),
+        (vec![], vec![id.clone()]),
+        "moved"
+    );
+
+    set_assistant(&f, "line", None).await;
+    f.wait_claim("line", T, assigned_to(None)).await;
+    assert!(
+        held(&f, SALES).await.is_empty() && held(&f, SUPPORT).await.is_empty(),
+        "unassigned"
+    );
+    let pn = c_number(&f, "line").await;
+    let reasons = f.event_reasons("PhoneNumber", &pn).await;
+    assert!(
+        reasons.contains(&"Assigned".to_owned()) && reasons.contains(&"Unassigned".to_owned()),
+        "{reasons:?}"
+    );
+}
+
+async fn c_number(f: &Fixture, claim: &str) -> String {
+    f.claims()
+        .get(claim)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .phone_number_name
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_changed_outside_the_operator_is_corrected_with_a_warning() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "drift", |_| {}, json!({})).await;
+    f.claim("line", json!({"countryCode": "GB", "assistantId": SALES}))
+        .await;
+    let c = f.wait_claim("line", T, assigned_to(Some(SALES))).await;
+    let id = c.status.unwrap().number_id.unwrap();
+    // Someone moves it in the dashboard.
+    let t = talkturo(&f);
+    t.set_assistant_numbers(SALES, &[]).await.unwrap();
+    t.assign(SUPPORT, "demo", std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    let pn = c_number(&f, "line").await;
+    let started = std::time::Instant::now();
+    while !f
+        .event_reasons("PhoneNumber", &pn)
+        .await
+        .contains(&"AssignmentDrift".to_owned())
+    {
+        assert!(started.elapsed() < T, "the drift was not noticed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    f.wait_claim("line", T, assigned_to(Some(SALES))).await;
+    assert_eq!(
+        (held(&f, SALES).await, held(&f, SUPPORT).await),
+        (vec![id], vec![]),
+        "moved back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assistant_that_does_not_exist_is_a_reason_not_an_error_storm() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "noasst", |_| {}, json!({})).await;
+    f.claim(
+        "line",
+        json!({"countryCode": "US", "assistantId": "asst_missing"}),
+    )
+    .await;
+    let c = f
+        .wait_claim("line", T, |c| {
+            claim_condition(c, "Assigned").is_some_and(|r| r.1 == "AssistantNotFound")
+        })
+        .await;
+    assert_eq!(
+        claim_condition(&c, "Ready").map(|r| (r.0, r.1)),
+        Some(("False", "AssistantNotFound"))
+    );
+    assert_eq!(
+        c.status.unwrap().phase,
+        Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound),
+        "the number is still bound"
+    );
+    let pn = c_number(&f, "line").await;
+    assert!(
+        f.event_reasons("PhoneNumber", &pn)
+            .await
+            .contains(&"AssistantNotFound".to_owned())
+    );
+    let before = f.sim.sim.calls(talkturo_operator::sim::Op::Assign);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let retries = f.sim.sim.calls(talkturo_operator::sim::Op::Assign) - before;
+    assert!(
+        retries <= 2,
+        "{retries} assign calls in 8 s for an assistant that does not exist"
+    );
+    // Fixing the claim assigns it.
+    set_assistant(&f, "line", Some(SALES)).await;
+    f.wait_claim("line", T, assigned_to(Some(SALES))).await;
+}
