@@ -182,3 +182,71 @@ async fn an_assistant_that_does_not_exist_is_a_reason_not_an_error_storm() {
     set_assistant(&f, "line", Some(SALES)).await;
     f.wait_claim("line", T, assigned_to(Some(SALES))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_deployments_configmap_holds_the_bound_number() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "configmap", |_| {}, json!({})).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/deployment-with-number.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let mut obj: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        match obj["kind"].as_str().unwrap() {
+            "PhoneNumberClaim" => {
+                obj["spec"]["className"] = json!(f.class);
+                let claim: PhoneNumberClaim = serde_json::from_value(obj).unwrap();
+                f.claims()
+                    .create(&Default::default(), &claim)
+                    .await
+                    .unwrap();
+            }
+            "Deployment" => {
+                let d: k8s_openapi::api::apps::v1::Deployment =
+                    serde_json::from_value(obj).unwrap();
+                kube::Api::namespaced(f.client.clone(), &f.ns)
+                    .create(&Default::default(), &d)
+                    .await
+                    .unwrap();
+            }
+            other => panic!("unexpected {other} in the example"),
+        }
+    }
+    let c = f
+        .wait_claim("reception-line", T, assigned_to(Some(SUPPORT)))
+        .await;
+    let st = c.status.unwrap();
+    assert_eq!(st.config_map_name.as_deref(), Some("reception-phone"));
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(f.client.clone(), &f.ns);
+    let cm = cms.get("reception-phone").await.unwrap();
+    let data = cm.data.clone().unwrap();
+    assert_eq!(data.get("PHONE_NUMBER"), st.number.as_ref());
+    assert_eq!(data.get("PHONE_NUMBER_ID"), st.number_id.as_ref());
+    assert_eq!(
+        data.get("PHONE_NUMBER_COUNTRY").map(String::as_str),
+        Some("US")
+    );
+    let owner = &cm.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("PhoneNumberClaim", "reception-line", Some(true))
+    );
+    // The Deployment reads exactly that ConfigMap.
+    let d: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(f.client.clone(), &f.ns);
+    let spec = d
+        .get("reception")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let from = spec.containers[0].env_from.clone().unwrap();
+    assert_eq!(
+        from[0].config_map_ref.as_ref().map(|r| r.name.as_str()),
+        Some("reception-phone")
+    );
+}

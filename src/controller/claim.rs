@@ -86,7 +86,8 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
             .await
             .map_err(Error::kube("setting the PhoneNumber's assistant"))?;
         }
-        let status = desired_bound(&claim, &pn, now);
+        let mut status = desired_bound(&claim, &pn, now);
+        status.config_map_name = write_config_map(&ctx, &claim, &pn).await?;
         if claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound)
             && status.phase == Some(ClaimPhase::Bound)
         {
@@ -998,6 +999,7 @@ pub fn desired_bound(
         monthly_price: st.monthly_price.clone(),
         setup_price: st.setup_price.clone(),
         assistant_id: st.assigned_assistant_id.clone(),
+        config_map_name: prev.config_map_name.clone(),
         purchase,
     }
 }
@@ -1073,6 +1075,51 @@ async fn write_status(
     .await
     .map_err(Error::kube("writing PhoneNumberClaim status"))?;
     Ok(())
+}
+
+/// The ConfigMap `spec.configMapName` asks for, with the bound number: written (server-side
+/// apply, owned by the claim) only when the name or the number changed since the last write, so
+/// a steady state writes nothing. Returns the name now written, for `status.configMapName`.
+async fn write_config_map(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+) -> Result<Option<String>, Error> {
+    let (Some(name), Some(id)) = (
+        claim.spec.config_map_name.clone(),
+        pn.status.as_ref().and_then(|s| s.id.clone()),
+    ) else {
+        return Ok(None);
+    };
+    let prev = claim.status.as_ref();
+    let current = prev.and_then(|s| s.config_map_name.as_deref()) == Some(name.as_str())
+        && prev.and_then(|s| s.number.as_deref()) == Some(pn.spec.number.as_str())
+        && prev.and_then(|s| s.number_id.as_deref()) == Some(id.as_str());
+    if current {
+        return Ok(Some(name));
+    }
+    let country = claim
+        .spec
+        .country_code
+        .clone()
+        .or_else(|| crate::api::v1alpha1::country_of(&pn.spec.number).map(str::to_owned))
+        .unwrap_or_default();
+    let owner = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClaim", "name": claim.name_any(), "uid": claim.metadata.uid, "controller": true, "blockOwnerDeletion": true});
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "talkturo-operator"}, "ownerReferences": [owner]},
+        "data": {"PHONE_NUMBER": pn.spec.number, "PHONE_NUMBER_ID": id, "PHONE_NUMBER_COUNTRY": country},
+    });
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cm),
+    )
+    .await
+    .map_err(Error::kube("writing the ConfigMap"))?;
+    Ok(Some(name))
 }
 
 /// The claims to reconcile when a PhoneNumber changes: the one it is bound to.

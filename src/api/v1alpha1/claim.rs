@@ -176,6 +176,10 @@ pub struct PhoneNumberClaimStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assistant_id: Option<String>,
 
+    /// The ConfigMap the operator last wrote the number into (`spec.configMapName` once written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_name: Option<String>,
+
     /// Progress of dynamic provisioning; kept across restarts so backoff survives them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purchase: Option<PurchaseProgress>,

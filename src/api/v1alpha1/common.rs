@@ -74,3 +74,19 @@ pub struct ClaimRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
 }
+
+/// The ISO country of an E.164 number, for the calling codes Talkturo serves (`+1` is read as
+/// `US`; a claim's `countryCode` says `CA` when it is Canadian).
+pub fn country_of(e164: &str) -> Option<&'static str> {
+    const CODES: &[(&str, &str)] = &[
+        ("+1", "US"),
+        ("+44", "GB"),
+        ("+49", "DE"),
+        ("+33", "FR"),
+        ("+61", "AU"),
+    ];
+    CODES
+        .iter()
+        .find(|(prefix, _)| e164.starts_with(prefix))
+        .map(|(_, iso)| *iso)
+}
