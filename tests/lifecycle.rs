@@ -250,3 +250,274 @@ async fn the_example_deployments_configmap_holds_the_bound_number() {
         Some("reception-phone")
     );
 }
+
+fn owned_at_sim(f: &Fixture, number: &str) -> bool {
+    f.sim
+        .sim
+        .world()
+        .records()
+        .any(|r| r.phone_number == number)
+}
+
+async fn bound(f: &Fixture, claim: &str, spec: serde_json::Value) -> (String, String) {
+    f.claim(claim, spec).await;
+    let c = f
+        .wait_claim(claim, T, |c| {
+            claim_condition(c, "Ready").is_some_and(|r| r.0 == "True")
+        })
+        .await;
+    let st = c.status.unwrap();
+    (st.number.unwrap(), st.phone_number_name.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_keeps_the_number_unassigned_and_rebindable_once_claim_ref_is_cleared() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "retain", |_| {}, json!({"reclaimPolicy": "Retain"})).await;
+    let (number, pn) = bound(
+        &f,
+        "line",
+        json!({"countryCode": "US", "assistantId": SALES}),
+    )
+    .await;
+    f.claims()
+        .delete("line", &Default::default())
+        .await
+        .unwrap();
+    f.wait_number(&pn, T, |n| {
+        n.status.as_ref().and_then(|s| s.phase)
+            == Some(talkturo_operator::api::v1alpha1::NumberPhase::Released)
+            && n.status
+                .as_ref()
+                .is_some_and(|s| s.assigned_assistant_id.is_none())
+    })
+    .await;
+    assert!(
+        held(&f, SALES).await.is_empty(),
+        "unassigned when its claim went"
+    );
+    assert!(owned_at_sim(&f, &number), "Retain keeps the number");
+    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 0);
+    // An admin makes it bindable again; a new claim binds it statically.
+    f.numbers()
+        .patch(
+            &pn,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"claimRef": null}})),
+        )
+        .await
+        .unwrap();
+    let (again, _) = bound(&f, "again", json!({"phoneNumberName": pn})).await;
+    assert_eq!(again, number);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_releases_the_number_at_talkturo_and_removes_the_phone_number() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "release",
+        |c| c.release_enabled = true,
+        json!({"reclaimPolicy": "Release"}),
+    )
+    .await;
+    let (number, pn) = bound(
+        &f,
+        "line",
+        json!({"countryCode": "US", "assistantId": SALES}),
+    )
+    .await;
+    f.claims()
+        .delete("line", &Default::default())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while f.numbers().get_opt(&pn).await.unwrap().is_some() {
+        assert!(
+            started.elapsed() < T,
+            "the released PhoneNumber was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!owned_at_sim(&f, &number), "released at Talkturo");
+    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 1);
+    assert!(
+        f.event_reasons("PhoneNumber", &pn)
+            .await
+            .contains(&"Released".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_the_api_does_not_support_keeps_the_number_with_release_failed() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "relfail",
+        |c| c.release_enabled = false,
+        json!({"reclaimPolicy": "Release"}),
+    )
+    .await;
+    let (number, pn) = bound(&f, "line", json!({"countryCode": "GB"})).await;
+    f.claims()
+        .delete("line", &Default::default())
+        .await
+        .unwrap();
+    let n = f
+        .wait_number(&pn, T, |n| {
+            n.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "ReleaseFailed" && c.status == "True")
+            })
+        })
+        .await;
+    assert_eq!(
+        n.status.unwrap().phase,
+        Some(talkturo_operator::api::v1alpha1::NumberPhase::Released)
+    );
+    assert!(owned_at_sim(&f, &number), "the number is kept");
+    assert!(
+        f.event_reasons("PhoneNumber", &pn)
+            .await
+            .contains(&"ReleaseFailed".to_owned())
+    );
+    let calls = f.sim.sim.calls(talkturo_operator::sim::Op::Release);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        f.sim.sim.calls(talkturo_operator::sim::Op::Release),
+        calls,
+        "a refused release is not retried in a loop"
+    );
+}
+
+/// Deletes the fixture's only PhoneNumber as soon as its purchase was sent, and waits for it to go.
+async fn delete_during_purchase(f: &Fixture) -> String {
+    let started = std::time::Instant::now();
+    while f.sim.sim.calls(talkturo_operator::sim::Op::Purchase) == 0 {
+        assert!(started.elapsed() < T, "no purchase was sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let name = f.class_numbers().await.remove(0).metadata.name.unwrap();
+    f.numbers()
+        .delete(&name, &Default::default())
+        .await
+        .unwrap();
+    while f.numbers().get_opt(&name).await.unwrap().is_some() {
+        assert!(started.elapsed() < T, "the PhoneNumber never went");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    name
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
+    let Some(env) = env() else { return };
+    let purchase_fault = |action| {
+        vec![talkturo_operator::sim::FaultRule {
+            op: Some(talkturo_operator::sim::Op::Purchase),
+            action,
+            probability: 1.0,
+            remaining: Some(1),
+        }]
+    };
+
+    // The purchase took effect but its answer never came: the number is adopted from the list,
+    // then retained (reclaimPolicy Retain) — not forgotten, not bought twice.
+    let f = Fixture::new(env, "delbuy", |_| {}, json!({})).await;
+    f.sim.sim.set_faults(purchase_fault(
+        talkturo_operator::sim::FaultAction::LostResponse {
+            mode: talkturo_operator::sim::LostMode::Hang,
+        },
+    ));
+    f.claim("line", json!({"countryCode": "US"})).await;
+    let name = delete_during_purchase(&f).await;
+    let reasons = f.event_reasons("PhoneNumber", &name).await;
+    for r in ["PurchaseOutcomeUnknown", "Adopted", "NumberKept"] {
+        assert!(reasons.contains(&r.to_owned()), "{r} missing: {reasons:?}");
+    }
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Purchase), 1);
+
+    // The purchase failed before taking effect (a 500): two lists without the number settle it;
+    // only then does the object go, with nothing bought.
+    let g = Fixture::new(env, "delnobuy", |_| {}, json!({})).await;
+    g.sim.sim.set_faults(purchase_fault(
+        talkturo_operator::sim::FaultAction::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+    ));
+    g.claim("line", json!({"countryCode": "US"})).await;
+    let name = delete_during_purchase(&g).await;
+    let reasons = g.event_reasons("PhoneNumber", &name).await;
+    assert!(
+        reasons.contains(&"PurchaseOutcomeUnknown".to_owned())
+            && !reasons.contains(&"NumberKept".to_owned()),
+        "{reasons:?}"
+    );
+    assert_eq!(g.sim.sim.world().purchases(), 0, "nothing was bought");
+    assert!(
+        g.sim.sim.calls(talkturo_operator::sim::Op::List) >= 3,
+        "settled by lists, not assumed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_numbers_are_never_released() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "observe",
+        |c| c.release_enabled = true,
+        json!({"reclaimPolicy": "Release"}),
+    )
+    .await;
+    let t = talkturo(&f);
+    let number = t
+        .search(&talkturo_operator::talkturo::SearchFilters {
+            country_code: "US".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .numbers
+        .remove(0)
+        .phone_number;
+    f.sim
+        .sim
+        .world()
+        .import("team_demo", &number, None, jiff::Timestamp::now())
+        .unwrap();
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
+    let pn: talkturo_operator::api::v1alpha1::PhoneNumber = serde_json::from_value(json!({"metadata": {"name": name},
+        "spec": {"number": number, "className": f.class, "managementPolicy": "ObserveOnly", "reclaimPolicy": "Release"}})).unwrap();
+    f.numbers().create(&Default::default(), &pn).await.unwrap();
+    bound(&f, "line", json!({"phoneNumberName": name})).await;
+    f.claims()
+        .delete("line", &Default::default())
+        .await
+        .unwrap();
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().and_then(|s| s.phase)
+            == Some(talkturo_operator::api::v1alpha1::NumberPhase::Released)
+    })
+    .await;
+    f.numbers()
+        .delete(&name, &Default::default())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while f.numbers().get_opt(&name).await.unwrap().is_some() {
+        assert!(
+            started.elapsed() < T,
+            "the ObserveOnly PhoneNumber was not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        owned_at_sim(&f, &number),
+        "an ObserveOnly number stays at Talkturo"
+    );
+    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 0);
+}

@@ -62,4 +62,6 @@ pub mod reasons {
     pub const ASSISTANT_NOT_FOUND: &str = "AssistantNotFound";
     pub const ASSIGNMENT_FAILED: &str = "AssignmentFailed";
     pub const NUMBER_NOT_ACTIVE: &str = "NumberNotActive";
+    pub const RELEASE_FAILED: &str = "ReleaseFailed";
+    pub const RELEASED: &str = "Released";
 }

@@ -188,6 +188,19 @@ impl Account {
         }
     }
 
+    /// Removes a number this process just released from the shared view.
+    pub fn forget_record(&self, number: &str) {
+        let mut guard = lock(&self.snapshot);
+        if let Some(current) = guard.as_ref().filter(|c| c.records.contains_key(number)) {
+            let mut records = current.records.clone();
+            records.remove(number);
+            *guard = Some(Arc::new(Snapshot {
+                started_at: current.started_at,
+                records,
+            }));
+        }
+    }
+
     /// Wakes the PhoneNumbers whose record appeared, changed or disappeared.
     fn notify_changes(&self, old: Option<&Snapshot>, new: &Snapshot) {
         let empty = BTreeMap::new();

@@ -12,6 +12,7 @@ mod class;
 pub mod conditions;
 mod metrics;
 mod number;
+mod reclaim;
 pub mod run;
 
 use std::sync::Arc;

@@ -19,13 +19,15 @@ use serde_json::json;
 
 use super::account::{Account, Snapshot};
 use super::conditions::{self, Desired};
+use super::reclaim::{self, Reclaimed};
 use super::{
     Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time, parse_duration,
     time_ceil,
 };
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
-    ManagementPolicy, NumberPhase, NumberPurchase, PhoneNumber, PhoneNumberClass, PhoneNumberStatus,
+    ManagementPolicy, NumberPhase, NumberPurchase, PhoneNumber, PhoneNumberClass,
+    PhoneNumberStatus, ReclaimPolicy,
 };
 use crate::talkturo::{NumberRecord, NumberStatus, Outcome};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -127,6 +129,19 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         }
     };
     let link = claim_link(&pn, &ctx);
+    let owned = pn.status.as_ref().is_some_and(|s| s.id.is_some());
+    let in_account = snapshot.records.contains_key(&pn.spec.number);
+    let releasing = pn.spec.management_policy == ManagementPolicy::Managed
+        && pn.spec.reclaim_policy == ReclaimPolicy::Release;
+    if owned && !in_account && (deleting || (releasing && link == ClaimLink::Missing)) {
+        // Gone from the account (released by us, or vanished) and not wanted any more: the
+        // object goes too, without reporting the number as lost.
+        if deleting {
+            return remove_finalizer(&ctx, &pn, "the number is no longer in the account").await;
+        }
+        super::reclaim::remove_object(&ctx, &pn).await?;
+        return Ok(Action::await_change());
+    }
     let plan = plan(
         &pn,
         &class,
@@ -158,11 +173,26 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     if !deleting {
         super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await?;
+        if link == ClaimLink::Missing && reclaim::wants_release(&pn, &status, true, false, now) {
+            match reclaim::release(&ctx, &pn, &account, &mut status, now).await? {
+                Reclaimed::Released => {
+                    reclaim::remove_object(&ctx, &pn).await?;
+                    return Ok(Action::await_change());
+                }
+                Reclaimed::Unsettled => {
+                    apply_status(&ctx, &pn, status).await?;
+                    return Ok(Action::requeue(
+                        ctx.config.purchase_grace.max(ctx.config.fast_sync),
+                    ));
+                }
+                Reclaimed::Kept => {}
+            }
+        }
+    }
+    if deleting {
+        return finalize(&ctx, &pn, &account, status, now).await;
     }
     apply_status(&ctx, &pn, status.clone()).await?;
-    if deleting {
-        return finalize(&ctx, &pn, &status).await;
-    }
     Ok(Action::requeue(requeue))
 }
 
@@ -750,36 +780,48 @@ async fn remove_finalizer(ctx: &Context, pn: &PhoneNumber, why: &str) -> Result<
     Ok(Action::await_change())
 }
 
-/// A PhoneNumber being deleted: the object goes once no purchase is unsettled. An owned number
-/// stays in the account (it is not released here) and becomes unmanaged.
+/// A PhoneNumber being deleted: the object goes once no purchase is unsettled and, for an owned
+/// number, its reclaim policy was applied. `Release` releases it at Talkturo first; a refused
+/// release keeps the object (and the number) with `ReleaseFailed`, retried hourly. `Retain` keeps
+/// the number in the account, unmanaged from then on.
 async fn finalize(
     ctx: &Context,
     pn: &PhoneNumber,
-    status: &PhoneNumberStatus,
+    account: &Account,
+    mut status: PhoneNumberStatus,
+    now: Timestamp,
 ) -> Result<Action, Error> {
     let unsettled = status
         .purchase
         .as_ref()
         .is_some_and(|p| p.outcome_unknown_since.is_some());
     if unsettled {
+        apply_status(ctx, pn, status).await?;
         return Ok(Action::requeue(
             ctx.config.purchase_grace.max(ctx.config.fast_sync),
         ));
     }
-    if status.id.is_some() && pn.spec.management_policy == ManagementPolicy::Managed {
-        ctx.event(
-            pn,
-            EventType::Warning,
-            "NumberKept",
-            "Delete",
-            format!(
-                "{} stays in the Talkturo account; without its PhoneNumber it is unmanaged",
-                pn.spec.number
-            ),
-        )
-        .await;
+    if status.id.is_none() || pn.spec.management_policy != ManagementPolicy::Managed {
+        return remove_finalizer(ctx, pn, "nothing of ours to reclaim").await;
     }
-    remove_finalizer(ctx, pn, "deleted").await
+    if pn.spec.reclaim_policy == ReclaimPolicy::Release {
+        if !reclaim::wants_release(pn, &status, false, true, now) {
+            // Refused recently: keep the number and the object; try again later.
+            return Ok(Action::requeue(Duration::from_secs(3600)));
+        }
+        return match reclaim::release(ctx, pn, account, &mut status, now).await? {
+            Reclaimed::Released => remove_finalizer(ctx, pn, "released").await,
+            Reclaimed::Kept => {
+                apply_status(ctx, pn, status).await?;
+                Ok(Action::requeue(Duration::from_secs(3600)))
+            }
+            Reclaimed::Unsettled => Ok(Action::requeue(
+                ctx.config.purchase_grace.max(ctx.config.fast_sync),
+            )),
+        };
+    }
+    ctx.event(pn, EventType::Warning, "NumberKept", "Delete", format!("{} stays in the Talkturo account (reclaimPolicy Retain); without its PhoneNumber it is unmanaged", pn.spec.number)).await;
+    remove_finalizer(ctx, pn, "deleted; number retained").await
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ pub fn run_in_process(
     config: kube::Config,
     leader_election: Option<LeaderElection>,
 ) -> tokio::sync::oneshot::Sender<()> {
+    // The operator's logs, e.g. TEST_LOG=talkturo_operator=debug (off unless asked for).
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

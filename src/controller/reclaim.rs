@@ -1,0 +1,137 @@
+//! Reclaiming a number whose claim is gone (or whose PhoneNumber is deleted), per its
+//! `reclaimPolicy`: `Retain` keeps it (`Released`, bindable again once an admin clears
+//! `claimRef`); `Release` releases it at Talkturo and then removes the PhoneNumber. A release the
+//! API refuses or does not support keeps the number, with a `ReleaseFailed` condition. Only
+//! `Managed` numbers are ever released.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::events::EventType;
+
+use super::account::Account;
+use super::conditions::{self, Desired};
+use super::{Context, Error, now_time};
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{
+    ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberStatus, ReclaimPolicy,
+};
+use crate::talkturo::Outcome;
+
+/// How long after a refused release the operator tries again.
+const RELEASE_RETRY: Duration = Duration::from_secs(3600);
+
+/// What became of the number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reclaimed {
+    /// Kept in the account (Retain, a refused release, or not ours to release).
+    Kept,
+    /// Released at Talkturo; the PhoneNumber object is to go.
+    Released,
+    /// The release may or may not have happened; the list settles it.
+    Unsettled,
+}
+
+/// Whether a number is to be released now. Pure.
+pub fn wants_release(
+    pn: &PhoneNumber,
+    status: &PhoneNumberStatus,
+    claim_gone: bool,
+    deleting: bool,
+    now: Timestamp,
+) -> bool {
+    let ours = pn.spec.management_policy == ManagementPolicy::Managed
+        && pn.spec.reclaim_policy == ReclaimPolicy::Release;
+    let refused_recently =
+        conditions::find(&status.conditions, types::RELEASE_FAILED).is_some_and(|c| {
+            c.status == "True"
+                && now.duration_since(c.last_transition_time.0).unsigned_abs() < RELEASE_RETRY
+        });
+    ours && (claim_gone || deleting)
+        && status.id.is_some()
+        && status.phase != Some(NumberPhase::Lost)
+        && !refused_recently
+}
+
+/// Releases the number at Talkturo, recording a refusal in `status`.
+pub async fn release(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Result<Reclaimed, Error> {
+    let Some(id) = status.id.clone() else {
+        return Ok(Reclaimed::Kept);
+    };
+    let number = &pn.spec.number;
+    match account.client.release(&id).await {
+        Ok(()) => {
+            account.forget_record(number);
+            ctx.event(
+                pn,
+                EventType::Normal,
+                reasons::RELEASED,
+                "Reclaim",
+                format!(
+                    "released {number} (record {id}) at Talkturo, as reclaimPolicy Release asks"
+                ),
+            )
+            .await;
+            Ok(Reclaimed::Released)
+        }
+        Err(e) if e.outcome() == Outcome::Definite => {
+            let message = format!(
+                "Talkturo did not release {number}; the number is kept and still billed: {e}"
+            );
+            let already = conditions::is_true(&status.conditions, types::RELEASE_FAILED);
+            status.conditions = conditions::merge(
+                &status.conditions,
+                &[Desired::new(
+                    types::RELEASE_FAILED,
+                    true,
+                    reasons::RELEASE_FAILED,
+                    message.clone(),
+                )],
+                &[],
+                pn.metadata.generation,
+                &now_time(now),
+            );
+            if !already {
+                ctx.event(
+                    pn,
+                    EventType::Warning,
+                    reasons::RELEASE_FAILED,
+                    "Reclaim",
+                    message,
+                )
+                .await;
+            }
+            Ok(Reclaimed::Kept)
+        }
+        Err(e) if e.outcome() == Outcome::Unknown => {
+            ctx.event(
+                pn,
+                EventType::Warning,
+                "ReleaseOutcomeUnknown",
+                "Reclaim",
+                format!("release of {number}: {e}; the account list will settle it"),
+            )
+            .await;
+            Ok(Reclaimed::Unsettled)
+        }
+        Err(e) => Err(Error::Talkturo(e.into())),
+    }
+}
+
+/// Removes a released number's PhoneNumber: deletion, then our finalizer.
+pub async fn remove_object(ctx: &Context, pn: &PhoneNumber) -> Result<(), Error> {
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    let name = kube::ResourceExt::name_any(pn);
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) | Err(kube::Error::Api(_)) => {}
+        Err(e) => return Err(Error::kube("deleting a released PhoneNumber")(e)),
+    }
+    Ok(())
+}
