@@ -331,14 +331,7 @@ async fn release_releases_the_number_at_talkturo_and_removes_the_phone_number() 
         .delete("line", &Default::default())
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    while f.numbers().get_opt(&pn).await.unwrap().is_some() {
-        assert!(
-            started.elapsed() < T,
-            "the released PhoneNumber was not removed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    f.wait_number_gone(&pn, T).await;
     assert!(!owned_at_sim(&f, &number), "released at Talkturo");
     assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 1);
     assert!(
@@ -403,10 +396,7 @@ async fn delete_during_purchase(f: &Fixture) -> String {
         .delete(&name, &Default::default())
         .await
         .unwrap();
-    while f.numbers().get_opt(&name).await.unwrap().is_some() {
-        assert!(started.elapsed() < T, "the PhoneNumber never went");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    f.wait_number_gone(&name, T).await;
     name
 }
 
@@ -507,14 +497,7 @@ async fn observe_only_numbers_are_never_released() {
         .delete(&name, &Default::default())
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    while f.numbers().get_opt(&name).await.unwrap().is_some() {
-        assert!(
-            started.elapsed() < T,
-            "the ObserveOnly PhoneNumber was not deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    f.wait_number_gone(&name, T).await;
     assert!(
         owned_at_sim(&f, &number),
         "an ObserveOnly number stays at Talkturo"

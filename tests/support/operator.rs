@@ -170,6 +170,18 @@ impl Fixture {
         wait(&self.numbers(), name, timeout, pred).await
     }
 
+    /// Waits until the PhoneNumber `name` no longer exists.
+    pub async fn wait_number_gone(&self, name: &str, timeout: Duration) {
+        let started = Instant::now();
+        while self.numbers().get_opt(name).await.unwrap().is_some() {
+            assert!(
+                started.elapsed() < timeout,
+                "PhoneNumber {name} still exists after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn wait_class(
         &self,
         timeout: Duration,
