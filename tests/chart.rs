@@ -464,12 +464,9 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         status: 410,
         retry_after_secs: None,
     };
-    f.sim.sim.set_faults(vec![FaultRule {
-        op: Some(Op::Purchase),
-        action: gone,
-        probability: 1.0,
-        remaining: Some(1),
-    }]);
+    f.sim
+        .sim
+        .set_faults(vec![FaultRule::on(Op::Purchase, gone, Some(1))]);
     f.claim(
         "line",
         json!({"countryCode": "US", "configMapName": "line-phone"}),

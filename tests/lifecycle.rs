@@ -404,12 +404,11 @@ async fn delete_during_purchase(f: &Fixture) -> String {
 async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     let Some(env) = env() else { return };
     let purchase_fault = |action| {
-        vec![talkturo_operator::sim::FaultRule {
-            op: Some(talkturo_operator::sim::Op::Purchase),
+        vec![talkturo_operator::sim::FaultRule::on(
+            talkturo_operator::sim::Op::Purchase,
             action,
-            probability: 1.0,
-            remaining: Some(1),
-        }]
+            Some(1),
+        )]
     };
 
     // The purchase took effect but its answer never came: the number is adopted from the list,

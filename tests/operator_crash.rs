@@ -51,20 +51,14 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
     // The first purchases take effect and their answers hang (bought, not yet recorded: the
     // window that matters); the rest are slow, so more are in flight when the process dies.
     f.sim.sim.set_faults(vec![
-        FaultRule {
-            op: Some(Op::Purchase),
-            action: FaultAction::LostResponse {
+        FaultRule::on(
+            Op::Purchase,
+            FaultAction::LostResponse {
                 mode: LostMode::Hang,
             },
-            probability: 1.0,
-            remaining: Some(3),
-        },
-        FaultRule {
-            op: Some(Op::Purchase),
-            action: FaultAction::Latency { ms: 400 },
-            probability: 1.0,
-            remaining: None,
-        },
+            Some(3),
+        ),
+        FaultRule::on(Op::Purchase, FaultAction::Latency { ms: 400 }, None),
     ]);
     let mut op = spawn_operator(env, &f.ns);
 

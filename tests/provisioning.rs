@@ -328,12 +328,11 @@ async fn a_lost_response_and_a_timeout_on_purchase_are_adopted_from_the_list_wit
     let Some(env) = env() else { return };
     for (i, mode) in [LostMode::Drop, LostMode::Hang].into_iter().enumerate() {
         let f = Fixture::new(env, &format!("lost{i}"), |_| {}, json!({})).await;
-        f.sim.sim.set_faults(vec![FaultRule {
-            op: Some(Op::Purchase),
-            action: FaultAction::LostResponse { mode },
-            probability: 1.0,
-            remaining: Some(1),
-        }]);
+        f.sim.sim.set_faults(vec![FaultRule::on(
+            Op::Purchase,
+            FaultAction::LostResponse { mode },
+            Some(1),
+        )]);
         f.claim("line", json!({"countryCode": "US"})).await;
         let c = f.wait_claim("line", T, ready).await;
         assert_eq!(f.sim.sim.world().purchases(), 1, "{mode:?}");
@@ -448,12 +447,9 @@ async fn a_refused_purchase_deletes_the_number_and_the_claim_retries_with_persis
         status: 410,
         retry_after_secs: None,
     };
-    f.sim.sim.set_faults(vec![FaultRule {
-        op: Some(Op::Purchase),
-        action: gone,
-        probability: 1.0,
-        remaining: Some(1),
-    }]);
+    f.sim
+        .sim
+        .set_faults(vec![FaultRule::on(Op::Purchase, gone, Some(1))]);
     f.claim("line", json!({"countryCode": "US"})).await;
     let c = f.wait_claim("line", T, ready).await;
     let p = c.status.unwrap().purchase.unwrap();

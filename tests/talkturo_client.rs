@@ -43,15 +43,6 @@ fn us_415() -> SearchFilters {
     }
 }
 
-fn fault(op: Op, action: FaultAction, remaining: Option<u32>) -> FaultRule {
-    FaultRule {
-        op: Some(op),
-        action,
-        probability: 1.0,
-        remaining,
-    }
-}
-
 async fn first_offer(c: &Client) -> String {
     c.search(&us_415()).await.unwrap().numbers[0]
         .phone_number
@@ -230,7 +221,7 @@ async fn a_number_gone_is_404_or_410_and_an_owned_one_409() {
 async fn a_429_with_retry_after_makes_the_client_wait_then_succeed() {
     let s = sim(|_| {}).await;
     let c = client(&s);
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::List,
         FaultAction::Status {
             status: 429,
@@ -248,7 +239,7 @@ async fn a_429_with_retry_after_makes_the_client_wait_then_succeed() {
     assert_eq!(s.sim.calls(Op::List), 2);
 
     // A purchase refused with 429 never reached the service, so it is safe to repeat.
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::Purchase,
         FaultAction::Status {
             status: 429,
@@ -264,7 +255,7 @@ async fn a_429_with_retry_after_makes_the_client_wait_then_succeed() {
 async fn a_5xx_is_transient_and_retried_for_reads_but_unknown_and_not_repeated_for_purchase() {
     let s = sim(|_| {}).await;
     let c = client_with(&s, "tk_demo_token", |c| c.max_retries = 2);
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::Search,
         FaultAction::Status {
             status: 503,
@@ -275,7 +266,7 @@ async fn a_5xx_is_transient_and_retried_for_reads_but_unknown_and_not_repeated_f
     c.search(&us_415()).await.unwrap();
     assert_eq!(s.sim.calls(Op::Search), 2);
 
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::List,
         FaultAction::Status {
             status: 500,
@@ -287,7 +278,7 @@ async fn a_5xx_is_transient_and_retried_for_reads_but_unknown_and_not_repeated_f
     assert_eq!((e.status(), e.outcome()), (Some(500), Outcome::Transient));
     assert_eq!(s.sim.calls(Op::List), 3, "one call and two retries");
 
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::Purchase,
         FaultAction::Status {
             status: 502,
@@ -311,7 +302,7 @@ async fn a_purchase_timeout_is_an_unknown_outcome_settled_by_the_list() {
         c.timeout = Duration::from_millis(500)
     });
     let number = first_offer(&c).await;
-    s.sim.set_faults(vec![fault(
+    s.sim.set_faults(vec![FaultRule::on(
         Op::Purchase,
         FaultAction::LostResponse {
             mode: LostMode::Hang,
@@ -338,7 +329,7 @@ async fn a_lost_purchase_response_is_an_unknown_outcome_and_the_list_shows_the_n
         let s = sim(|_| {}).await;
         let c = client(&s);
         let number = first_offer(&c).await;
-        s.sim.set_faults(vec![fault(
+        s.sim.set_faults(vec![FaultRule::on(
             Op::Purchase,
             FaultAction::LostResponse { mode },
             Some(1),
@@ -367,7 +358,7 @@ async fn a_malformed_body_is_an_invalid_response() {
     let s = sim(|_| {}).await;
     let c = client_with(&s, "tk_demo_token", |c| c.max_retries = 0);
     s.sim
-        .set_faults(vec![fault(Op::List, FaultAction::Malformed, None)]);
+        .set_faults(vec![FaultRule::on(Op::List, FaultAction::Malformed, None)]);
     let e = c.list(TEAM).await.unwrap_err();
     assert!(matches!(e, Error::InvalidResponse { .. }), "{e:?}");
     assert_eq!(e.kind(), "invalid_response");

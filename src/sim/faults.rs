@@ -70,6 +70,18 @@ fn one() -> f64 {
     1.0
 }
 
+impl FaultRule {
+    /// A rule that hits the next `times` requests of `op` for sure (every one when `None`).
+    pub fn on(op: Op, action: FaultAction, times: Option<u32>) -> Self {
+        Self {
+            op: Some(op),
+            action,
+            probability: 1.0,
+            remaining: times,
+        }
+    }
+}
+
 /// What the rules decided for one request.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
