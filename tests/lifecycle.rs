@@ -8,12 +8,10 @@ mod support;
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
-use secrecy::SecretString;
 use serde_json::json;
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, start_operator};
 use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
-use talkturo_operator::talkturo::{Client, ClientConfig};
 
 const T: Duration = Duration::from_secs(40);
 const SALES: &str = "asst_demo_sales";
@@ -23,25 +21,6 @@ fn env() -> Option<&'static TestEnv> {
     let env = support::env()?;
     start_operator(env);
     Some(env)
-}
-
-fn talkturo(f: &Fixture) -> Client {
-    Client::new(ClientConfig::new(
-        f.sim.base_url(),
-        SecretString::from("tk_demo_token"),
-    ))
-    .unwrap()
-}
-
-/// The number ids an assistant holds at the simulator.
-async fn held(f: &Fixture, assistant: &str) -> Vec<String> {
-    talkturo(f)
-        .assistant_numbers(assistant)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
 }
 
 fn assigned_to(assistant: Option<&'static str>) -> impl Fn(&PhoneNumberClaim) -> bool {
@@ -75,12 +54,12 @@ async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
         .await;
     let c = f.wait_claim("line", T, assigned_to(Some(SALES))).await;
     let id = c.status.unwrap().number_id.unwrap();
-    assert_eq!(held(&f, SALES).await, std::slice::from_ref(&id));
+    assert_eq!(f.held(SALES).await, std::slice::from_ref(&id));
 
     set_assistant(&f, "line", Some(SUPPORT)).await;
     f.wait_claim("line", T, assigned_to(Some(SUPPORT))).await;
     assert_eq!(
-        (held(&f, SALES).await, held(&f, SUPPORT).await),
+        (f.held(SALES).await, f.held(SUPPORT).await),
         (vec![], vec![id.clone()]),
         "moved"
     );
@@ -88,7 +67,7 @@ async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
     set_assistant(&f, "line", None).await;
     f.wait_claim("line", T, assigned_to(None)).await;
     assert!(
-        held(&f, SALES).await.is_empty() && held(&f, SUPPORT).await.is_empty(),
+        f.held(SALES).await.is_empty() && f.held(SUPPORT).await.is_empty(),
         "unassigned"
     );
     let pn = c_number(&f, "line").await;
@@ -119,7 +98,7 @@ async fn an_assignment_changed_outside_the_operator_is_corrected_with_a_warning(
     let c = f.wait_claim("line", T, assigned_to(Some(SALES))).await;
     let id = c.status.unwrap().number_id.unwrap();
     // Someone moves it in the dashboard.
-    let t = talkturo(&f);
+    let t = f.talkturo();
     t.set_assistant_numbers(SALES, &[]).await.unwrap();
     t.assign(SUPPORT, "demo", std::slice::from_ref(&id))
         .await
@@ -136,7 +115,7 @@ async fn an_assignment_changed_outside_the_operator_is_corrected_with_a_warning(
     }
     f.wait_claim("line", T, assigned_to(Some(SALES))).await;
     assert_eq!(
-        (held(&f, SALES).await, held(&f, SUPPORT).await),
+        (f.held(SALES).await, f.held(SUPPORT).await),
         (vec![id], vec![]),
         "moved back"
     );
@@ -293,7 +272,7 @@ async fn retain_keeps_the_number_unassigned_and_rebindable_once_claim_ref_is_cle
     })
     .await;
     assert!(
-        held(&f, SALES).await.is_empty(),
+        f.held(SALES).await.is_empty(),
         "unassigned when its claim went"
     );
     assert!(owned_at_sim(&f, &number), "Retain keeps the number");
@@ -397,6 +376,23 @@ async fn delete_during_purchase(f: &Fixture) -> String {
         .await
         .unwrap();
     f.wait_number_gone(&name, T).await;
+    // The claim is told, and does not quietly buy another number (or re-create this one).
+    let claim = f
+        .wait_claim("line", T, |c| {
+            c.status.as_ref().is_some_and(|s| {
+                s.phase == Some(talkturo_operator::api::v1alpha1::ClaimPhase::Lost)
+            })
+        })
+        .await;
+    let (_, reason, message) = claim_condition(&claim, "Ready").unwrap();
+    assert_eq!(reason, "PhoneNumberDeleted", "{message}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(f.class_numbers().await.is_empty(), "nothing was re-created");
+    assert!(
+        f.event_reasons("PhoneNumberClaim", "line")
+            .await
+            .contains(&"PhoneNumberDeleted".to_owned())
+    );
     name
 }
 
@@ -462,7 +458,7 @@ async fn observe_only_numbers_are_never_released() {
         json!({"reclaimPolicy": "Release"}),
     )
     .await;
-    let t = talkturo(&f);
+    let t = f.talkturo();
     let number = t
         .search(&talkturo_operator::talkturo::SearchFilters {
             country_code: "US".into(),

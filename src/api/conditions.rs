@@ -50,6 +50,9 @@ pub mod reasons {
     pub const NUMBER_TAKEN: &str = "NumberTaken";
     pub const PHONE_NUMBER_NOT_FOUND: &str = "PhoneNumberNotFound";
     pub const PHONE_NUMBER_UNAVAILABLE: &str = "PhoneNumberUnavailable";
+    /// The claim's PhoneNumber was deleted (or rebound) out from under it: the claim is `Lost`
+    /// and buys nothing new on its own; re-create the claim for a new number.
+    pub const PHONE_NUMBER_DELETED: &str = "PhoneNumberDeleted";
     pub const LOST: &str = "Lost";
     pub const ACTIVE: &str = "Active";
     pub const PROVIDER_STATUS: &str = "ProviderStatus";
@@ -64,4 +67,18 @@ pub mod reasons {
     pub const NUMBER_NOT_ACTIVE: &str = "NumberNotActive";
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
     pub const RELEASED: &str = "Released";
+    /// A trial number before its warning window.
+    pub const TRIAL_ACTIVE: &str = "TrialActive";
+    /// A trial number inside its warning window.
+    pub const TRIAL_EXPIRING: &str = "TrialExpiring";
+    /// A trial number past its expiry.
+    pub const TRIAL_EXPIRED: &str = "TrialExpired";
+    /// A paid replacement for an expiring trial number is being bought.
+    pub const REPLACING: &str = "Replacing";
+    /// The trial number was replaced by a paid one.
+    pub const REPLACED: &str = "Replaced";
+    /// `onExpiry: Replace` fell back to `Notify`: the account has no paid subscription.
+    pub const NO_SUBSCRIPTION: &str = "NoSubscription";
+    /// `onExpiry: Replace` fell back to `Notify`: the claim asks for this exact number.
+    pub const REPLACEMENT_NOT_POSSIBLE: &str = "ReplacementNotPossible";
 }

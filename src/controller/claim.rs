@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::conditions::{self, Desired};
+use super::trial::Replacement;
 use super::{
     CLASS_LABEL, Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time,
 };
@@ -33,18 +34,23 @@ use crate::api::v1alpha1::{
 };
 use crate::talkturo::{AvailableNumber, SearchFilters};
 
-const MANAGED: &[&str] = &[types::READY, types::BOUND, types::ASSIGNED];
+const MANAGED: &[&str] = &[
+    types::READY,
+    types::BOUND,
+    types::ASSIGNED,
+    types::TRIAL_EXPIRING,
+];
 
 /// Why a claim waits, for its `Ready` condition and an Event.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pending {
+pub(super) struct Pending {
     pub reason: &'static str,
     pub message: String,
     pub requeue: Duration,
 }
 
 impl Pending {
-    fn new(reason: &'static str, message: impl Into<String>, requeue: Duration) -> Self {
+    pub(super) fn new(reason: &'static str, message: impl Into<String>, requeue: Duration) -> Self {
         Self {
             reason,
             message: message.into(),
@@ -71,6 +77,15 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         if refused {
             return handle_refused(&ctx, &claim, &pn, now).await;
         }
+        let (trial_report, trial_progress) =
+            match super::trial::replace(&ctx, &claim, &pn, &ns, now).await? {
+                Replacement::Done(action) => return Ok(action),
+                Replacement::Report {
+                    condition,
+                    progress,
+                } => (Some(condition), progress),
+                Replacement::None => (None, None),
+            };
         if pn.spec.assistant_id != claim.spec.assistant_id
             && pn.status.as_ref().is_some_and(|s| s.id.is_some())
         {
@@ -87,6 +102,18 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
             .map_err(Error::kube("setting the PhoneNumber's assistant"))?;
         }
         let mut status = desired_bound(&claim, &pn, now);
+        if let Some(c) = trial_report {
+            status.conditions = conditions::merge(
+                &status.conditions,
+                &[c],
+                &[],
+                claim.metadata.generation,
+                &now_time(now),
+            );
+        }
+        if trial_progress.is_some() {
+            status.purchase = trial_progress;
+        }
         status.config_map_name = write_config_map(&ctx, &claim, &pn).await?;
         if claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound)
             && status.phase == Some(ClaimPhase::Bound)
@@ -120,6 +147,12 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         return Ok(Action::requeue(Duration::from_secs(300)));
     }
 
+    if claim.spec.phone_number_name.is_none()
+        && let Some((reason, why)) = lost_binding(&claim, &ctx, now)
+    {
+        return lose_binding(&ctx, &claim, reason, why, now).await;
+    }
+
     let outcome = provision(&ctx, &claim, &ns, now).await?;
     match outcome {
         Provision::Pending(p) => {
@@ -151,14 +184,14 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
     }
 }
 
-enum Provision {
+pub(super) enum Provision {
     Pending(Pending),
     /// A write was made (binding, intent, PhoneNumber); watches bring the next step.
     Progress,
 }
 
 /// The claim's recorded provisioning progress (empty before the first attempt).
-fn progress_of(claim: &PhoneNumberClaim) -> PurchaseProgress {
+pub(super) fn progress_of(claim: &PhoneNumberClaim) -> PurchaseProgress {
     claim
         .status
         .as_ref()
@@ -193,6 +226,89 @@ fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumb
         return Some(pn);
     }
     ctx.numbers.state().into_iter().find(|pn| mine(pn))
+}
+
+/// Why the PhoneNumber this claim was bound to (or buying) is no longer its own, if so: it was
+/// deleted, or its `claimRef` now names someone else. A claim in that state does not provision
+/// again by itself — that would buy a second number nobody asked for.
+fn lost_binding(
+    claim: &PhoneNumberClaim,
+    ctx: &Context,
+    now: Timestamp,
+) -> Option<(&'static str, String)> {
+    let status = claim.status.as_ref()?;
+    let name = status.phone_number_name.as_deref()?;
+    let expired = status.is_trial == Some(true)
+        && status.trial_expires_at.as_ref().is_some_and(|t| t.0 <= now);
+    match ctx.numbers.get(&ObjectRef::new(name)) {
+        None if expired => Some((
+            reasons::TRIAL_EXPIRED,
+            format!(
+                "trial number {} expired and its PhoneNumber {name} is gone (onExpiry Release); \
+                 delete and re-create the claim for a new number",
+                status.number.as_deref().unwrap_or_default()
+            ),
+        )),
+        None => Some((
+            reasons::PHONE_NUMBER_DELETED,
+            format!(
+                "PhoneNumber {name} was deleted; this claim buys no other number by itself: \
+                 delete and re-create the claim for a new one"
+            ),
+        )),
+        Some(pn) if pn.spec.claim_ref.is_some() => Some((
+            reasons::PHONE_NUMBER_DELETED,
+            format!(
+                "PhoneNumber {name} is now bound to another claim; delete and re-create this \
+                 claim for a new number"
+            ),
+        )),
+        // Unbound again (e.g. an admin cleared claimRef): provisioning may bind it back.
+        Some(_) => None,
+    }
+}
+
+/// Marks the claim `Lost` because its PhoneNumber went away (once, with a Warning Event).
+async fn lose_binding(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    reason: &'static str,
+    why: String,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let prev = claim.status.clone().unwrap_or_default();
+    let desired = [
+        Desired::new(types::READY, false, reason, why.clone()),
+        Desired::new(types::BOUND, false, reason, why.clone()),
+    ];
+    let mut purchase = prev.purchase.clone();
+    if let Some(p) = purchase.as_mut() {
+        p.candidate = None;
+        p.started_at = None;
+        p.next_retry_time = None;
+    }
+    let status = PhoneNumberClaimStatus {
+        observed_generation: claim.metadata.generation,
+        phase: Some(ClaimPhase::Lost),
+        conditions: conditions::merge(
+            &prev.conditions,
+            &desired,
+            MANAGED,
+            claim.metadata.generation,
+            &now_time(now),
+        ),
+        assistant_id: None,
+        purchase,
+        ..prev.clone()
+    };
+    if prev.phase != Some(ClaimPhase::Lost) {
+        ctx.event(claim, EventType::Warning, reason, "Bind", why)
+            .await;
+    }
+    // Only on the claim as observed: a stale cache (e.g. a refused purchase's PhoneNumber
+    // deleted after the claim let go of it) must not mark it Lost.
+    write_status(ctx, claim, status, claim.resource_version()).await?;
+    Ok(Action::await_change())
 }
 
 /// The class a claim uses: its `className`, or the one default class.
@@ -282,7 +398,19 @@ async fn provision(
     if let Some(candidate) = recorded {
         return continue_candidate(ctx, claim, ns, &class, &candidate, now).await;
     }
-    choose_and_record(ctx, claim, ns, &class, now).await
+    choose_and_record(ctx, claim, ns, &class, now, |pick, progress| {
+        let pending = Pending::new(
+            reasons::PURCHASING,
+            format!(
+                "buying {} (${}/month)",
+                pick.phone_number,
+                pick.monthly_price.map_or("?".into(), |p| p.to_string())
+            ),
+            Duration::from_secs(30),
+        );
+        desired_pending(claim, &pending, Some(progress), now)
+    })
+    .await
 }
 
 /// Binds an existing PhoneNumber (static binding or an exact number someone already has).
@@ -482,12 +610,13 @@ pub fn choose(
 }
 
 /// Gates, search, choice, budget, then the intent and the PhoneNumber.
-async fn choose_and_record(
+pub(super) async fn choose_and_record(
     ctx: &Context,
     claim: &PhoneNumberClaim,
     ns: &str,
     class: &PhoneNumberClass,
     now: Timestamp,
+    intent: impl FnOnce(&AvailableNumber, PurchaseProgress) -> PhoneNumberClaimStatus,
 ) -> Result<Provision, Error> {
     let class_name = class.name_any();
     // Fail closed: no purchase unless the class is known to reach its account.
@@ -624,16 +753,7 @@ async fn choose_and_record(
     let mut progress = progress_of(claim);
     progress.candidate = Some(pick.phone_number.clone());
     progress.started_at = Some(now_time(now));
-    let pending = Pending::new(
-        reasons::PURCHASING,
-        format!(
-            "buying {} (${}/month)",
-            pick.phone_number,
-            pick.monthly_price.map_or("?".into(), |p| p.to_string())
-        ),
-        Duration::from_secs(30),
-    );
-    let status = desired_pending(claim, &pending, Some(progress), now);
+    let status = intent(&pick, progress);
     match write_status(ctx, claim, status, claim.resource_version()).await {
         Ok(()) => {}
         Err(Error::Kube {
@@ -729,7 +849,7 @@ async fn continue_candidate(
     }
 }
 
-async fn create_number(
+pub(super) async fn create_number(
     ctx: &Context,
     claim: &PhoneNumberClaim,
     ns: &str,
@@ -872,6 +992,21 @@ async fn handle_refused(
             None,
         )
         .await?;
+    } else if claim
+        .status
+        .as_ref()
+        .and_then(|s| s.phone_number_name.as_deref())
+        == Some(pn.name_any().as_str())
+    {
+        // Let go of it before it goes, or its deletion would read as a lost binding.
+        let pending = Pending::new(reasons::PURCHASING, message, Duration::from_secs(1));
+        write_status(
+            ctx,
+            claim,
+            desired_pending(claim, &pending, Some(progress), now),
+            None,
+        )
+        .await?;
     }
     let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     match api.delete(&pn.name_any(), &DeleteParams::default()).await {
@@ -971,9 +1106,22 @@ pub fn desired_bound(
         }
         _ => ready,
     };
+    // A trial number's expiry, as its PhoneNumber reports it.
+    let trial = conditions::find(&st.conditions, types::TRIAL_EXPIRING).map(|c| {
+        Desired::new(
+            types::TRIAL_EXPIRING,
+            c.status == "True",
+            condition_reason(&c.reason),
+            c.message.clone(),
+        )
+    });
     let mut purchase = prev.purchase.clone();
-    if owned && let Some(p) = purchase.as_mut() {
-        // Bought: the intent is fulfilled; failures stay as history.
+    if owned
+        && let Some(p) = purchase.as_mut()
+        && p.candidate.as_deref().is_none_or(|c| c == pn.spec.number)
+    {
+        // Bought: the intent is fulfilled; failures stay as history. (Another candidate is a
+        // trial number's replacement being bought.)
         p.candidate = None;
         p.next_retry_time = None;
     }
@@ -982,7 +1130,7 @@ pub fn desired_bound(
         phase: Some(phase),
         conditions: conditions::merge(
             &prev.conditions,
-            &[Some(ready), Some(bound), assigned]
+            &[Some(ready), Some(bound), assigned, trial]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>(),
@@ -1012,6 +1160,9 @@ fn condition_reason(reason: &str) -> &'static str {
         reasons::NUMBER_NOT_ACTIVE,
         reasons::ASSIGNMENT_FAILED,
         reasons::ASSIGNING,
+        reasons::TRIAL_ACTIVE,
+        reasons::TRIAL_EXPIRING,
+        reasons::TRIAL_EXPIRED,
     ]
     .into_iter()
     .find(|r| *r == reason)
@@ -1052,7 +1203,7 @@ pub fn desired_pending(
 
 /// Writes the claim's status when it changed; with `precondition`, only if the claim is still
 /// at that resourceVersion.
-async fn write_status(
+pub(super) async fn write_status(
     ctx: &Context,
     claim: &PhoneNumberClaim,
     status: PhoneNumberClaimStatus,

@@ -14,6 +14,7 @@ mod metrics;
 mod number;
 mod reclaim;
 pub mod run;
+mod trial;
 
 use std::sync::Arc;
 use std::time::Duration;

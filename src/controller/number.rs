@@ -20,6 +20,7 @@ use serde_json::json;
 use super::account::{Account, Snapshot};
 use super::conditions::{self, Desired};
 use super::reclaim::{self, Reclaimed};
+use super::trial;
 use super::{
     Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time, parse_duration,
     time_ceil,
@@ -27,7 +28,7 @@ use super::{
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
     ManagementPolicy, NumberPhase, NumberPurchase, PhoneNumber, PhoneNumberClass,
-    PhoneNumberStatus, ReclaimPolicy,
+    PhoneNumberStatus, ReclaimPolicy, TrialExpiryAction,
 };
 use crate::talkturo::{NumberRecord, NumberStatus, Outcome};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -171,6 +172,32 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         ctx.event(pn.as_ref(), kind, n.reason, "Sync", n.message)
             .await;
     }
+    let mut requeue = requeue;
+    if let Some(wake) = trial_expiry(&ctx, &pn, &class, &mut status, now).await {
+        requeue = requeue.min(wake);
+    }
+    if !deleting
+        && status.is_trial == Some(true)
+        && class.spec.trial.on_expiry == TrialExpiryAction::Release
+        && pn.spec.management_policy == ManagementPolicy::Managed
+        && trial::stage(&status, trial::warn_before(&class), now) == Some(trial::Stage::Expired)
+        && reclaim::wants_release(&pn, &status, true, false, now)
+    {
+        // onExpiry Release: the trial number goes, whatever its claim.
+        match reclaim::release(&ctx, &pn, &account, &mut status, now).await? {
+            Reclaimed::Released => {
+                reclaim::remove_object(&ctx, &pn).await?;
+                return Ok(Action::await_change());
+            }
+            Reclaimed::Unsettled => {
+                apply_status(&ctx, &pn, status).await?;
+                return Ok(Action::requeue(
+                    ctx.config.purchase_grace.max(ctx.config.fast_sync),
+                ));
+            }
+            Reclaimed::Kept => {}
+        }
+    }
     if !deleting {
         super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await?;
         if link == ClaimLink::Missing && reclaim::wants_release(&pn, &status, true, false, now) {
@@ -194,6 +221,44 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// Sets the `TrialExpiring` condition of a trial number (a Warning Event when the window opens and
+/// at expiry); returns when the stage next changes, to requeue exactly then.
+async fn trial_expiry(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    class: &PhoneNumberClass,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Option<Duration> {
+    let stage = trial::stage(status, trial::warn_before(class), now);
+    let desired: Vec<Desired> = stage
+        .map(|s| {
+            let expires = status
+                .trial_expires_at
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default();
+            trial::condition(&pn.spec.number, s, &expires, class.spec.trial.on_expiry)
+        })
+        .into_iter()
+        .collect();
+    let before = conditions::find(&status.conditions, types::TRIAL_EXPIRING).cloned();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &desired,
+        &[types::TRIAL_EXPIRING],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    if let Some(d) = desired.first().filter(|d| d.status)
+        && before.is_none_or(|b| b.reason != d.reason)
+    {
+        ctx.event(pn, EventType::Warning, d.reason, "Trial", d.message.clone())
+            .await;
+    }
+    stage.and_then(|s| trial::wake(s, now))
 }
 
 /// How fresh the account list must be to decide about this number.

@@ -170,16 +170,35 @@ async fn controllers(
         .default_backoff()
         .reflect_shared(class_writer)
         .for_each(|_| async {});
-    let reflect_claims = watcher(Api::<PhoneNumberClaim>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .reflect_shared(claim_writer)
-        .for_each(|_| async {});
+    // Shared streams carry no deletions, but both reclaim (a claim gone) and a lost binding (a
+    // PhoneNumber gone) start with one: the deleted object's counterpart is woken directly.
+    let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
+    let (claim_wake_tx, claim_wake_rx) = futures::channel::mpsc::unbounded();
+    let reflect_claims = {
+        let (numbers, wake) = (number_store.clone(), changed_tx.clone());
+        watcher(Api::<PhoneNumberClaim>::all(client.clone()), wc.clone())
+            .default_backoff()
+            .reflect_shared(claim_writer)
+            .for_each(move |event| {
+                if let Ok(watcher::Event::Delete(claim)) = event {
+                    for pn in numbers_of(&numbers, &claim) {
+                        let _ = wake.unbounded_send(pn);
+                    }
+                }
+                async {}
+            })
+    };
     let reflect_numbers = watcher(Api::<PhoneNumber>::all(client.clone()), wc)
         .default_backoff()
         .reflect_shared(number_writer)
-        .for_each(|_| async {});
-
-    let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(pn)) = event
+                && let Some(claim) = claim::for_number(&pn)
+            {
+                let _ = claim_wake_tx.unbounded_send(claim);
+            }
+            async {}
+        });
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
     let ctx = Arc::new(Context {
         recorder: Recorder::new(
@@ -230,6 +249,7 @@ async fn controllers(
                 .map(|c| ObjectRef::from_obj(c.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .reconcile_on(claim_wake_rx)
         .with_config(concurrency.clone())
         .graceful_shutdown_on(shutdown.clone())
         .run(
@@ -242,18 +262,7 @@ async fn controllers(
     let numbers_of_claim = ctx.numbers.clone();
     let number_run = Controller::for_shared_stream(numbers_for_numbers, number_store)
         .watches_shared_stream(claims_for_numbers, move |claim| {
-            let (ns, name) = (claim.namespace(), claim.name_any());
-            numbers_of_claim
-                .state()
-                .into_iter()
-                .filter(move |n| {
-                    n.spec
-                        .claim_ref
-                        .as_ref()
-                        .is_some_and(|r| Some(&r.namespace) == ns.as_ref() && r.name == name)
-                })
-                .map(|n| ObjectRef::from_obj(n.as_ref()))
-                .collect::<Vec<_>>()
+            numbers_of(&numbers_of_claim, &claim)
         })
         .reconcile_on(changed_rx)
         .with_config(concurrency)
@@ -311,6 +320,25 @@ where
     ctx.metrics
         .reconciled(controller, outcome, started.elapsed().as_secs_f64());
     result
+}
+
+/// The PhoneNumbers whose `claimRef` names this claim.
+fn numbers_of(
+    numbers: &reflector::Store<PhoneNumber>,
+    claim: &PhoneNumberClaim,
+) -> Vec<ObjectRef<PhoneNumber>> {
+    let (ns, name) = (claim.namespace(), claim.name_any());
+    numbers
+        .state()
+        .into_iter()
+        .filter(|n| {
+            n.spec
+                .claim_ref
+                .as_ref()
+                .is_some_and(|r| Some(&r.namespace) == ns.as_ref() && r.name == name)
+        })
+        .map(|n| ObjectRef::from_obj(n.as_ref()))
+        .collect()
 }
 
 fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {

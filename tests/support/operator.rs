@@ -126,6 +126,26 @@ impl Fixture {
         }
     }
 
+    /// A Talkturo client of this fixture's simulator, as the operator's account sees it.
+    pub fn talkturo(&self) -> talkturo_operator::talkturo::Client {
+        talkturo_operator::talkturo::Client::new(talkturo_operator::talkturo::ClientConfig::new(
+            self.sim.base_url(),
+            secrecy::SecretString::from("tk_demo_token"),
+        ))
+        .unwrap()
+    }
+
+    /// The number ids an assistant holds at the simulator.
+    pub async fn held(&self, assistant: &str) -> Vec<String> {
+        self.talkturo()
+            .assistant_numbers(assistant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
     pub fn claims(&self) -> Api<PhoneNumberClaim> {
         Api::namespaced(self.client.clone(), &self.ns)
     }

@@ -207,4 +207,9 @@ pub struct PurchaseProgress {
     /// No new attempt is made before this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_time: Option<Time>,
+    /// Why the class's `onExpiry: Replace` could not buy a paid replacement for the bound trial
+    /// number (e.g. the account has no paid subscription). While set, the claim only reports the
+    /// expiry, as `Notify` would; `candidate` is then never a replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement_blocked: Option<String>,
 }
