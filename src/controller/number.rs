@@ -179,9 +179,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     if !deleting
         && status.is_trial == Some(true)
         && class.spec.trial.on_expiry == TrialExpiryAction::Release
-        && pn.spec.management_policy == ManagementPolicy::Managed
         && trial::stage(&status, trial::warn_before(&class), now) == Some(trial::Stage::Expired)
-        && reclaim::wants_release(&pn, &status, true, false, now)
+        && reclaim::releasable(&pn, &status, now)
     {
         // onExpiry Release: the trial number goes, whatever its claim.
         match reclaim::release(&ctx, &pn, &account, &mut status, now).await? {

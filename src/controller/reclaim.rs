@@ -33,7 +33,7 @@ pub enum Reclaimed {
     Unsettled,
 }
 
-/// Whether a number is to be released now. Pure.
+/// Whether a number is to be released now under its reclaim policy. Pure.
 pub fn wants_release(
     pn: &PhoneNumber,
     status: &PhoneNumberStatus,
@@ -41,14 +41,20 @@ pub fn wants_release(
     deleting: bool,
     now: Timestamp,
 ) -> bool {
-    let ours = pn.spec.management_policy == ManagementPolicy::Managed
-        && pn.spec.reclaim_policy == ReclaimPolicy::Release;
+    pn.spec.reclaim_policy == ReclaimPolicy::Release
+        && (claim_gone || deleting)
+        && releasable(pn, status, now)
+}
+
+/// Whether the operator may release this number now, for whatever reason: it manages it, owns
+/// it, and Talkturo has not refused to release it within the hour. Pure.
+pub fn releasable(pn: &PhoneNumber, status: &PhoneNumberStatus, now: Timestamp) -> bool {
     let refused_recently =
         conditions::find(&status.conditions, types::RELEASE_FAILED).is_some_and(|c| {
             c.status == "True"
                 && now.duration_since(c.last_transition_time.0).unsigned_abs() < RELEASE_RETRY
         });
-    ours && (claim_gone || deleting)
+    pn.spec.management_policy == ManagementPolicy::Managed
         && status.id.is_some()
         && status.phase != Some(NumberPhase::Lost)
         && !refused_recently

@@ -133,14 +133,26 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts etcd and kube-apiserver on free loopback ports, with state in `dir` (created),
     /// and waits until the apiserver serves and the `default` namespace exists.
+    ///
+    /// A port found free can be taken by another process before etcd or the apiserver binds
+    /// it; such a start is retried on fresh ports (three attempts).
     pub async fn start(binaries: &Binaries, dir: &Path) -> Result<Self, Error> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(binaries, dir).await {
+                Err(e) if attempt < 3 && e.to_string().contains("address already in use") => {
+                    eprintln!("[testenv] a port was taken during start-up; retrying ({e})");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(binaries: &Binaries, dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let certs = certs::write(dir)?;
-        let (etcd_client, etcd_peer, api_port) = (
-            process::free_port()?,
-            process::free_port()?,
-            process::free_port()?,
-        );
+        let [etcd_client, etcd_peer, api_port] = process::free_ports::<3>()?;
         let etcd = process::spawn(
             "etcd",
             &binaries.path("etcd"),

@@ -150,6 +150,19 @@ impl ManagedChild {
 
 /// A free port on 127.0.0.1 (bound, read, released: a small race, fine for a local plane).
 pub fn free_port() -> Result<u16, Error> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-    Ok(l.local_addr().map_err(io("finding a free port"))?.port())
+    let [port] = free_ports::<1>()?;
+    Ok(port)
+}
+
+/// `N` distinct free loopback ports: every listener is held until all are found, so the OS
+/// cannot hand out the same port twice.
+pub fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
+        *port = l.local_addr().map_err(io("finding a free port"))?.port();
+        held.push(l);
+    }
+    Ok(ports)
 }
