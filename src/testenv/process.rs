@@ -148,12 +148,6 @@ impl ManagedChild {
     }
 }
 
-/// A free port on 127.0.0.1 (bound, read, released: a small race, fine for a local plane).
-pub fn free_port() -> Result<u16, Error> {
-    let [port] = free_ports::<1>()?;
-    Ok(port)
-}
-
 /// `N` distinct free loopback ports: every listener is held until all are found, so the OS
 /// cannot hand out the same port twice.
 pub fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
