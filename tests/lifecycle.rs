@@ -449,13 +449,13 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observe_only_numbers_are_never_released() {
+async fn imported_numbers_are_observe_only_and_never_released() {
     let Some(env) = env() else { return };
     let f = Fixture::new(
         env,
-        "observe",
+        "import",
         |c| c.release_enabled = true,
-        json!({"reclaimPolicy": "Release"}),
+        json!({"reclaimPolicy": "Release", "importUnmanaged": true}),
     )
     .await;
     let t = f.talkturo();
@@ -469,15 +469,34 @@ async fn observe_only_numbers_are_never_released() {
         .numbers
         .remove(0)
         .phone_number;
+    // Bought outside the operator (e.g. in the dashboard).
     f.sim
         .sim
         .world()
         .import("team_demo", &number, None, jiff::Timestamp::now())
         .unwrap();
     let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
-    let pn: talkturo_operator::api::v1alpha1::PhoneNumber = serde_json::from_value(json!({"metadata": {"name": name},
-        "spec": {"number": number, "className": f.class, "managementPolicy": "ObserveOnly", "reclaimPolicy": "Release"}})).unwrap();
-    f.numbers().create(&Default::default(), &pn).await.unwrap();
+    let imported = f
+        .wait_number(&name, T, |n| {
+            n.status.as_ref().is_some_and(|s| s.id.is_some())
+        })
+        .await;
+    assert_eq!(
+        imported.spec.management_policy,
+        talkturo_operator::api::v1alpha1::ManagementPolicy::ObserveOnly
+    );
+    assert!(imported.spec.claim_ref.is_none());
+    assert!(
+        f.event_reasons("PhoneNumberClass", &f.class)
+            .await
+            .contains(&"Imported".to_owned())
+    );
+    f.wait_class(T, |c| {
+        c.status.as_ref().and_then(|s| s.unmanaged_numbers) == Some(0)
+    })
+    .await;
+
+    // A claim binds it statically; deleting the claim and then the object releases nothing.
     bound(&f, "line", json!({"phoneNumberName": name})).await;
     f.claims()
         .delete("line", &Default::default())
@@ -492,7 +511,15 @@ async fn observe_only_numbers_are_never_released() {
         .delete(&name, &Default::default())
         .await
         .unwrap();
-    f.wait_number_gone(&name, T).await;
+    // Gone, or imported afresh (it is still unmanaged in the account): a new object either way.
+    let started = std::time::Instant::now();
+    while let Some(n) = f.numbers().get_opt(&name).await.unwrap() {
+        if n.metadata.uid != imported.metadata.uid {
+            break;
+        }
+        assert!(started.elapsed() < T, "{name} was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         owned_at_sim(&f, &number),
         "an ObserveOnly number stays at Talkturo"

@@ -2,6 +2,7 @@
 //! the account list once per `syncInterval` (which feeds every PhoneNumber of the class), and
 //! reports readiness, plan and budget state, totals and unmanaged numbers.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -19,11 +20,11 @@ use serde_json::json;
 
 use super::account::{Account, AccountKey, PlanState, Snapshot};
 use super::conditions::{self, Desired};
-use super::{Context, Error, FIELD_MANAGER, now_time, parse_duration};
+use super::{CLASS_LABEL, Context, Error, FIELD_MANAGER, now_time, parse_duration};
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
-    AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
-    phone_number_name,
+    AccountStatus, ClassTotals, ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClass,
+    PhoneNumberClassStatus, PhoneNumberSpec, ReclaimPolicy, phone_number_name,
 };
 use crate::talkturo::{self, ClientConfig};
 
@@ -65,9 +66,14 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         }
     };
     let plan = account.as_ref().map(|a| a.plan()).unwrap_or_default();
-    let numbers: Vec<Arc<PhoneNumber>> = ctx
-        .numbers
-        .state()
+    let all = ctx.numbers.state();
+    let known: BTreeSet<String> = all.iter().map(|n| n.name_any()).collect();
+    if class.spec.import_unmanaged
+        && let Ok(snapshot) = &listed
+    {
+        import_unmanaged(&ctx, &class, snapshot, &known).await?;
+    }
+    let numbers: Vec<Arc<PhoneNumber>> = all
         .into_iter()
         .filter(|n| n.spec.class_name == name)
         .collect();
@@ -76,6 +82,7 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         listed.as_deref().map_err(Clone::clone),
         &plan,
         &numbers,
+        &known,
         now,
     );
 
@@ -118,6 +125,65 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         .map_err(Error::kube("writing PhoneNumberClass status"))?;
     }
     Ok(Action::requeue(sync))
+}
+
+/// `importUnmanaged`: an `ObserveOnly` PhoneNumber for every account number no PhoneNumber
+/// represents. Creating `tel-<digits>` is atomic, so racing a claim that creates the same object
+/// for a purchase is harmless (one of the two creates fails with AlreadyExists). ObserveOnly
+/// numbers are never assigned, moved or released by the operator.
+async fn import_unmanaged(
+    ctx: &Context,
+    class: &PhoneNumberClass,
+    snapshot: &Snapshot,
+    known: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    for record in snapshot.records.values() {
+        let name = phone_number_name(&record.phone_number);
+        if known.contains(&name) {
+            continue;
+        }
+        let pn = PhoneNumber {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some([(CLASS_LABEL.to_owned(), class.name_any())].into()),
+                ..Default::default()
+            },
+            spec: PhoneNumberSpec {
+                number: record.phone_number.clone(),
+                class_name: class.name_any(),
+                claim_ref: None,
+                assistant_id: None,
+                reclaim_policy: ReclaimPolicy::Retain,
+                management_policy: ManagementPolicy::ObserveOnly,
+            },
+            status: None,
+        };
+        match api.create(&PostParams::default(), &pn).await {
+            Ok(_) => {
+                tracing::info!(
+                    number = record.phone_number,
+                    class = class.name_any(),
+                    "imported"
+                );
+                ctx.event(
+                    class,
+                    EventType::Normal,
+                    "Imported",
+                    "Import",
+                    format!(
+                        "imported {} (record {}) as PhoneNumber {name}, ObserveOnly: never released \
+                         or reassigned by the operator",
+                        record.phone_number, record.id
+                    ),
+                )
+                .await;
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(Error::kube("importing an unmanaged number")(e)),
+        }
+    }
+    Ok(())
 }
 
 /// The API token from the class's Secret.
@@ -234,6 +300,7 @@ pub fn desired_status(
     listed: Result<&Snapshot, NotReady>,
     plan: &PlanState,
     numbers: &[Arc<PhoneNumber>],
+    known: &BTreeSet<String>,
     now: Timestamp,
 ) -> PhoneNumberClassStatus {
     let prev = class.status.clone().unwrap_or_default();
@@ -293,8 +360,6 @@ pub fn desired_status(
         None => prev.account.clone(),
     };
     let unmanaged = listed.ok().map(|s| {
-        let known: std::collections::BTreeSet<String> =
-            numbers.iter().map(|n| n.name_any()).collect();
         s.records
             .keys()
             .filter(|n| !known.contains(&phone_number_name(n)))
