@@ -4,10 +4,12 @@
 //! - [`talkturo`]: the typed Talkturo HTTP client.
 //! - [`sim`]: the Talkturo simulator used by tests, the demo and the benchmarks.
 //! - [`crdgen`]: the CRD YAML generated from [`api`].
+//! - [`plugin`]: `kubectl talkturo` (status, search, orphans).
 
 pub mod api;
 pub mod controller;
 pub mod crdgen;
+pub mod plugin;
 pub mod sim;
 pub mod talkturo;
 pub mod testenv;

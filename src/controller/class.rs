@@ -45,7 +45,7 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
     let now = Timestamp::now();
     let name = class.name_any();
     let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
-    let account = match fetch_token(&ctx, &class).await {
+    let account = match fetch_token(&ctx.client, &class).await {
         Ok(token) => build_account(&ctx, &class, token).map_err(|e| NotReady {
             reason: reasons::INVALID_SPEC,
             message: e.to_string(),
@@ -187,9 +187,12 @@ async fn import_unmanaged(
 }
 
 /// The API token from the class's Secret.
-async fn fetch_token(ctx: &Context, class: &PhoneNumberClass) -> Result<SecretString, NotReady> {
+pub async fn fetch_token(
+    client: &kube::Client,
+    class: &PhoneNumberClass,
+) -> Result<SecretString, NotReady> {
     let r = &class.spec.api_key_secret_ref;
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &r.namespace);
+    let api: Api<Secret> = Api::namespaced(client.clone(), &r.namespace);
     let secret = match api.get_opt(&r.name).await {
         Ok(Some(s)) => s,
         Ok(None) => {

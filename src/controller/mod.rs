@@ -16,6 +16,52 @@ mod reclaim;
 pub mod run;
 mod trial;
 
+/// Read-only views of what the controllers decide, for `kubectl talkturo`.
+pub mod preview {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use crate::api::v1alpha1::{PhoneNumberClaim, PhoneNumberClass};
+    use crate::talkturo::{AvailableNumber, SearchFilters};
+
+    pub use super::class::{NotReady, fetch_token};
+
+    /// The class a claim would use (its `className` or the one default), or why none.
+    pub fn class_of(
+        claim: &PhoneNumberClaim,
+        classes: &[Arc<PhoneNumberClass>],
+    ) -> Result<Arc<PhoneNumberClass>, String> {
+        super::claim::resolve_class(claim, classes)
+            .map_err(|p| format!("{}: {}", p.reason, p.message))
+    }
+
+    /// The search a claim's provisioning sends, or `None` when the claim cannot search.
+    pub fn filters(claim: &PhoneNumberClaim) -> Option<SearchFilters> {
+        super::claim::filters(claim)
+    }
+
+    /// The acceptable candidates among `offers`, in the order provisioning would try them (the
+    /// class's selection policy and the stricter price caps), or why there is none. Pure.
+    pub fn candidates(
+        claim: &PhoneNumberClaim,
+        class: &PhoneNumberClass,
+        offers: &[AvailableNumber],
+    ) -> Result<Vec<AvailableNumber>, String> {
+        let mut taken = BTreeSet::new();
+        let mut out = Vec::new();
+        loop {
+            match super::claim::choose(claim, class, offers, &taken) {
+                Ok(pick) => {
+                    taken.insert(pick.phone_number.clone());
+                    out.push(pick);
+                }
+                Err(p) if out.is_empty() => return Err(format!("{}: {}", p.reason, p.message)),
+                Err(_) => return Ok(out),
+            }
+        }
+    }
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 
