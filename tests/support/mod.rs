@@ -18,11 +18,21 @@ pub struct TestEnv {
     /// The apiserver's audit log of service-account requests (`None` when reusing a plane).
     pub audit_log: Option<PathBuf>,
     config: kube::Config,
-    _plane: Option<ControlPlane>,
+    plane: std::sync::Mutex<Option<ControlPlane>>,
 }
 
 impl TestEnv {
     /// A client for this test's runtime (clients must not cross tokio runtimes).
+    /// Restarts the API server on the same port, keeping etcd and its data (no-op when reusing
+    /// a plane through `TESTENV_KUBECONFIG`).
+    pub async fn restart_apiserver(&self) {
+        let taken = self.plane.lock().unwrap().take();
+        if let Some(mut plane) = taken {
+            plane.restart_apiserver().await.unwrap();
+            *self.plane.lock().unwrap() = Some(plane);
+        }
+    }
+
     pub fn client(&self) -> kube::Client {
         kube::Client::try_from(self.config.clone()).unwrap()
     }
@@ -117,7 +127,7 @@ async fn start() -> Result<TestEnv, StartError> {
         kubeconfig,
         config,
         audit_log,
-        _plane: plane,
+        plane: std::sync::Mutex::new(plane),
     })
 }
 

@@ -1,0 +1,351 @@
+//! Chaos: for K rounds, claims are created and deleted while the simulator injects latency, 5xx,
+//! 429 + Retry-After and lost purchase responses, the operator process is SIGKILLed at random
+//! moments and restarted, and the API server is restarted once (etcd data kept). Everything
+//! random comes from one logged seed; a failing run is replayed with `CHAOS_SEED=<seed>`.
+//!
+//! At the end (faults cleared, the system left to settle) the invariants are checked:
+//! purchases − releases = numbers owned = managed PhoneNumbers holding a record id; no owned
+//! number without a PhoneNumber; no claim with two numbers; every claim `Bound`, or `Pending`
+//! with a reason; the class never over its `monthlyBudget`; after every kill the operator is
+//! ready again within a bound. The figures are printed and written to
+//! `target/chaos/last-run.json` (RELIABILITY.md quotes them).
+//!
+//! `CHAOS_ROUNDS` (default 4) sets K; `make chaos K=20` runs longer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+use serde_json::json;
+use support::OperatorProcess;
+use support::operator::{Fixture, claim_condition};
+use talkturo_operator::api::v1alpha1::{ClaimPhase, ManagementPolicy};
+use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
+
+const BUDGET: &str = "9.00";
+/// The operator must be ready again within this long after a kill (its Lease lasts 3 s).
+const RECOVERY_BOUND: Duration = Duration::from_secs(30);
+const SETTLE: Duration = Duration::from_secs(150);
+
+struct Operator {
+    process: OperatorProcess,
+    ready_url: String,
+}
+
+fn spawn(env: &support::TestEnv, ns: &str) -> Operator {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let process = OperatorProcess::spawn(
+        env,
+        "chaos",
+        &[
+            "--admin-addr",
+            &addr,
+            "--lease-namespace",
+            ns,
+            "--lease-duration-secs",
+            "3",
+            "--fast-sync-secs",
+            "1",
+            "--purchase-grace-secs",
+            "1",
+            "--api-timeout-secs",
+            "2",
+            "--retry-base-secs",
+            "1",
+            "--outcome-alert-secs",
+            "20",
+        ],
+    );
+    Operator {
+        process,
+        ready_url: format!("http://{addr}/readyz"),
+    }
+}
+
+/// How long until the operator answers `/readyz` with 200 (leader, caches synced).
+async fn wait_ready(op: &Operator) -> Duration {
+    let started = Instant::now();
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http.get(&op.ready_url).send().await
+            && r.status().is_success()
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < RECOVERY_BOUND,
+            "the operator was not ready {RECOVERY_BOUND:?} after a restart; log: {}",
+            op.process.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A random set of fault rules for one round; returns them with a label per kind.
+fn faults(rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
+    let ops = [Op::Search, Op::Purchase, Op::List, Op::Release];
+    let mut rules = Vec::new();
+    for _ in 0..rng.random_range(1..=3) {
+        let op = ops[rng.random_range(0..ops.len())];
+        let action = match rng.random_range(0..4) {
+            0 => FaultAction::Latency {
+                ms: rng.random_range(50..800),
+            },
+            1 => FaultAction::Status {
+                status: if rng.random_bool(0.5) { 500 } else { 503 },
+                retry_after_secs: None,
+            },
+            2 => FaultAction::Status {
+                status: 429,
+                retry_after_secs: Some(1),
+            },
+            _ => {
+                let mode =
+                    [LostMode::Drop, LostMode::ServerError, LostMode::Hang][rng.random_range(0..3)];
+                rules.push(FaultRule {
+                    op: Some(Op::Purchase),
+                    action: FaultAction::LostResponse { mode },
+                    probability: 0.4,
+                    remaining: Some(3),
+                });
+                continue;
+            }
+        };
+        rules.push(FaultRule {
+            op: Some(op),
+            action,
+            probability: rng.random_range(0.2..0.6),
+            remaining: None,
+        });
+    }
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_survive_faults_kills_and_an_api_server_restart() {
+    let Some(env) = support::env() else { return };
+    let seed: u64 = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    let rounds: usize = std::env::var("CHAOS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    eprintln!("chaos: seed {seed}, {rounds} rounds (replay: CHAOS_SEED={seed})");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+
+    let f = Fixture::new(
+        env,
+        "chaos",
+        |c| {
+            c.release_enabled = true;
+            c.activation_delay_ms = 300;
+        },
+        json!({"reclaimPolicy": "Release", "monthlyBudget": BUDGET, "syncInterval": "5s"}),
+    )
+    .await;
+    let mut op = spawn(env, &f.ns);
+    wait_ready(&op).await;
+
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut next = 0usize;
+    let (mut kills, mut created, mut deleted) = (0, 0, 0);
+    let mut recoveries: Vec<Duration> = Vec::new();
+    let restart_round = rounds / 2;
+    let run_started = Instant::now();
+    for round in 0..rounds {
+        f.sim.sim.set_faults(faults(&mut rng));
+        for _ in 0..rng.random_range(1..=4) {
+            let name = format!("c{next:03}");
+            next += 1;
+            let spec = if rng.random_bool(0.2) {
+                json!({"countryCode": "US", "numberType": "toll-free"})
+            } else {
+                let area = ["415", "212", "646"][rng.random_range(0..3)];
+                json!({"countryCode": "US", "areaCode": area})
+            };
+            f.claim(&name, spec).await;
+            live.insert(name);
+            created += 1;
+        }
+        let doomed: Vec<String> = live
+            .iter()
+            .filter(|_| rng.random_bool(0.25))
+            .cloned()
+            .collect();
+        for name in doomed {
+            f.claims().delete(&name, &Default::default()).await.unwrap();
+            live.remove(&name);
+            deleted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(200..2500))).await;
+        if rng.random_bool(0.6) {
+            op.process.kill();
+            kills += 1;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
+            op = spawn(env, &f.ns);
+            recoveries.push(wait_ready(&op).await);
+        }
+        if round == restart_round {
+            eprintln!("chaos: restarting the API server");
+            env.restart_apiserver().await;
+        }
+        eprintln!(
+            "chaos: round {round}: {} live claims, {} purchases, {} kills",
+            live.len(),
+            f.sim.sim.world().purchases(),
+            kills
+        );
+    }
+    let injected = f.sim.sim.faults_injected();
+    f.sim.sim.set_faults(vec![]);
+    let chaos_secs = run_started.elapsed().as_secs_f64();
+
+    // Settle: every claim Bound or Pending with a reason, nothing being bought or reclaimed.
+    let started = Instant::now();
+    let violations = loop {
+        let v = check(&f, &live).await;
+        if v.is_empty() || started.elapsed() > SETTLE {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let settle_secs = started.elapsed().as_secs_f64();
+
+    recoveries.sort();
+    let ms = |d: Option<&Duration>| d.map_or(0, |d| d.as_millis() as u64);
+    let report = json!({
+        "seed": seed,
+        "rounds": rounds,
+        "claimsCreated": created,
+        "claimsDeleted": deleted,
+        "faultsInjected": injected,
+        "operatorKills": kills,
+        "apiServerRestarts": u32::from(rounds > 0),
+        "purchases": f.sim.sim.world().purchases(),
+        "releases": f.sim.sim.world().releases(),
+        "purchaseCalls": f.sim.sim.calls(Op::Purchase),
+        "recoveryMs": {"median": ms(recoveries.get(recoveries.len() / 2)), "max": ms(recoveries.last())},
+        "chaosSeconds": chaos_secs,
+        "settleSeconds": settle_secs,
+        "invariantViolations": violations.len(),
+    });
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../chaos");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("last-run.json"),
+        serde_json::to_string_pretty(&report).unwrap(),
+    )
+    .unwrap();
+    eprintln!("chaos report: {report}");
+    assert!(
+        violations.is_empty(),
+        "seed {seed}: invariants violated:\n{}\noperator log: {}",
+        violations.join("\n"),
+        op.process.log.display()
+    );
+}
+
+/// The invariants; empty when all hold.
+async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
+    let mut v = Vec::new();
+    let numbers = f.class_numbers().await;
+    let claims = f.claims().list(&Default::default()).await.unwrap().items;
+    let (owned, purchases, releases, prices): (
+        BTreeSet<String>,
+        u64,
+        u64,
+        BTreeMap<String, Decimal>,
+    ) = {
+        let w = f.sim.sim.world();
+        (
+            w.records().map(|r| r.phone_number.clone()).collect(),
+            w.purchases(),
+            w.releases(),
+            w.records()
+                .map(|r| (r.phone_number.clone(), r.monthly_price))
+                .collect(),
+        )
+    };
+    let managed: BTreeSet<String> = numbers
+        .iter()
+        .filter(|n| n.spec.management_policy == ManagementPolicy::Managed)
+        .filter(|n| n.status.as_ref().is_some_and(|s| s.id.is_some()))
+        .map(|n| n.spec.number.clone())
+        .collect();
+    if purchases - releases != owned.len() as u64 {
+        v.push(format!(
+            "purchases {purchases} - releases {releases} != {} owned numbers",
+            owned.len()
+        ));
+    }
+    for n in owned.difference(&managed) {
+        v.push(format!("{n} is owned but no PhoneNumber records it"));
+    }
+    for n in managed.difference(&owned) {
+        v.push(format!(
+            "PhoneNumber for {n} holds a record id, but the account does not own it"
+        ));
+    }
+    for n in &numbers {
+        if let Some(s) = n
+            .status
+            .as_ref()
+            .filter(|s| s.id.is_none() && n.metadata.deletion_timestamp.is_none())
+        {
+            if s.phase != Some(talkturo_operator::api::v1alpha1::NumberPhase::Failed) {
+                v.push(format!(
+                    "{} is still being bought ({:?})",
+                    n.spec.number, s.phase
+                ));
+            }
+        }
+        if n.metadata.deletion_timestamp.is_some() {
+            v.push(format!("{} is still being reclaimed", n.spec.number));
+        }
+    }
+    let mut per_claim: BTreeMap<String, usize> = BTreeMap::new();
+    for n in &numbers {
+        if let Some(r) = &n.spec.claim_ref {
+            *per_claim.entry(r.name.clone()).or_default() += 1;
+        }
+    }
+    for (claim, count) in &per_claim {
+        if *count > 1 && live.contains(claim) {
+            v.push(format!("claim {claim} has {count} PhoneNumbers"));
+        }
+    }
+    for c in &claims {
+        let name = c.metadata.name.clone().unwrap();
+        let phase = c.status.as_ref().and_then(|s| s.phase);
+        let reason = claim_condition(c, "Ready").map(|r| r.1.to_owned());
+        match (phase, reason.as_deref()) {
+            (Some(ClaimPhase::Bound), _) => {}
+            // Waiting for a reason the user can act on, not stuck mid-purchase.
+            (
+                Some(ClaimPhase::Pending),
+                Some("BudgetExceeded" | "NoCandidates" | "OverPrice" | "PlanLimitReached"),
+            ) => {}
+            other => v.push(format!("claim {name}: {other:?}")),
+        }
+    }
+    let spent: Decimal = owned.iter().filter_map(|n| prices.get(n)).sum();
+    if spent > Decimal::from_str(BUDGET).unwrap() {
+        v.push(format!(
+            "the class spends ${spent}/month, over its ${BUDGET} budget"
+        ));
+    }
+    v
+}
