@@ -304,13 +304,12 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             .status
             .as_ref()
             .filter(|s| s.id.is_none() && n.metadata.deletion_timestamp.is_none())
+            && s.phase != Some(talkturo_operator::api::v1alpha1::NumberPhase::Failed)
         {
-            if s.phase != Some(talkturo_operator::api::v1alpha1::NumberPhase::Failed) {
-                v.push(format!(
-                    "{} is still being bought ({:?})",
-                    n.spec.number, s.phase
-                ));
-            }
+            v.push(format!(
+                "{} is still being bought ({:?})",
+                n.spec.number, s.phase
+            ));
         }
         if n.metadata.deletion_timestamp.is_some() {
             v.push(format!("{} is still being reclaimed", n.spec.number));
