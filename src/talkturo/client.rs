@@ -30,6 +30,8 @@ pub struct ClientConfig {
     pub max_retry_wait: Duration,
     /// Records asked for per list page.
     pub page_size: usize,
+    /// Largest response body read; a bigger one is an invalid response, never buffered whole.
+    pub max_body_bytes: usize,
 }
 
 impl ClientConfig {
@@ -42,6 +44,7 @@ impl ClientConfig {
             max_retries: 3,
             max_retry_wait: Duration::from_secs(30),
             page_size: 10_000,
+            max_body_bytes: 32 << 20,
         }
     }
 }
@@ -396,10 +399,7 @@ impl Client {
             .map_err(|e| transport_error(op, e, timeout))?;
         let status = resp.status();
         let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(op, e, timeout))?;
+        let bytes = read_capped(op, status, resp, self.config.max_body_bytes, timeout).await?;
         if !status.is_success() {
             let message = wire::error_message(&String::from_utf8_lossy(&bytes));
             return Err(Error::Api {
@@ -411,6 +411,36 @@ impl Client {
         }
         decode_success(op, status, &bytes)
     }
+}
+
+/// The body, read chunk by chunk and refused once it exceeds `max` bytes.
+async fn read_capped(
+    op: Operation,
+    status: StatusCode,
+    mut resp: reqwest::Response,
+    max: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Error> {
+    let too_big = |n: u64| Error::InvalidResponse {
+        op,
+        status: status.as_u16(),
+        detail: format!("the body is larger than {max} bytes ({n} bytes or more)"),
+    };
+    if let Some(n) = resp.content_length().filter(|n| *n > max as u64) {
+        return Err(too_big(n));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport_error(op, e, timeout))?
+    {
+        if out.len() + chunk.len() > max {
+            return Err(too_big((out.len() + chunk.len()) as u64));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 fn transport_error(op: Operation, e: reqwest::Error, after: Duration) -> Error {

@@ -39,16 +39,18 @@ fn snake_case(s: &str) -> String {
     out
 }
 
-/// A price: a decimal string (`"1.00"`) or a JSON number (`1.5`); `None` when absent or
-/// unreadable. Money is never a float: numbers are read from their decimal text.
+/// A price: a decimal string (`"1.00"`, `"$1.00"`) or a JSON number (`1.5`); `None` when
+/// absent, unreadable or negative — an unknown price, which no price cap accepts. Money is
+/// never a float: numbers are read from their decimal text.
 fn lenient_money<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
+    let price = match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => Decimal::from_str(s.trim().trim_start_matches('$')).ok(),
         Some(Value::Number(n)) => Decimal::from_str(&n.to_string())
             .or_else(|_| Decimal::from_scientific(&n.to_string()))
             .ok(),
         _ => None,
-    })
+    };
+    Ok(price.filter(|p| !p.is_sign_negative()))
 }
 
 /// An ISO-8601 timestamp, or `None` when absent, null or unreadable.
@@ -260,8 +262,17 @@ mod tests {
             decode(json!({"phoneNumber": "+1", "monthlyPrice": 1.1, "setupPrice": "$0.75"}));
         assert_eq!(n.monthly_price, Some(Decimal::new(110, 2)));
         assert_eq!(n.setup_price, Some(Decimal::new(75, 2)));
-        let n: AvailableNumber = decode(json!({"phoneNumber": "+1", "monthlyPrice": "free"}));
-        assert_eq!(n.monthly_price, None);
+        for odd in [
+            json!("free"),
+            json!("1,50"),
+            json!("-1"),
+            json!(-0.5),
+            json!("NaN"),
+            json!({}),
+        ] {
+            let n: AvailableNumber = decode(json!({"phoneNumber": "+1", "monthlyPrice": odd}));
+            assert_eq!(n.monthly_price, None, "{odd}");
+        }
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub struct Fixture {
     pub ns: String,
     pub sim: SimServer,
     pub class: String,
+    /// For the clean-up in `drop`, which must not use `client`: its connection task runs on the
+    /// test's runtime, whose threads may all be blocked in drops at that moment.
+    config: kube::Config,
 }
 
 impl Fixture {
@@ -123,6 +126,7 @@ impl Fixture {
             ns,
             sim,
             class,
+            config: env.config(),
         }
     }
 
@@ -252,13 +256,16 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         // Classes are cluster-scoped: remove this test's so the shared operator stops syncing it.
-        let (client, class) = (self.client.clone(), self.class.clone());
+        let (config, class) = (self.config.clone(), self.class.clone());
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async move {
+                let Ok(client) = kube::Client::try_from(config) else {
+                    return;
+                };
                 let _ = Api::<PhoneNumberClass>::all(client)
                     .delete(&class, &Default::default())
                     .await;
