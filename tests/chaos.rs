@@ -36,10 +36,13 @@ const SETTLE: Duration = Duration::from_secs(150);
 
 struct Operator {
     process: OperatorProcess,
-    ready_url: String,
+    metrics_url: String,
 }
 
-fn spawn(env: &support::TestEnv, ns: &str) -> Operator {
+/// The operator process; each incarnation has its own identity, as a replacement pod would, so
+/// it must wait for the dead one's Lease to expire before it leads.
+fn spawn(env: &support::TestEnv, ns: &str, incarnation: usize) -> Operator {
+    let identity = format!("chaos-{incarnation}");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -53,6 +56,8 @@ fn spawn(env: &support::TestEnv, ns: &str) -> Operator {
             &addr,
             "--lease-namespace",
             ns,
+            "--identity",
+            &identity,
             "--lease-duration-secs",
             "3",
             "--fast-sync-secs",
@@ -69,23 +74,26 @@ fn spawn(env: &support::TestEnv, ns: &str) -> Operator {
     );
     Operator {
         process,
-        ready_url: format!("http://{addr}/readyz"),
+        metrics_url: format!("http://{addr}/metrics"),
     }
 }
 
-/// How long until the operator answers `/readyz` with 200 (leader, caches synced).
-async fn wait_ready(op: &Operator) -> Duration {
+/// How long until the operator reconciles (`talkturo_operator_active 1`: leader, caches
+/// synced). Each incarnation has a new identity, so a takeover after a SIGKILL first waits out
+/// the dead holder's 3 s Lease.
+async fn wait_active(op: &Operator) -> Duration {
     let started = Instant::now();
     let http = reqwest::Client::new();
     loop {
-        if let Ok(r) = http.get(&op.ready_url).send().await
-            && r.status().is_success()
+        if let Ok(r) = http.get(&op.metrics_url).send().await
+            && let Ok(text) = r.text().await
+            && text.lines().any(|l| l == "talkturo_operator_active 1")
         {
             return started.elapsed();
         }
         assert!(
             started.elapsed() < RECOVERY_BOUND,
-            "the operator was not ready {RECOVERY_BOUND:?} after a restart; log: {}",
+            "the operator did not take over within {RECOVERY_BOUND:?} of a restart; log: {}",
             op.process.log.display()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -156,8 +164,8 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         json!({"reclaimPolicy": "Release", "monthlyBudget": BUDGET, "syncInterval": "5s"}),
     )
     .await;
-    let mut op = spawn(env, &f.ns);
-    wait_ready(&op).await;
+    let mut op = spawn(env, &f.ns, 0);
+    wait_active(&op).await;
 
     let mut live: BTreeSet<String> = BTreeSet::new();
     let mut next = 0usize;
@@ -195,8 +203,8 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
             op.process.kill();
             kills += 1;
             tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
-            op = spawn(env, &f.ns);
-            recoveries.push(wait_ready(&op).await);
+            op = spawn(env, &f.ns, kills);
+            recoveries.push(wait_active(&op).await);
         }
         if round == restart_round {
             eprintln!("chaos: restarting the API server");

@@ -42,6 +42,7 @@ pub struct Metrics {
     reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     purchases: Family<PurchaseLabels, Counter>,
     numbers: Family<NumberLabels, Gauge>,
+    active: Gauge,
     pub talkturo: Arc<ClientMetrics>,
 }
 
@@ -76,6 +77,12 @@ impl Default for Metrics {
             "PhoneNumbers by class and phase",
             numbers.clone(),
         );
+        let active = Gauge::default();
+        registry.register(
+            "active",
+            "1 while this process leads (or runs without leader election) with synced caches, i.e. reconciles; 0 on a standby",
+            active.clone(),
+        );
         let talkturo = Arc::new(ClientMetrics::default());
         talkturo.register(&mut registry);
         Self {
@@ -84,12 +91,18 @@ impl Default for Metrics {
             reconcile_duration,
             purchases,
             numbers,
+            active,
             talkturo,
         }
     }
 }
 
 impl Metrics {
+    /// Whether this process is the one reconciling.
+    pub fn set_active(&self, active: bool) {
+        self.active.set(i64::from(active));
+    }
+
     pub fn reconciled(&self, controller: &'static str, outcome: &'static str, seconds: f64) {
         self.reconciles
             .get_or_create(&ReconcileLabels {

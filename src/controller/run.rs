@@ -284,6 +284,7 @@ async fn controllers(
             );
             tracing::info!("caches synced; reconciling");
             ctx.synced.store(true, Ordering::SeqCst);
+            ctx.metrics.set_active(true);
             ready.store(true, Ordering::SeqCst);
         }
     };

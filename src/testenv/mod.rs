@@ -17,7 +17,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-pub use process::ManagedChild;
+pub use process::{ManagedChild, free_ports};
 
 /// Versions the cache is built for (`hack/testenv/versions.env`, shared with the build script).
 const VERSIONS: &str = include_str!("../../hack/testenv/versions.env");
