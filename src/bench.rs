@@ -1,0 +1,445 @@
+//! The benchmark harness behind `make bench` (and the exact-count tests in `make test`): a real
+//! kube-apiserver + etcd, the simulator (activation delay 0, no rate limits), and the operator
+//! binary as a child process, so its memory is the OS's figure for that process alone.
+//!
+//! Counts come from the simulator's per-operation counters, the apiserver's audit log (every
+//! request, metadata only) and the operator's `/metrics`; memory from `/proc/<pid>/status`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use crate::api::v1alpha1::{
+    ClaimPhase, PhoneNumber, PhoneNumberClaim, PhoneNumberClass, phone_number_name,
+};
+use crate::sim::{Op, SimConfig, SimServer};
+use crate::testenv::{self, Binaries, ControlPlane};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Area codes the claims spread over (the simulator keeps one inventory pool per prefix).
+pub const AREAS: [&str; 10] = [
+    "212", "213", "305", "312", "415", "503", "617", "646", "702", "919",
+];
+pub const NAMESPACE: &str = "bench";
+pub const CLASS: &str = "bench";
+
+/// A control plane, a simulator and (when started) the operator.
+pub struct Bench {
+    pub plane: ControlPlane,
+    pub client: kube::Client,
+    pub sim: SimServer,
+    operator_bin: PathBuf,
+    pub operator: Option<Operator>,
+    incarnation: u32,
+}
+
+/// The operator process.
+pub struct Operator {
+    child: Child,
+    metrics_url: String,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident and peak resident memory, in KiB, from `/proc/<pid>/status`.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// The operator's own metrics text.
+    pub async fn metrics(&self) -> String {
+        match reqwest::get(&self.metrics_url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until it reconciles (`talkturo_operator_active 1`); how long that took.
+    pub async fn wait_active(&self, bound: Duration) -> Result<Duration, Error> {
+        let started = Instant::now();
+        while started.elapsed() < bound {
+            if self
+                .metrics()
+                .await
+                .lines()
+                .any(|l| l == "talkturo_operator_active 1")
+            {
+                return Ok(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(format!("the operator was not active within {bound:?}").into())
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Writes the apiserver saw, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// create/update/patch/delete of the operator's objects (PhoneNumbers, claim and class
+    /// status, ConfigMaps), not counting the benchmark's own claim creations.
+    pub state: u64,
+    /// Events recorded.
+    pub events: u64,
+    /// Lease writes (leader election).
+    pub leases: u64,
+    /// Writes answered 409 Conflict.
+    pub conflicts: u64,
+}
+
+/// A position in the audit log.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark(u64);
+
+impl Bench {
+    /// Starts a control plane in `dir` and a simulator with `sim`'s tweaks; creates the
+    /// namespace, the API key Secret and the class (sync interval `sync`).
+    pub async fn start(
+        dir: &Path,
+        operator_bin: PathBuf,
+        sim: impl FnOnce(&mut SimConfig),
+        sync: &str,
+    ) -> Result<Self, Error> {
+        let binaries = Binaries::locate()?;
+        let plane = ControlPlane::start(&binaries, dir).await?;
+        let config = plane.config().await?;
+        let client = kube::Client::try_from(config)?;
+        testenv::install_crds(
+            &client,
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds"),
+        )
+        .await?;
+        let mut c = SimConfig {
+            activation_delay_ms: 0,
+            pool_size: 2_000,
+            ..SimConfig::default()
+        };
+        sim(&mut c);
+        let sim = SimServer::start(c).await?;
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await?;
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "talkturo", "namespace": NAMESPACE},
+            "stringData": {"apiKey": "tk_demo_token"}}))?;
+        Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+            .create(&PostParams::default(), &secret)
+            .await?;
+        let class: PhoneNumberClass = serde_json::from_value(json!({
+            "metadata": {"name": CLASS},
+            "spec": {"apiBaseUrl": sim.base_url(), "teamId": "team_demo", "accountSlug": "demo",
+                     "apiKeySecretRef": {"namespace": NAMESPACE, "name": "talkturo", "key": "apiKey"},
+                     "syncInterval": sync}}))?;
+        Api::<PhoneNumberClass>::all(client.clone())
+            .create(&PostParams::default(), &class)
+            .await?;
+        Ok(Self {
+            plane,
+            client,
+            sim,
+            operator_bin,
+            operator: None,
+            incarnation: 0,
+        })
+    }
+
+    /// Starts the operator binary (no leader election: one process, no Lease traffic).
+    pub async fn start_operator(&mut self) -> Result<Duration, Error> {
+        let [port] = crate::testenv::free_ports::<1>()?;
+        self.incarnation += 1;
+        let log = self
+            .plane
+            .dir()
+            .join(format!("operator-{}.log", self.incarnation));
+        let out = std::fs::File::create(&log)?;
+        let started = Instant::now();
+        let child = Command::new(&self.operator_bin)
+            .args([
+                "run",
+                "--leader-election=false",
+                "--log=warn",
+                "--admin-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("KUBECONFIG", self.plane.kubeconfig_path())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()?;
+        let op = Operator {
+            child,
+            metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+            log,
+        };
+        op.wait_active(Duration::from_secs(60)).await?;
+        self.operator = Some(op);
+        Ok(started.elapsed())
+    }
+
+    pub fn claims(&self) -> Api<PhoneNumberClaim> {
+        Api::namespaced(self.client.clone(), NAMESPACE)
+    }
+
+    /// Creates claims `<prefix>-<i>` for `i` in `range`, `concurrency` at a time, spread over the
+    /// area codes.
+    pub async fn create_claims(
+        &self,
+        prefix: &str,
+        range: std::ops::Range<usize>,
+        concurrency: usize,
+    ) -> Result<Vec<String>, Error> {
+        let names: Vec<String> = range.clone().map(|i| format!("{prefix}-{i}")).collect();
+        let api = self.claims();
+        let results: Vec<Result<(), kube::Error>> = futures::stream::iter(range)
+            .map(|i| {
+                let api = api.clone();
+                let name = format!("{prefix}-{i}");
+                async move {
+                    let claim: PhoneNumberClaim = serde_json::from_value(json!({
+                        "metadata": {"name": name},
+                        "spec": {"className": CLASS, "countryCode": "US", "areaCode": AREAS[i % AREAS.len()]}}))
+                    .map_err(kube::Error::SerdeError)?;
+                    api.create(&PostParams::default(), &claim).await.map(|_| ())
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(names)
+    }
+
+    /// Waits until `n` claims in the namespace are Bound; returns the time it took.
+    pub async fn wait_bound(&self, n: usize, bound: Duration) -> Result<Duration, Error> {
+        let started = Instant::now();
+        loop {
+            let count = self
+                .claims()
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
+                .count();
+            if count >= n {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > bound {
+                return Err(format!("only {count} of {n} claims Bound after {bound:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The simulator's request counts per operation.
+    pub fn calls(&self) -> BTreeMap<Op, u64> {
+        self.sim
+            .sim
+            .counters()
+            .into_iter()
+            .map(|(op, c)| (op, c.calls))
+            .collect()
+    }
+
+    /// The audit log's current end.
+    pub fn mark(&self) -> Mark {
+        Mark(
+            std::fs::metadata(self.plane.audit_log_path())
+                .map(|m| m.len())
+                .unwrap_or(0),
+        )
+    }
+
+    /// Writes audited since `mark`. (The audit log is written synchronously: every answered
+    /// request is in it.)
+    pub fn writes_since(&self, mark: Mark) -> Result<Writes, Error> {
+        let mut f = std::fs::File::open(self.plane.audit_log_path())?;
+        f.seek(SeekFrom::Start(mark.0))?;
+        let mut w = Writes::default();
+        for line in BufReader::new(f).lines() {
+            let v: Value = serde_json::from_str(&line?)?;
+            let verb = v["verb"].as_str().unwrap_or_default();
+            if !matches!(
+                verb,
+                "create" | "update" | "patch" | "delete" | "deletecollection"
+            ) {
+                continue;
+            }
+            let resource = v["objectRef"]["resource"].as_str().unwrap_or_default();
+            let subresource = v["objectRef"]["subresource"].as_str().unwrap_or_default();
+            if v["responseStatus"]["code"].as_u64() == Some(409) {
+                w.conflicts += 1;
+            }
+            match resource {
+                "events" => w.events += 1,
+                "leases" => w.leases += 1,
+                // The benchmark's own claim creations.
+                "phonenumberclaims" if verb == "create" && subresource.is_empty() => {}
+                "phonenumbers" | "phonenumberclaims" | "phonenumberclasses" | "configmaps" => {
+                    w.state += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(w)
+    }
+}
+
+/// Total of a call-count map.
+pub fn total(calls: &BTreeMap<Op, u64>) -> u64 {
+    calls.values().sum()
+}
+
+/// `after - before`, per operation.
+pub fn delta(after: &BTreeMap<Op, u64>, before: &BTreeMap<Op, u64>) -> BTreeMap<Op, u64> {
+    after
+        .iter()
+        .map(|(op, n)| (*op, n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The floor for a burst: only the unavoidable work for each of `names` (already created
+/// claims) — one purchase of a distinct number and the minimum writes (the PhoneNumber, its
+/// status, the claim's status) — with the same kube client, `concurrency` at a time, no
+/// controller. Returns its wall time.
+pub async fn floor(bench: &Bench, names: &[String], concurrency: usize) -> Result<Duration, Error> {
+    // The numbers, picked up front from the inventory (choosing is not the floor's work).
+    let numbers: Vec<String> = {
+        let mut out = Vec::new();
+        let talkturo = talkturo_client(bench)?;
+        let mut area = 0;
+        while out.len() < names.len() {
+            let offers = talkturo
+                .search(&crate::talkturo::SearchFilters {
+                    country_code: "US".into(),
+                    area_code: Some(AREAS[area % AREAS.len()].into()),
+                    number_type: None,
+                    limit: Some(20),
+                })
+                .await?
+                .numbers;
+            for o in offers {
+                if !out.contains(&o.phone_number) && out.len() < names.len() {
+                    out.push(o.phone_number);
+                }
+            }
+            area += 1;
+            if area > names.len() * 2 + AREAS.len() {
+                return Err("the inventory ran out for the floor".into());
+            }
+        }
+        out
+    };
+    let talkturo = talkturo_client(bench)?;
+    let started = Instant::now();
+    let pns: Api<PhoneNumber> = Api::all(bench.client.clone());
+    let claims = bench.claims();
+    let results: Vec<Result<(), Error>> = futures::stream::iter(names.iter().zip(numbers))
+        .map(|(claim, number)| {
+            let (pns, claims, talkturo) = (pns.clone(), claims.clone(), talkturo.clone());
+            async move {
+                let bought = talkturo.purchase(&number, "team_demo").await?;
+                let name = phone_number_name(&number);
+                let pn: PhoneNumber = serde_json::from_value(json!({
+                    "metadata": {"name": name},
+                    "spec": {"number": number, "className": CLASS,
+                             "claimRef": {"namespace": NAMESPACE, "name": claim}}}))?;
+                pns.create(&PostParams::default(), &pn).await?;
+                pns.patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": {"id": bought.phone_number.id, "phase": "Bound"}})),
+                )
+                .await?;
+                claims
+                    .patch_status(
+                        claim,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"status": {"phase": "Bound", "phoneNumberName": name, "number": number}})),
+                    )
+                    .await?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let took = started.elapsed();
+    for r in results {
+        r?;
+    }
+    Ok(took)
+}
+
+fn talkturo_client(bench: &Bench) -> Result<crate::talkturo::Client, Error> {
+    Ok(crate::talkturo::Client::new(
+        crate::talkturo::ClientConfig::new(
+            bench.sim.base_url(),
+            secrecy::SecretString::from("tk_demo_token"),
+        ),
+    )?)
+}
+
+/// Median of a sample (sorted in place); zero when empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    percentile(v, 50.0)
+}
+
+/// The `p`th percentile (nearest rank) of a sample (sorted in place); zero when empty.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(median(&mut v), 3.0);
+        assert_eq!(percentile(&mut v, 99.0), 5.0);
+        assert_eq!(percentile(&mut v, 20.0), 1.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
+}

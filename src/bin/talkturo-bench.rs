@@ -1,0 +1,397 @@
+//! `talkturo-bench`: the performance figures of BENCHMARKS.md (metrics M1–M8 of the
+//! performance issue), measured against a real kube-apiserver + etcd and the simulator, with
+//! the operator's release binary as a child process. `make bench` / `make bench-quick`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use kube::runtime::wait::await_condition;
+use serde_json::{Value, json};
+use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
+use talkturo_operator::bench::{self, Bench, Writes};
+use talkturo_operator::sim::Op;
+
+#[derive(Parser)]
+#[command(about = "Measure the operator: Talkturo calls, API writes, throughput, latency, memory")]
+struct Args {
+    /// Claims in the burst (M1, M2, M4).
+    #[arg(long, default_value_t = 1000)]
+    burst: usize,
+    /// Claims (and so numbers) in the steady state (M3, M6, M7); at least --burst.
+    #[arg(long, default_value_t = 10_000)]
+    total: usize,
+    /// Claims created one at a time for the apply → Bound latency (M5).
+    #[arg(long, default_value_t = 50)]
+    sequential: usize,
+    /// Seconds of steady state observed for M3.
+    #[arg(long, default_value_t = 120)]
+    steady_secs: u64,
+    /// Independent runs (fresh control plane each); times are reported as medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The operator binary to measure.
+    #[arg(long, default_value = "target/release/talkturo-operator")]
+    operator: PathBuf,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "target/bench/last-run.json")]
+    out: PathBuf,
+}
+
+/// Claims created at once by the benchmark client.
+const CREATE_CONCURRENCY: usize = 64;
+/// The operator's default reconcile concurrency, also the floor's.
+const WORK_CONCURRENCY: usize = 16;
+
+#[tokio::main]
+async fn main() -> Result<(), bench::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    if !args.operator.exists() {
+        return Err(format!(
+            "{} does not exist: build it first (`cargo build --release --bin talkturo-operator`)",
+            args.operator.display()
+        )
+        .into());
+    }
+    let total = args.total.max(args.burst);
+    let mut runs = Vec::new();
+    for run in 0..args.runs {
+        eprintln!("run {}/{}", run + 1, args.runs);
+        runs.push(one_run(&args, total, run).await?);
+    }
+    let report = summarize(&args, total, &runs);
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
+    println!("{}", table(&report));
+    Ok(())
+}
+
+async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::Error> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("talkturo-bench-{run}-"))
+        .tempdir()?;
+    let mut b = Bench::start(
+        dir.path(),
+        args.operator.clone(),
+        |c| c.pool_size = (total * 3 / bench::AREAS.len()).max(200),
+        "60s",
+    )
+    .await?;
+
+    // The floor first, with no operator running; its objects are removed afterwards.
+    let floor_names = b
+        .create_claims("floor", 0..args.burst, CREATE_CONCURRENCY)
+        .await?;
+    let floor_started = Instant::now();
+    let floor_work = bench::floor(&b, &floor_names, WORK_CONCURRENCY).await?;
+    let _ = floor_started;
+    remove_floor(&b, &floor_names).await?;
+
+    // Idle.
+    b.start_operator().await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle_kib = op(&b)?.memory_kib().0;
+
+    // M5 (and M1 for an isolated claim): one claim at a time.
+    let mut latencies = Vec::new();
+    let mut isolated = (0u64, Writes::default());
+    for i in 0..args.sequential {
+        let (calls, mark) = (b.calls(), b.mark());
+        let names = b.create_claims("solo", i..i + 1, 1).await?;
+        let started = Instant::now();
+        let cond = |c: Option<&PhoneNumberClaim>| {
+            c.and_then(|c| c.status.as_ref())
+                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
+        };
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(b.claims(), &names[0], cond),
+        )
+        .await??;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        if i == 0 {
+            // Let the purchase settle (active) before counting what one claim cost.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            isolated = (
+                bench::total(&bench::delta(&b.calls(), &calls)),
+                b.writes_since(mark)?,
+            );
+        }
+    }
+
+    // M4, M1, M2: the burst.
+    let before = (b.calls(), b.mark(), b.sim.sim.world().purchases());
+    let started = Instant::now();
+    b.create_claims("burst", 0..args.burst, CREATE_CONCURRENCY)
+        .await?;
+    let burst_time = b
+        .wait_bound(args.sequential + args.burst, Duration::from_secs(1800))
+        .await?;
+    let burst_secs = started
+        .elapsed()
+        .as_secs_f64()
+        .max(burst_time.as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let burst_calls = bench::delta(&b.calls(), &before.0);
+    let burst_writes = b.writes_since(before.1)?;
+    let burst_purchases = b.sim.sim.world().purchases() - before.2;
+    let burst_peak_kib = op(&b)?.memory_kib().1;
+
+    // The rest of the steady state's claims.
+    if total > args.burst {
+        b.create_claims("bulk", args.burst..total, CREATE_CONCURRENCY)
+            .await?;
+        b.wait_bound(args.sequential + total, Duration::from_secs(3600))
+            .await?;
+    }
+    let numbers = args.sequential + total;
+
+    // M3, M6: steady state (everything bound and active; nothing to do).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (calls, mark) = (b.calls(), b.mark());
+    tokio::time::sleep(Duration::from_secs(args.steady_secs)).await;
+    let steady_calls = bench::delta(&b.calls(), &calls);
+    let steady_writes = b.writes_since(mark)?;
+    let (steady_kib, peak_kib) = op(&b)?.memory_kib();
+
+    // M7: restart with everything bound.
+    if let Some(mut o) = b.operator.take() {
+        o.kill();
+    }
+    let (calls, mark, purchases) = (b.calls(), b.mark(), b.sim.sim.world().purchases());
+    let ready = b.start_operator().await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let restart_calls = bench::delta(&b.calls(), &calls);
+    let restart_writes = b.writes_since(mark)?;
+    let restart_purchases = b.sim.sim.world().purchases() - purchases;
+
+    let per_number = |c: &BTreeMap<Op, u64>| {
+        c.iter()
+            .filter(|(op, _)| !matches!(op, Op::List))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    Ok(json!({
+        "numbers": numbers,
+        "floorSecs": floor_work.as_secs_f64(),
+        "idleKiB": idle_kib,
+        "isolatedCalls": isolated.0,
+        "isolatedWrites": writes(&isolated.1),
+        "applyToBoundMs": {"p50": bench::median(&mut latencies.clone()), "p99": bench::percentile(&mut latencies, 99.0)},
+        "burst": {
+            "claims": args.burst,
+            "secs": burst_secs,
+            "calls": calls_json(&burst_calls),
+            "purchases": burst_purchases,
+            "writes": writes(&burst_writes),
+            "peakKiB": burst_peak_kib,
+        },
+        "steady": {
+            "secs": args.steady_secs,
+            "calls": calls_json(&steady_calls),
+            "perNumberCalls": per_number(&steady_calls),
+            "writes": writes(&steady_writes),
+            "rssKiB": steady_kib,
+            "peakKiB": peak_kib,
+        },
+        "restart": {
+            "readySecs": ready.as_secs_f64(),
+            "calls": calls_json(&restart_calls),
+            "writes": writes(&restart_writes),
+            "purchases": restart_purchases,
+        },
+    }))
+}
+
+fn op(b: &Bench) -> Result<&bench::Operator, bench::Error> {
+    b.operator
+        .as_ref()
+        .ok_or_else(|| "the operator is not running".into())
+}
+
+async fn remove_floor(b: &Bench, names: &[String]) -> Result<(), bench::Error> {
+    use kube::api::{Api, DeleteParams};
+    let pns: Api<talkturo_operator::api::v1alpha1::PhoneNumber> = Api::all(b.client.clone());
+    for pn in pns.list(&Default::default()).await?.items {
+        pns.delete(&kube::ResourceExt::name_any(&pn), &DeleteParams::default())
+            .await?;
+    }
+    for n in names {
+        b.claims().delete(n, &DeleteParams::default()).await?;
+    }
+    Ok(())
+}
+
+fn calls_json(c: &BTreeMap<Op, u64>) -> Value {
+    json!(
+        c.iter()
+            .map(|(op, n)| (format!("{op:?}").to_lowercase(), *n))
+            .collect::<BTreeMap<_, _>>()
+    )
+}
+
+fn writes(w: &Writes) -> Value {
+    json!({"state": w.state, "events": w.events, "leases": w.leases, "conflicts": w.conflicts})
+}
+
+fn summarize(args: &Args, total: usize, runs: &[Value]) -> Value {
+    let med = |f: &dyn Fn(&Value) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        bench::median(&mut v)
+    };
+    let max = |f: &dyn Fn(&Value) -> f64| runs.iter().map(f).fold(0.0, f64::max);
+    let burst = args.burst as f64;
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let sum_calls = |v: &Value| v.as_object().map_or(0.0, |m| m.values().map(n).sum());
+    let binary = std::fs::metadata(&args.operator).map_or(0, |m| m.len());
+    json!({
+        "commit": option_env!("GIT_COMMIT").unwrap_or("see BENCHMARKS.md"),
+        "runs": runs.len(),
+        "burst": args.burst,
+        "total": total,
+        "M1": {
+            "callsPerClaimBurst": max(&|r| sum_calls(&r["burst"]["calls"]) / burst),
+            "callsIsolated": max(&|r| n(&r["isolatedCalls"])),
+            "duplicatePurchases": max(&|r| n(&r["burst"]["purchases"]) - burst),
+        },
+        "M2": {
+            "stateWritesPerClaim": max(&|r| n(&r["burst"]["writes"]["state"]) / burst),
+            "eventsPerClaim": max(&|r| n(&r["burst"]["writes"]["events"]) / burst),
+            "conflictsBurst": max(&|r| n(&r["burst"]["writes"]["conflicts"])),
+            "conflictsSteady": max(&|r| n(&r["steady"]["writes"]["conflicts"])),
+        },
+        "M3": {
+            "numbers": runs.first().map_or(0.0, |r| n(&r["numbers"])),
+            "callsPerHour": max(&|r| sum_calls(&r["steady"]["calls"]) * 3600.0 / n(&r["steady"]["secs"])),
+            "perNumberCalls": max(&|r| n(&r["steady"]["perNumberCalls"])),
+            "writes": max(&|r| n(&r["steady"]["writes"]["state"]) + n(&r["steady"]["writes"]["events"])),
+        },
+        "M4": {
+            "claimsPerSec": med(&|r| burst / n(&r["burst"]["secs"])),
+            "floorClaimsPerSec": med(&|r| burst / n(&r["floorSecs"])),
+            "ratioToFloor": med(&|r| n(&r["burst"]["secs"]) / n(&r["floorSecs"])),
+        },
+        "M5": {
+            "p50Ms": med(&|r| n(&r["applyToBoundMs"]["p50"])),
+            "p99Ms": med(&|r| n(&r["applyToBoundMs"]["p99"])),
+        },
+        "M6": {
+            "idleMiB": med(&|r| n(&r["idleKiB"]) / 1024.0),
+            "steadyMiB": med(&|r| n(&r["steady"]["rssKiB"]) / 1024.0),
+            "peakMiB": med(&|r| n(&r["steady"]["peakKiB"]) / 1024.0),
+        },
+        "M7": {
+            "readySecs": med(&|r| n(&r["restart"]["readySecs"])),
+            "listCalls": max(&|r| n(&r["restart"]["calls"]["list"])),
+            "otherCalls": max(&|r| sum_calls(&r["restart"]["calls"]) - n(&r["restart"]["calls"]["list"])),
+            "writes": max(&|r| n(&r["restart"]["writes"]["state"]) + n(&r["restart"]["writes"]["events"])),
+            "purchases": max(&|r| n(&r["restart"]["purchases"])),
+        },
+        "M8": {"binaryMiB": binary as f64 / (1024.0 * 1024.0)},
+        "raw": runs,
+    })
+}
+
+fn table(r: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let rows = [
+        (
+            "M1",
+            "Talkturo calls per bound claim (burst / isolated); duplicate purchases",
+            "≤ 1.2 / ≤ 3; 0",
+            format!(
+                "{:.2} / {} ; {}",
+                f(&r["M1"]["callsPerClaimBurst"]),
+                f(&r["M1"]["callsIsolated"]),
+                f(&r["M1"]["duplicatePurchases"])
+            ),
+        ),
+        (
+            "M2",
+            "API writes per bound claim (state + Events); conflicts burst / steady",
+            "≤ 5; 0 steady",
+            format!(
+                "{:.2} + {:.2}; {} / {}",
+                f(&r["M2"]["stateWritesPerClaim"]),
+                f(&r["M2"]["eventsPerClaim"]),
+                f(&r["M2"]["conflictsBurst"]),
+                f(&r["M2"]["conflictsSteady"])
+            ),
+        ),
+        (
+            "M3",
+            "steady state: Talkturo calls/hour (1 class, 60 s sync); per-number calls; writes",
+            "≤ 60; 0; 0",
+            format!(
+                "{:.0} with {} numbers; {}; {}",
+                f(&r["M3"]["callsPerHour"]),
+                f(&r["M3"]["numbers"]),
+                f(&r["M3"]["perNumberCalls"]),
+                f(&r["M3"]["writes"])
+            ),
+        ),
+        (
+            "M4",
+            "claims bound per second, burst; ratio to the floor",
+            "≥ 100/s; ≤ 2×",
+            format!(
+                "{:.0}/s (floor {:.0}/s); {:.2}×",
+                f(&r["M4"]["claimsPerSec"]),
+                f(&r["M4"]["floorClaimsPerSec"]),
+                f(&r["M4"]["ratioToFloor"])
+            ),
+        ),
+        (
+            "M5",
+            "apply → Bound, one at a time (p50 / p99)",
+            "≤ 50 / 250 ms",
+            format!(
+                "{:.0} / {:.0} ms",
+                f(&r["M5"]["p50Ms"]),
+                f(&r["M5"]["p99Ms"])
+            ),
+        ),
+        (
+            "M6",
+            "memory: steady / peak / idle",
+            "≤ 64 / 96 / 12 MiB",
+            format!(
+                "{:.1} / {:.1} / {:.1} MiB",
+                f(&r["M6"]["steadyMiB"]),
+                f(&r["M6"]["peakMiB"]),
+                f(&r["M6"]["idleMiB"])
+            ),
+        ),
+        (
+            "M7",
+            "restart: ready; list calls; other calls; writes; purchases",
+            "≤ 2 s; 1; 0; 0; 0",
+            format!(
+                "{:.2} s; {}; {}; {}; {}",
+                f(&r["M7"]["readySecs"]),
+                f(&r["M7"]["listCalls"]),
+                f(&r["M7"]["otherCalls"]),
+                f(&r["M7"]["writes"]),
+                f(&r["M7"]["purchases"])
+            ),
+        ),
+        (
+            "M8",
+            "release binary size",
+            "≤ 12 MiB",
+            format!("{:.1} MiB", f(&r["M8"]["binaryMiB"])),
+        ),
+    ];
+    let mut out = format!(
+        "burst {} claims, steady {} numbers, {} run(s)\n\n| # | metric | target | measured |\n|---|---|---|---|\n",
+        r["burst"], r["M3"]["numbers"], r["runs"]
+    );
+    for (id, what, target, got) in rows {
+        out.push_str(&format!("| {id} | {what} | {target} | {got} |\n"));
+    }
+    out
+}
