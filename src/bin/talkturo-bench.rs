@@ -235,7 +235,7 @@ fn calls_json(c: &BTreeMap<Op, u64>) -> Value {
 }
 
 fn writes(w: &Writes) -> Value {
-    json!({"state": w.state, "events": w.events, "leases": w.leases, "conflicts": w.conflicts})
+    json!({"state": w.state, "events": w.events, "leases": w.leases, "conflicts": w.conflicts, "detail": w.detail})
 }
 
 fn summarize(args: &Args, total: usize, runs: &[Value]) -> Value {

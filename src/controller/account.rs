@@ -92,6 +92,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Least time between the starts of two list calls of one account.
+const LIST_PACING: Duration = Duration::from_millis(100);
+
 /// How long search results are reused before asking the carrier again.
 const SEARCH_TTL: Duration = Duration::from_secs(10);
 
@@ -134,6 +137,15 @@ impl Account {
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
+        // Pacing: lists start at least LIST_PACING apart, so a burst of new PhoneNumbers (each
+        // needing a list sent after it was created) shares a few lists instead of one each. An
+        // isolated request, long after the last list, is not delayed.
+        if let Some(last) = self.last_list_start() {
+            let since = Timestamp::now().duration_since(last).unsigned_abs();
+            if since < LIST_PACING {
+                tokio::time::sleep(LIST_PACING - since).await;
+            }
+        }
         let started_at = Timestamp::now();
         match self.client.list(&self.key.team_id).await {
             Ok(records) => {
@@ -157,6 +169,12 @@ impl Account {
                 Err(e)
             }
         }
+    }
+
+    fn last_list_start(&self) -> Option<Timestamp> {
+        let ok = lock(&self.snapshot).as_ref().map(|s| s.started_at);
+        let failed = lock(&self.last_error).as_ref().map(|(at, _)| *at);
+        ok.max(failed)
     }
 
     fn fresh(&self, fresher_than: Timestamp) -> Option<ListResult> {

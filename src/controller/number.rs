@@ -502,9 +502,9 @@ fn mirror(
         provider: r.provider.clone(),
         provider_status: Some(r.status.as_str().to_owned()),
         is_trial: Some(r.is_trial),
-        trial_expires_at: r
-            .trial_expires_at
-            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+        // Whole seconds, as the API server stores a Time: what is compared is what was written
+        // (sub-second precision would differ on every reconcile and rewrite the status).
+        trial_expires_at: r.trial_expires_at.map(now_time),
         monthly_price: st.monthly_price.clone().or(offer.0),
         setup_price: st.setup_price.clone().or(offer.1),
         features: if st.features.is_empty() {
@@ -514,10 +514,7 @@ fn mirror(
         },
         assigned_assistant_id: r.assistant_id.clone(),
         assigned_assistant_name: r.assistant_name.clone(),
-        purchased_at: r
-            .created_at
-            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
-            .or(st.purchased_at.clone()),
+        purchased_at: r.created_at.map(now_time).or(st.purchased_at.clone()),
         purchased_by: r
             .purchased_by_email
             .clone()
@@ -935,7 +932,9 @@ mod tests {
     }
 
     fn record(status: NumberStatus) -> NumberRecord {
-        serde_json::from_value::<NumberRecord>(serde_json::json!({"id": "pn_1", "phone_number": "+14155550101", "provider_id": "tx_1"}))
+        // Sub-second timestamps, as the service sends them.
+        serde_json::from_value::<NumberRecord>(serde_json::json!({"id": "pn_1", "phone_number": "+14155550101", "provider_id": "tx_1",
+            "created_at": "2025-12-31T23:59:58.123456789Z", "is_trial": true, "trial_expires_at": "2026-01-05T23:59:58.5Z"}))
             .map(|mut r| {
                 r.status = status;
                 r
@@ -1221,9 +1220,13 @@ mod tests {
             &cfg(),
             false,
         ));
+        // What the API server stores and the cache then holds.
+        let stored: PhoneNumberStatus =
+            serde_json::from_value(serde_json::to_value(&first).unwrap()).unwrap();
+        assert_eq!(first, stored, "the status survives storage unchanged");
         let later = snapshot("2026-01-01T00:05:00Z", vec![record(NumberStatus::Active)]);
         let (second, _, _) = settled(plan(
-            &number(Some(first.clone())),
+            &number(Some(stored)),
             &class(),
             &later,
             ClaimLink::Present,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
 use kube::ResourceExt;
@@ -221,7 +221,9 @@ async fn controllers(
 
     let class_run = Controller::for_shared_stream(classes_for_classes, class_store)
         .watches_shared_stream(numbers_for_classes, |pn| class::for_number(&pn))
-        .with_config(concurrency.clone())
+        // Totals change with every PhoneNumber: a burst rewrites the class status once per
+        // second, not once per number.
+        .with_config(concurrency.clone().debounce(Duration::from_secs(1)))
         .graceful_shutdown_on(shutdown.clone())
         .run(
             |o, c| timed("phonenumberclass", o, c, class::reconcile),
