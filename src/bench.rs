@@ -349,28 +349,17 @@ pub fn delta(after: &BTreeMap<Op, u64>, before: &BTreeMap<Op, u64>) -> BTreeMap<
 pub async fn floor(bench: &Bench, names: &[String], concurrency: usize) -> Result<Duration, Error> {
     // The numbers, picked up front from the inventory (choosing is not the floor's work).
     let numbers: Vec<String> = {
+        let world = bench.sim.sim.world();
+        let per_area: Vec<Vec<String>> = AREAS.iter().map(|a| world.offered_in(a)).collect();
         let mut out = Vec::new();
-        let talkturo = talkturo_client(bench)?;
-        let mut area = 0;
-        while out.len() < names.len() {
-            let offers = talkturo
-                .search(&crate::talkturo::SearchFilters {
-                    country_code: "US".into(),
-                    area_code: Some(AREAS[area % AREAS.len()].into()),
-                    number_type: None,
-                    limit: Some(20),
-                })
-                .await?
-                .numbers;
-            for o in offers {
-                if !out.contains(&o.phone_number) && out.len() < names.len() {
-                    out.push(o.phone_number);
-                }
+        for i in 0.. {
+            if out.len() == names.len() {
+                break;
             }
-            area += 1;
-            if area > names.len() * 2 + AREAS.len() {
+            let Some(n) = per_area[i % AREAS.len()].get(i / AREAS.len()) else {
                 return Err("the inventory ran out for the floor".into());
-            }
+            };
+            out.push(n.clone());
         }
         out
     };

@@ -78,6 +78,15 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         return Ok(Action::requeue(Duration::from_secs(30)));
     };
     let Some(account) = ctx.accounts.get(&pn.spec.class_name) else {
+        let class_ready = class
+            .status
+            .as_ref()
+            .is_some_and(|s| conditions::is_true(&s.conditions, types::READY));
+        if class_ready || class.status.is_none() {
+            // This process has not built the class's account yet (it just started): one class
+            // reconcile away. Nothing has changed for the number, so nothing is written.
+            return Ok(Action::requeue(Duration::from_millis(500)));
+        }
         let why = conditions::find(
             class.status.as_ref().map_or(&[][..], |s| &s.conditions),
             types::READY,

@@ -265,6 +265,17 @@ impl World {
             .collect())
     }
 
+    /// Every local number still on offer for a US area code, uncapped (test and benchmark
+    /// view; the API's search is capped).
+    pub fn offered_in(&self, area_code: &str) -> Vec<String> {
+        self.inventory
+            .search("US", Some(area_code), Kind::Local)
+            .into_iter()
+            .filter(|o| self.available(&o.phone_number))
+            .map(|o| o.phone_number)
+            .collect()
+    }
+
     fn available(&self, number: &str) -> bool {
         !self.withdrawn.contains(number) && self.owned(number).is_none()
     }
