@@ -458,23 +458,8 @@ async fn imported_numbers_are_observe_only_and_never_released() {
         json!({"reclaimPolicy": "Release", "importUnmanaged": true}),
     )
     .await;
-    let t = f.talkturo();
-    let number = t
-        .search(&talkturo_operator::talkturo::SearchFilters {
-            country_code: "US".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .numbers
-        .remove(0)
-        .phone_number;
     // Bought outside the operator (e.g. in the dashboard).
-    f.sim
-        .sim
-        .world()
-        .import("team_demo", &number, None, jiff::Timestamp::now())
-        .unwrap();
+    let number = f.bought_outside("US").await;
     let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
     let imported = f
         .wait_number(&name, T, |n| {

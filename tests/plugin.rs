@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde_json::json;
 use support::TestEnv;
 use support::operator::{Fixture, start_operator};
-use talkturo_operator::api::v1alpha1::ClaimPhase;
 use talkturo_operator::sim::Op;
 
 const T: Duration = Duration::from_secs(40);
@@ -154,30 +153,9 @@ async fn orphans_lists_account_numbers_without_a_phone_number() {
     let Some(env) = env() else { return };
     let f = Fixture::new(env, "plugorphan", |_| {}, json!({})).await;
     f.claim("line", json!({"countryCode": "US"})).await;
-    let c = f
-        .wait_claim("line", T, |c| {
-            c.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
-        })
-        .await;
+    let c = f.wait_bound("line", T).await;
     let managed = c.status.unwrap().number.unwrap();
-    let offer = f
-        .talkturo()
-        .search(&talkturo_operator::talkturo::SearchFilters {
-            country_code: "GB".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .numbers
-        .remove(0)
-        .phone_number;
-    f.sim
-        .sim
-        .world()
-        .import("team_demo", &offer, None, jiff::Timestamp::now())
-        .unwrap();
+    let offer = f.bought_outside("GB").await;
     let (ok, out, err) = tokio::task::spawn_blocking(move || plugin(env, &["orphans"]))
         .await
         .unwrap();

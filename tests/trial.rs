@@ -44,13 +44,7 @@ async fn bound_trial(f: &Fixture, assistant: Option<&str>) -> PhoneNumberClaim {
         json!({"countryCode": "US", "assistantId": assistant}),
     )
     .await;
-    let c = f
-        .wait_claim("line", T, |c| {
-            c.status
-                .as_ref()
-                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
-        })
-        .await;
+    let c = f.wait_bound("line", T).await;
     let s = c.status.clone().unwrap();
     assert_eq!(s.is_trial, Some(true), "a free team's number is a trial");
     assert!(s.trial_expires_at.is_some());

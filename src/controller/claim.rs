@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -951,7 +951,7 @@ async fn handle_refused(
         .unwrap_or_else(|| "the purchase was refused".into());
     let mut progress = progress_of(claim);
     let plan_limit = reason == reasons::PLAN_LIMIT_REACHED;
-    if progress.candidate.as_deref() == Some(pn.spec.number.as_str())
+    let pending = if progress.candidate.as_deref() == Some(pn.spec.number.as_str())
         || progress.candidate.is_none() && claim.spec.number.is_some()
     {
         progress.attempts += 1;
@@ -985,13 +985,7 @@ async fn handle_refused(
             pending.message.clone(),
         )
         .await;
-        write_status(
-            ctx,
-            claim,
-            desired_pending(claim, &pending, Some(progress), now),
-            None,
-        )
-        .await?;
+        Some(pending)
     } else if claim
         .status
         .as_ref()
@@ -999,7 +993,15 @@ async fn handle_refused(
         == Some(pn.name_any().as_str())
     {
         // Let go of it before it goes, or its deletion would read as a lost binding.
-        let pending = Pending::new(reasons::PURCHASING, message, Duration::from_secs(1));
+        Some(Pending::new(
+            reasons::PURCHASING,
+            message,
+            Duration::from_secs(1),
+        ))
+    } else {
+        None
+    };
+    if let Some(pending) = pending {
         write_status(
             ctx,
             claim,
@@ -1008,11 +1010,7 @@ async fn handle_refused(
         )
         .await?;
     }
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
-    match api.delete(&pn.name_any(), &DeleteParams::default()).await {
-        Ok(_) | Err(kube::Error::Api(_)) => {}
-        Err(e) => return Err(Error::kube("deleting a refused PhoneNumber")(e)),
-    }
+    super::reclaim::delete_number(ctx, &pn.name_any(), "deleting a refused PhoneNumber").await?;
     Ok(Action::requeue(Duration::from_secs(1)))
 }
 

@@ -149,7 +149,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         if deleting {
             return remove_finalizer(&ctx, &pn, "the number is no longer in the account").await;
         }
-        super::reclaim::remove_object(&ctx, &pn).await?;
+        reclaim::delete_number(&ctx, &pn.name_any(), "deleting a released PhoneNumber").await?;
         return Ok(Action::await_change());
     }
     let plan = plan(
@@ -192,36 +192,17 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         && reclaim::releasable(&pn, &status, now)
     {
         // onExpiry Release: the trial number goes, whatever its claim.
-        match reclaim::release(&ctx, &pn, &account, &mut status, now).await? {
-            Reclaimed::Released => {
-                reclaim::remove_object(&ctx, &pn).await?;
-                return Ok(Action::await_change());
-            }
-            Reclaimed::Unsettled => {
-                apply_status(&ctx, &pn, status).await?;
-                return Ok(Action::requeue(
-                    ctx.config.purchase_grace.max(ctx.config.fast_sync),
-                ));
-            }
-            Reclaimed::Kept => {}
+        if let Some(next) = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await? {
+            return Ok(next);
         }
     }
     if !deleting {
         super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await?;
-        if link == ClaimLink::Missing && reclaim::wants_release(&pn, &status, true, false, now) {
-            match reclaim::release(&ctx, &pn, &account, &mut status, now).await? {
-                Reclaimed::Released => {
-                    reclaim::remove_object(&ctx, &pn).await?;
-                    return Ok(Action::await_change());
-                }
-                Reclaimed::Unsettled => {
-                    apply_status(&ctx, &pn, status).await?;
-                    return Ok(Action::requeue(
-                        ctx.config.purchase_grace.max(ctx.config.fast_sync),
-                    ));
-                }
-                Reclaimed::Kept => {}
-            }
+        if link == ClaimLink::Missing
+            && reclaim::wants_release(&pn, &status, true, false, now)
+            && let Some(next) = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await?
+        {
+            return Ok(next);
         }
     }
     if deleting {
@@ -787,7 +768,7 @@ fn claim_link(pn: &PhoneNumber, ctx: &Context) -> ClaimLink {
     }
 }
 
-async fn apply_status(
+pub(super) async fn apply_status(
     ctx: &Context,
     pn: &PhoneNumber,
     status: PhoneNumberStatus,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use super::account::Account;
@@ -131,13 +132,42 @@ pub async fn release(
     }
 }
 
-/// Removes a released number's PhoneNumber: deletion, then our finalizer.
-pub async fn remove_object(ctx: &Context, pn: &PhoneNumber) -> Result<(), Error> {
+/// Deletes a PhoneNumber (its finalizer, if any, then does the rest); an API answer such as
+/// NotFound means it is already going. `what` names the deletion in errors.
+pub async fn delete_number(ctx: &Context, name: &str, what: &'static str) -> Result<(), Error> {
     let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
-    let name = kube::ResourceExt::name_any(pn);
-    match api.delete(&name, &DeleteParams::default()).await {
-        Ok(_) | Err(kube::Error::Api(_)) => {}
-        Err(e) => return Err(Error::kube("deleting a released PhoneNumber")(e)),
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) | Err(kube::Error::Api(_)) => Ok(()),
+        Err(e) => Err(Error::kube(what)(e)),
     }
-    Ok(())
+}
+
+/// Releases the number and says what the reconcile does next: `Some` when it is done with the
+/// object (released and removed, or to look again once the outcome settles), `None` when the
+/// number was kept and the reconcile carries on.
+pub async fn release_now(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Result<Option<Action>, Error> {
+    Ok(match release(ctx, pn, account, status, now).await? {
+        Reclaimed::Released => {
+            delete_number(
+                ctx,
+                &kube::ResourceExt::name_any(pn),
+                "deleting a released PhoneNumber",
+            )
+            .await?;
+            Some(Action::await_change())
+        }
+        Reclaimed::Unsettled => {
+            super::number::apply_status(ctx, pn, status.clone()).await?;
+            Some(Action::requeue(
+                ctx.config.purchase_grace.max(ctx.config.fast_sync),
+            ))
+        }
+        Reclaimed::Kept => None,
+    })
 }

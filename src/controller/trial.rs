@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -19,6 +19,7 @@ use super::claim::{
     Provision, choose_and_record, create_number, desired_bound, progress_of, write_status,
 };
 use super::conditions::{self, Desired};
+use super::reclaim::delete_number;
 use super::{Context, Error, now_time, parse_duration};
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
@@ -266,11 +267,7 @@ pub(super) async fn replace(
         status.purchase = Some(progress);
         write_status(ctx, claim, status, claim.resource_version()).await?;
         if ours {
-            let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
-            match api.delete(&next.name_any(), &DeleteParams::default()).await {
-                Ok(_) | Err(kube::Error::Api(_)) => {}
-                Err(e) => return Err(Error::kube("deleting a refused replacement")(e)),
-            }
+            delete_number(ctx, &next.name_any(), "deleting a refused replacement").await?;
         }
         return Ok(Replacement::Done(Action::requeue(Duration::from_secs(1))));
     }
@@ -318,10 +315,7 @@ pub(super) async fn replace(
     .await
     .map_err(Error::kube("unbinding the trial number"))?;
     if release {
-        match api.delete(&pn.name_any(), &DeleteParams::default()).await {
-            Ok(_) | Err(kube::Error::Api(_)) => {}
-            Err(e) => return Err(Error::kube("deleting the replaced trial number")(e)),
-        }
+        delete_number(ctx, &pn.name_any(), "deleting the replaced trial number").await?;
     }
     // 3. The claim's binding moves to the replacement.
     let mut status = desired_bound(claim, &next, now);

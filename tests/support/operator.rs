@@ -150,6 +150,37 @@ impl Fixture {
             .collect()
     }
 
+    /// The first offer in `country`, bought outside the operator (as in the dashboard).
+    pub async fn bought_outside(&self, country: &str) -> String {
+        let number = self
+            .talkturo()
+            .search(&talkturo_operator::talkturo::SearchFilters {
+                country_code: country.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .numbers
+            .remove(0)
+            .phone_number;
+        self.sim
+            .sim
+            .world()
+            .import("team_demo", &number, None, jiff::Timestamp::now())
+            .unwrap();
+        number
+    }
+
+    /// Waits until the claim is `Bound`.
+    pub async fn wait_bound(&self, name: &str, timeout: Duration) -> PhoneNumberClaim {
+        self.wait_claim(name, timeout, |c| {
+            c.status.as_ref().is_some_and(|s| {
+                s.phase == Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
+            })
+        })
+        .await
+    }
+
     pub fn claims(&self) -> Api<PhoneNumberClaim> {
         Api::namespaced(self.client.clone(), &self.ns)
     }
