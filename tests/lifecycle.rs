@@ -97,12 +97,15 @@ async fn an_assignment_changed_outside_the_operator_is_corrected_with_a_warning(
         .await;
     let c = f.wait_claim("line", T, assigned_to(Some(SALES))).await;
     let id = c.status.unwrap().number_id.unwrap();
-    // Someone moves it in the dashboard.
-    let t = f.talkturo();
-    t.set_assistant_numbers(SALES, &[]).await.unwrap();
-    t.assign(SUPPORT, "demo", std::slice::from_ref(&id))
-        .await
-        .unwrap();
+    // Someone moves it in the dashboard: one step, under the simulator's lock, so the operator
+    // never sees (and corrects) a half-done move.
+    {
+        let mut world = f.sim.sim.world();
+        world.set_assistant_numbers("demo", SALES, &[]).unwrap();
+        world
+            .assign("demo", SUPPORT, "demo", std::slice::from_ref(&id))
+            .unwrap();
+    }
     let pn = c_number(&f, "line").await;
     let started = std::time::Instant::now();
     while !f

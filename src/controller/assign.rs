@@ -73,7 +73,17 @@ pub async fn reconcile(
         .status
         .as_ref()
         .is_some_and(|s| s.assigned_assistant_id == desired && desired.is_some());
-    let condition = match step(desired.as_deref(), observed.as_deref(), active) {
+    let step = step(desired.as_deref(), observed.as_deref(), active);
+    tracing::debug!(
+        number = pn.spec.number,
+        ?desired,
+        ?observed,
+        cached = ?pn.status.as_ref().and_then(|s| s.assigned_assistant_id.as_ref()),
+        resource_version = ?pn.metadata.resource_version,
+        ?step,
+        "assignment"
+    );
+    let condition = match step {
         Step::InSync => desired.as_ref().map(|a| {
             Desired::new(
                 types::ASSIGNED,

@@ -91,15 +91,9 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         {
             // The claim's assistant is the number's desired one; the PhoneNumber controller
             // assigns it (and moves or unassigns it when this changes).
-            let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
             let patch = json!({"spec": {"assistantId": claim.spec.assistant_id}});
-            api.patch(
-                &pn.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(Error::kube("setting the PhoneNumber's assistant"))?;
+            ctx.patch_number(&pn, &patch, "setting the PhoneNumber's assistant")
+                .await?;
         }
         let mut status = desired_bound(&claim, &pn, now);
         if let Some(c) = trial_report {
@@ -465,23 +459,21 @@ async fn bind_existing(
             retry,
         )));
     }
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     let patch = json!({
         "metadata": {"resourceVersion": pn.resource_version()},
         "spec": {"claimRef": claim_ref(claim), "assistantId": claim.spec.assistant_id},
     });
-    match api
-        .patch(
-            &pn.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
+    match ctx
+        .patch_number(pn, &patch, "binding the PhoneNumber")
         .await
     {
-        Ok(_) => Ok(Provision::Progress),
+        Ok(()) => Ok(Provision::Progress),
         // Someone else changed it first: look again with a fresh cache.
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Provision::Progress),
-        Err(e) => Err(Error::kube("binding the PhoneNumber")(e)),
+        Err(Error::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => Ok(Provision::Progress),
+        Err(e) => Err(e),
     }
 }
 
@@ -1210,20 +1202,15 @@ pub(super) async fn write_status(
     if claim.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api: Api<PhoneNumberClaim> =
-        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
-    let mut patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClaim", "status": status});
-    if let Some(rv) = precondition {
-        patch["metadata"] = json!({"resourceVersion": rv});
-    }
-    api.patch_status(
-        &claim.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
+    let api = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+    ctx.apply_status(
+        api,
+        claim,
+        &status,
+        precondition.as_deref(),
+        "writing PhoneNumberClaim status",
     )
     .await
-    .map_err(Error::kube("writing PhoneNumberClaim status"))?;
-    Ok(())
 }
 
 /// The ConfigMap `spec.configMapName` asks for, with the bound number: written (server-side

@@ -10,17 +10,16 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use serde_json::json;
 
 use super::account::{Account, AccountKey, PlanState, Snapshot};
 use super::conditions::{self, Desired};
-use super::{CLASS_LABEL, Context, Error, FIELD_MANAGER, now_time, parse_duration};
+use super::{CLASS_LABEL, Context, Error, now_time, parse_duration};
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
     AccountStatus, ClassTotals, ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClass,
@@ -114,15 +113,14 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         ctx.metrics.set_numbers(&name, phase, count);
     }
     if class.status.as_ref() != Some(&status) {
-        let api: Api<PhoneNumberClass> = Api::all(ctx.client.clone());
-        let patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClass", "status": status});
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
+        ctx.apply_status(
+            Api::all(ctx.client.clone()),
+            class.as_ref(),
+            &status,
+            None,
+            "writing PhoneNumberClass status",
         )
-        .await
-        .map_err(Error::kube("writing PhoneNumberClass status"))?;
+        .await?;
     }
     Ok(Action::requeue(sync))
 }

@@ -15,6 +15,7 @@ mod number;
 mod reclaim;
 pub mod run;
 mod trial;
+pub mod writes;
 
 /// Read-only views of what the controllers decide, for `kubectl talkturo`.
 pub mod preview {
@@ -66,9 +67,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 
 pub use metrics::Metrics;
 pub use run::{RunOptions, run};
@@ -137,9 +139,66 @@ pub struct Context {
     /// Set once all three caches are synced; no reconcile decides anything before that (an
     /// empty cache would make a class look missing or a taken number look free).
     pub synced: std::sync::atomic::AtomicBool,
+    /// This process's own writes, until the caches show them.
+    pub writes: writes::Writes,
 }
 
 impl Context {
+    /// Merge-patches a PhoneNumber (`patch` may carry a `resourceVersion` precondition) and
+    /// remembers the write until the cache shows it.
+    pub async fn patch_number(
+        &self,
+        pn: &PhoneNumber,
+        patch: &serde_json::Value,
+        action: &'static str,
+    ) -> Result<(), Error> {
+        let api: Api<PhoneNumber> = Api::all(self.client.clone());
+        let after = api
+            .patch(
+                &pn.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+            .map_err(Error::kube(action))?;
+        self.writes.wrote(pn, &after);
+        Ok(())
+    }
+
+    /// Writes `status` (and, with `precondition`, only at that resourceVersion) to the object's
+    /// status subresource by server-side apply, and remembers the write until the cache shows
+    /// it.
+    pub async fn apply_status<K>(
+        &self,
+        api: Api<K>,
+        obj: &K,
+        status: &impl serde::Serialize,
+        precondition: Option<&str>,
+        action: &'static str,
+    ) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let mut patch = serde_json::json!({
+            "apiVersion": K::api_version(&()),
+            "kind": K::kind(&()),
+            "status": status,
+        });
+        if let Some(rv) = precondition {
+            patch["metadata"] = serde_json::json!({"resourceVersion": rv});
+        }
+        let after = api
+            .patch_status(
+                &obj.name_any(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(Error::kube(action))?;
+        self.writes.wrote(obj, &after);
+        Ok(())
+    }
+
     /// Publishes an Event about `obj`; failures are logged, never fatal.
     pub async fn event<K: Resource<DynamicType = ()>>(
         &self,

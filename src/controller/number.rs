@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -22,8 +22,7 @@ use super::conditions::{self, Desired};
 use super::reclaim::{self, Reclaimed};
 use super::trial;
 use super::{
-    Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time, parse_duration,
-    time_ceil,
+    Context, Error, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time, parse_duration, time_ceil,
 };
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
@@ -776,32 +775,17 @@ pub(super) async fn apply_status(
     if pn.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
-    let patch = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumber", "status": status});
-    api.patch_status(
-        &pn.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("writing PhoneNumber status"))?;
-    Ok(())
+    let api = Api::all(ctx.client.clone());
+    ctx.apply_status(api, pn, &status, None, "writing PhoneNumber status")
+        .await
 }
 
 async fn add_finalizer(ctx: &Context, pn: &PhoneNumber) -> Result<(), Error> {
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     let mut finalizers = pn.finalizers().to_vec();
     finalizers.push(NUMBER_FINALIZER.to_owned());
     let patch =
         json!({"metadata": {"finalizers": finalizers, "resourceVersion": pn.resource_version()}});
-    api.patch(
-        &pn.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::kube("adding the finalizer"))?;
-    Ok(())
+    ctx.patch_number(pn, &patch, "adding the finalizer").await
 }
 
 async fn remove_finalizer(ctx: &Context, pn: &PhoneNumber, why: &str) -> Result<Action, Error> {
@@ -813,7 +797,6 @@ async fn remove_finalizer(ctx: &Context, pn: &PhoneNumber, why: &str) -> Result<
         why,
         "releasing the PhoneNumber object"
     );
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     let finalizers: Vec<&String> = pn
         .finalizers()
         .iter()
@@ -821,13 +804,8 @@ async fn remove_finalizer(ctx: &Context, pn: &PhoneNumber, why: &str) -> Result<
         .collect();
     let patch =
         json!({"metadata": {"finalizers": finalizers, "resourceVersion": pn.resource_version()}});
-    api.patch(
-        &pn.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::kube("removing the finalizer"))?;
+    ctx.patch_number(pn, &patch, "removing the finalizer")
+        .await?;
     Ok(Action::await_change())
 }
 

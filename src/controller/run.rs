@@ -217,6 +217,7 @@ async fn controllers(
         metrics,
         number_changed: changed_tx,
         synced: AtomicBool::new(false),
+        writes: Default::default(),
     });
 
     let class_run = Controller::for_shared_stream(classes_for_classes, class_store)
@@ -309,12 +310,17 @@ async fn timed<K, F, Fut>(
     f: F,
 ) -> Result<Action, Error>
 where
-    K: kube::Resource,
+    K: kube::Resource<DynamicType = ()>,
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
     if !ctx.synced.load(Ordering::SeqCst) {
         return Ok(Action::requeue(std::time::Duration::from_millis(200)));
+    }
+    if ctx.writes.stale(obj.as_ref()) {
+        // The cache has not caught up with this process's own write: deciding on the object as
+        // it was before would redo or undo it. The write's watch event reconciles it again.
+        return Ok(Action::requeue(super::writes::CATCH_UP));
     }
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -279,18 +278,12 @@ pub(super) async fn replace(
             None,
         ));
     }
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     // 1. The assistant answers on the replacement before it leaves the trial number.
     if let Some(assistant) = claim.spec.assistant_id.as_deref() {
         if next.spec.assistant_id.as_deref() != Some(assistant) {
             let patch = json!({"spec": {"assistantId": assistant}});
-            api.patch(
-                &next.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(Error::kube("assigning the replacement"))?;
+            ctx.patch_number(&next, &patch, "assigning the replacement")
+                .await?;
             return Ok(Replacement::Done(Action::requeue(Duration::from_secs(30))));
         }
         if !conditions::is_true(&next_st.conditions, types::ASSIGNED) {
@@ -307,13 +300,8 @@ pub(super) async fn replace(
     let release = pn.spec.reclaim_policy == ReclaimPolicy::Release
         && pn.spec.management_policy == ManagementPolicy::Managed;
     let patch = json!({"spec": {"claimRef": null, "assistantId": null}});
-    api.patch(
-        &pn.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::kube("unbinding the trial number"))?;
+    ctx.patch_number(pn, &patch, "unbinding the trial number")
+        .await?;
     if release {
         delete_number(ctx, &pn.name_any(), "deleting the replaced trial number").await?;
     }
