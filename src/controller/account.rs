@@ -76,6 +76,10 @@ pub struct Account {
     last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
     refresh: tokio::sync::Mutex<()>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
+    /// One search in flight per set of filters; concurrent callers wait for it and share it.
+    searching: Mutex<HashMap<SearchFilters, Arc<tokio::sync::Mutex<()>>>>,
+    /// When a purchase of this process last completed (new offers may show since).
+    last_purchase: Mutex<Option<Instant>>,
     plan: Mutex<PlanState>,
     /// Serializes budget decisions of the class (check, record intent, create the PhoneNumber).
     pub budget: tokio::sync::Mutex<BTreeMap<String, rust_decimal::Decimal>>,
@@ -112,6 +116,8 @@ impl Account {
             last_error: Mutex::new(None),
             refresh: tokio::sync::Mutex::new(()),
             searches: Mutex::new(HashMap::new()),
+            searching: Mutex::new(HashMap::new()),
+            last_purchase: Mutex::new(None),
             plan: Mutex::new(plan),
             budget: tokio::sync::Mutex::new(BTreeMap::new()),
             attempts: Mutex::new(HashMap::new()),
@@ -242,28 +248,59 @@ impl Account {
         &self,
         filters: &SearchFilters,
     ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
-        self.search_within(filters, SEARCH_TTL).await
+        self.search_fetched_after(filters, None).await
     }
 
-    /// Search results no older than `max_age`.
-    pub async fn search_within(
+    /// Search results fetched after this process's last completed purchase: when every offer
+    /// of the cached results is taken, only a purchase can have changed what the carrier
+    /// offers, so until one completes the cached results are the answer (no call).
+    pub async fn search_after_last_purchase(
         &self,
         filters: &SearchFilters,
-        max_age: Duration,
     ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
-        if let Some((at, hits)) = lock(&self.searches).get(filters)
-            && at.elapsed() < max_age
-        {
-            return Ok(hits.clone());
+        let since = *lock(&self.last_purchase);
+        self.search_fetched_after(filters, since).await
+    }
+
+    async fn search_fetched_after(
+        &self,
+        filters: &SearchFilters,
+        since: Option<Instant>,
+    ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
+        let cached = || {
+            lock(&self.searches)
+                .get(filters)
+                .filter(|(at, _)| at.elapsed() < SEARCH_TTL && since.is_none_or(|s| *at >= s))
+                .map(|(_, hits)| hits.clone())
+        };
+        if let Some(hits) = cached() {
+            return Ok(hits);
         }
+        // Coalesce: whoever gets the filters' lock searches; the others then find its results.
+        let gate = lock(&self.searching)
+            .entry(filters.clone())
+            .or_default()
+            .clone();
+        let _searching = gate.lock().await;
+        if let Some(hits) = cached() {
+            return Ok(hits);
+        }
+        let fetched_at = Instant::now();
         let hits = Arc::new(self.client.search(filters).await?.numbers);
-        lock(&self.searches).insert(filters.clone(), (Instant::now(), hits.clone()));
+        let mut searches = lock(&self.searches);
+        searches.retain(|_, (at, _)| at.elapsed() < SEARCH_TTL);
+        searches.insert(filters.clone(), (fetched_at, hits.clone()));
         Ok(hits)
     }
 
-    /// Drops cached search results (after a number turned out to be gone or was bought).
+    /// Drops cached search results (after a number turned out not to be on offer).
     pub fn forget_searches(&self) {
         lock(&self.searches).clear();
+    }
+
+    /// Notes that a purchase completed: searches fetched before it may be out of date.
+    pub fn purchase_completed(&self) {
+        *lock(&self.last_purchase) = Some(Instant::now());
     }
 
     /// Remembers that a purchase of `number` is being sent at `at` (as recorded in status).

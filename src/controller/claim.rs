@@ -541,10 +541,9 @@ pub fn choose(
                 offers.len(),
                 s.features
             ),
-            None => format!(
-                "all {} matching offers are being bought by other claims; searching again shortly",
-                capable.len()
-            ),
+            // No count in the message: it changes with every purchase, and each change would
+            // rewrite the status of every waiting claim.
+            None => "every matching offer is being bought by another claim; searching again once one is bought".to_owned(),
         };
         // Offers taken by in-flight purchases free up within seconds: look again soon.
         let retry = if capable.is_empty() || s.number.is_some() {
@@ -702,12 +701,9 @@ pub(super) async fn choose_and_record(
     let pick = match choose(claim, class, &offers, &taken) {
         Ok(p) => p,
         Err(p) if p.reason == reasons::NO_CANDIDATES => {
-            // The cached results may predate purchases: search again (shared by every waiting
-            // claim for a second) before giving up.
-            let fresh = match account
-                .search_within(&filters, Duration::from_secs(1))
-                .await
-            {
+            // Every cached offer is taken. Once a purchase completed since that search, the
+            // carrier may offer more: search again (once, shared by every waiting claim).
+            let fresh = match account.search_after_last_purchase(&filters).await {
                 Ok(o) => o,
                 Err(_) => return Ok(Provision::Pending(p)),
             };
@@ -826,6 +822,13 @@ async fn continue_candidate(
             .await
         }
         Some(_) => Ok(Provision::Progress),
+        // This process created it moments ago; the watch brings it (and this claim) back.
+        None if ctx
+            .writes
+            .just_created::<PhoneNumber>("", &phone_number_name(candidate)) =>
+        {
+            Ok(Provision::Progress)
+        }
         None => {
             let account = ctx.accounts.get(&class.name_any());
             let offer = match (&account, filters(claim)) {
@@ -888,7 +891,8 @@ pub(super) async fn create_number(
         )
         .await
     {
-        Ok(_) => {
+        Ok(created) => {
+            ctx.writes.created(&created);
             tracing::info!(claim = %format!("{ns}/{}", claim.name_any()), number, "recorded intent; PhoneNumber created");
             Ok(Provision::Progress)
         }

@@ -259,7 +259,13 @@ pub fn required_freshness(
     let st = pn.status.clone().unwrap_or_default();
     let owned = st.id.is_some();
     let purchasing = !owned || st.provider_status.as_deref() == Some("purchasing");
-    let max_age = if purchasing { cfg.fast_sync } else { sync };
+    // A settled number takes a list up to 1.5 intervals old: the class lists once per interval
+    // for all its numbers, and a number requeued just before that list must not send its own.
+    let max_age = if purchasing {
+        cfg.fast_sync
+    } else {
+        sync.saturating_add(sync / 2)
+    };
     let mut t = now
         .saturating_sub(SignedDuration::try_from(max_age).unwrap_or_default())
         .unwrap_or(now);
@@ -669,7 +675,9 @@ async fn buy(
             if let Some(e) = bought.eligibility.clone() {
                 account.record_eligibility(e, now);
             }
-            account.forget_searches();
+            // The cached searches still list this number; claims skip it as taken, and search
+            // again once every cached offer is (search_after_last_purchase).
+            account.purchase_completed();
             let mut base = pn.clone();
             base.status = Some(attempted(pn.status.clone().unwrap_or_default(), false));
             let status = mirror(&base, &bought.phone_number, claim_link(pn, ctx), now, now);
@@ -1227,6 +1235,29 @@ mod tests {
             t,
             ts("2026-01-01T00:00:50Z") + SignedDuration::try_from(c.purchase_grace).unwrap(),
             "a grace period after the attempt, even if that is in the future"
+        );
+    }
+
+    #[test]
+    fn a_settled_number_is_served_by_the_class_list_of_the_last_interval_and_a_half() {
+        let mut st = PhoneNumberStatus {
+            id: Some("pn_1".into()),
+            provider_status: Some("active".into()),
+            ..Default::default()
+        };
+        let t = required_freshness(
+            &number(Some(st.clone())),
+            &cfg(),
+            Duration::from_secs(60),
+            ts(NOW),
+        );
+        assert_eq!(t, ts(NOW) - SignedDuration::from_secs(90));
+        st.provider_status = Some("purchasing".into());
+        let t = required_freshness(&number(Some(st)), &cfg(), Duration::from_secs(60), ts(NOW));
+        assert_eq!(
+            t,
+            ts(NOW) - SignedDuration::try_from(cfg().fast_sync).unwrap(),
+            "purchasing: fast sync"
         );
     }
 }

@@ -167,6 +167,7 @@ async fn controllers(
         return;
     };
     let reflect_classes = watcher(Api::<PhoneNumberClass>::all(client.clone()), wc.clone())
+        .modify(trim)
         .default_backoff()
         .reflect_shared(class_writer)
         .for_each(|_| async {});
@@ -177,6 +178,7 @@ async fn controllers(
     let reflect_claims = {
         let (numbers, wake) = (number_store.clone(), changed_tx.clone());
         watcher(Api::<PhoneNumberClaim>::all(client.clone()), wc.clone())
+            .modify(trim)
             .default_backoff()
             .reflect_shared(claim_writer)
             .for_each(move |event| {
@@ -189,6 +191,7 @@ async fn controllers(
             })
     };
     let reflect_numbers = watcher(Api::<PhoneNumber>::all(client.clone()), wc)
+        .modify(trim)
         .default_backoff()
         .reflect_shared(number_writer)
         .for_each(move |event| {
@@ -300,6 +303,17 @@ async fn controllers(
     };
     futures::join!(class_run, claim_run, number_run, stores_ready, reflectors);
     tracing::info!("controllers stopped");
+}
+
+/// What the caches keep of an object: everything the controllers read. `managedFields` (large
+/// under server-side apply, several managers per object) and `kubectl apply`'s copy of the whole
+/// object are dropped, which is most of an object's memory.
+fn trim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// One reconcile: in its own span, timed and counted.

@@ -33,10 +33,11 @@ struct Superseded {
     at: Option<Instant>,
 }
 
-/// Versions this process's writes replaced, per object.
+/// Versions this process's writes replaced, per object, and the objects it created.
 #[derive(Default)]
 pub struct Writes {
     map: Mutex<HashMap<Key, Superseded>>,
+    created: Mutex<HashMap<Key, Instant>>,
     pruned: Mutex<Option<Instant>>,
 }
 
@@ -96,6 +97,21 @@ impl Writes {
         false
     }
 
+    /// Records that this process created `obj`.
+    pub fn created<K: Resource<DynamicType = ()>>(&self, obj: &K) {
+        self.prune();
+        lock(&self.created).insert(key(obj), Instant::now());
+    }
+
+    /// Whether this process created the object named so moments ago, so that a cache without
+    /// it has not caught up yet (creating it again would only conflict).
+    pub fn just_created<K: Resource<DynamicType = ()>>(&self, namespace: &str, name: &str) -> bool {
+        let k = (K::kind(&()), namespace.to_owned(), name.to_owned());
+        lock(&self.created)
+            .get(&k)
+            .is_some_and(|at| at.elapsed() < MEMORY)
+    }
+
     /// Drops writes older than `MEMORY` (at most once per `MEMORY`).
     fn prune(&self) {
         let mut pruned = lock(&self.pruned);
@@ -104,6 +120,7 @@ impl Writes {
         }
         *pruned = Some(Instant::now());
         lock(&self.map).retain(|_, e| e.at.is_some_and(|at| at.elapsed() < MEMORY));
+        lock(&self.created).retain(|_, at| at.elapsed() < MEMORY);
     }
 
     /// Objects with remembered writes (for tests and metrics).
@@ -149,6 +166,16 @@ mod tests {
         w.wrote(&pn("7"), &pn("7"));
         assert!(!w.stale(&pn("7")));
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_created_object_is_remembered_by_kind_namespace_and_name() {
+        let w = Writes::default();
+        assert!(!w.just_created::<PhoneNumber>("", "tel-1"));
+        w.created(&pn("1"));
+        assert!(w.just_created::<PhoneNumber>("", "tel-1"));
+        assert!(!w.just_created::<PhoneNumber>("", "tel-2"));
+        assert!(!w.just_created::<crate::api::v1alpha1::PhoneNumberClaim>("", "tel-1"));
     }
 
     #[test]
