@@ -191,11 +191,13 @@ impl Bench {
             .join(format!("operator-{}.log", self.incarnation));
         let out = std::fs::File::create(&log)?;
         let started = Instant::now();
+        // BENCH_OPERATOR_LOG: the operator's log filter (default: warnings only).
+        let filter = std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".to_owned());
         let child = Command::new(&self.operator_bin)
             .args([
                 "run",
                 "--leader-election=false",
-                "--log=warn",
+                &format!("--log={filter}"),
                 "--admin-addr",
                 &format!("127.0.0.1:{port}"),
             ])

@@ -11,6 +11,7 @@ pub mod api;
 pub mod bench;
 pub mod controller;
 pub mod crdgen;
+pub mod memory;
 pub mod plugin;
 pub mod sim;
 pub mod talkturo;

@@ -167,6 +167,8 @@ impl Account {
                 self.notify_changes(old.as_deref(), &new);
                 *lock(&self.last_error) = None;
                 self.observe_count(new.records.len() as u64);
+                drop(old);
+                crate::memory::release_free();
                 Ok(new)
             }
             Err(e) => {

@@ -68,7 +68,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
@@ -132,7 +132,13 @@ pub struct Context {
     pub classes: Store<PhoneNumberClass>,
     pub claims: Store<PhoneNumberClaim>,
     pub numbers: Store<PhoneNumber>,
+    /// Publishes Warnings, which may repeat: kube's recorder folds a repeat into the first
+    /// Event's series (count, last seen), keeping each Event it published for a few minutes.
     pub recorder: Recorder,
+    /// Who publishes: Normal Events (one per transition, never repeated: purchased, bound,
+    /// assigned) go through a recorder of their own, so a burst of 10,000 claims does not keep
+    /// 20,000 Events in memory (~3 KB each) for the series cache.
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     /// Wakes PhoneNumbers whose record changed in a list snapshot.
     pub number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
@@ -215,7 +221,14 @@ impl Context {
             action: action.to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+        let published = if type_ == EventType::Normal {
+            Recorder::new(self.client.clone(), self.reporter.clone())
+                .publish(&ev, &obj.object_ref(&()))
+                .await
+        } else {
+            self.recorder.publish(&ev, &obj.object_ref(&())).await
+        };
+        if let Err(e) = published {
             tracing::warn!(error = %e, reason, "could not publish an event");
         }
     }

@@ -124,19 +124,28 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
                 .max(Duration::from_millis(100)),
         ));
     }
-    let snapshot = match account.snapshot(fresher_than).await {
+    let mut snapshot = match account.snapshot(fresher_than).await {
         Ok(s) => s,
-        Err(e) => {
-            let status = not_synced(
-                &pn,
-                reasons::SYNC_FAILED,
-                format!("cannot read the account's numbers: {e}"),
-                now,
-            );
-            apply_status(&ctx, &pn, status).await?;
-            return Err(Error::Talkturo(e));
-        }
+        Err(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
     };
+    if let Some(settled) = absence_settled_after(&pn, &ctx.config)
+        && snapshot.started_at < settled
+        && !snapshot.records.contains_key(&pn.spec.number)
+    {
+        // Just bought and not listed yet: the list may lag. Decide on one sent after the grace.
+        if settled > now {
+            return Ok(Action::requeue(
+                settled
+                    .duration_since(now)
+                    .unsigned_abs()
+                    .max(Duration::from_millis(100)),
+            ));
+        }
+        snapshot = match account.snapshot(settled).await {
+            Ok(s) => s,
+            Err(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
+        };
+    }
     let link = claim_link(&pn, &ctx);
     let owned = pn.status.as_ref().is_some_and(|s| s.id.is_some());
     let in_account = snapshot.records.contains_key(&pn.spec.number);
@@ -209,6 +218,25 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// A failed list: recorded in the status (`Synced` false), and the reconcile's error.
+async fn sync_failed(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    e: Arc<crate::talkturo::Error>,
+    now: Timestamp,
+) -> Error {
+    let status = not_synced(
+        pn,
+        reasons::SYNC_FAILED,
+        format!("cannot read the account's numbers: {e}"),
+        now,
+    );
+    match apply_status(ctx, pn, status).await {
+        Ok(()) => Error::Talkturo(e),
+        Err(write) => write,
+    }
 }
 
 /// Sets the `TrialExpiring` condition of a trial number (a Warning Event when the window opens and
@@ -290,16 +318,22 @@ pub fn required_freshness(
             );
         }
     } else if let Some(attempt) = p.last_attempt_time.as_ref().filter(|_| owned) {
-        // A list older than our own purchase cannot show the number: do not call it lost.
-        t = t.max(
-            attempt
-                .0
-                .saturating_add(grace)
-                .unwrap_or(attempt.0)
-                .min(now),
-        );
+        // A list older than our own purchase cannot show the number. (One sent within the
+        // grace period may not show it yet either: `absence_settled_after` handles that case.)
+        t = t.max(attempt.0);
     }
     t
+}
+
+/// For a number this process bought, the time after which a list that does not show it proves
+/// it gone: the purchase plus the grace period the account list may lag by. Before that, its
+/// absence decides nothing (not Lost, not released and forgotten).
+pub fn absence_settled_after(pn: &PhoneNumber, cfg: &super::Config) -> Option<Timestamp> {
+    let st = pn.status.as_ref()?;
+    st.id.as_ref()?;
+    let attempt = st.purchase.as_ref()?.last_attempt_time.as_ref()?.0;
+    let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
+    Some(attempt.saturating_add(grace).unwrap_or(attempt))
 }
 
 /// Decides what to do, from the object, the account's list and the time. Pure.
@@ -1235,6 +1269,36 @@ mod tests {
             t,
             ts("2026-01-01T00:00:50Z") + SignedDuration::try_from(c.purchase_grace).unwrap(),
             "a grace period after the attempt, even if that is in the future"
+        );
+    }
+
+    #[test]
+    fn just_bought_a_list_after_the_purchase_serves_and_absence_waits_for_the_grace() {
+        let attempt = "2026-01-01T00:00:59Z";
+        let st = PhoneNumberStatus {
+            id: Some("pn_1".into()),
+            provider_status: Some("purchasing".into()),
+            purchase: Some(NumberPurchase {
+                last_attempt_time: Some(Time(ts(attempt))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let pn = number(Some(st));
+        let t = required_freshness(&pn, &cfg(), Duration::from_secs(60), ts(NOW));
+        assert_eq!(
+            t,
+            ts(attempt),
+            "any list sent after the purchase, not one per reconcile until the grace is over"
+        );
+        assert_eq!(
+            absence_settled_after(&pn, &cfg()),
+            Some(ts(attempt) + SignedDuration::try_from(cfg().purchase_grace).unwrap())
+        );
+        assert_eq!(
+            absence_settled_after(&number(None), &cfg()),
+            None,
+            "nothing bought: absence is the normal case"
         );
     }
 

@@ -203,14 +203,13 @@ async fn controllers(
             async {}
         });
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
+    let reporter = Reporter {
+        controller: reporter.to_owned(),
+        instance: None,
+    };
     let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: reporter.to_owned(),
-                instance: None,
-            },
-        ),
+        recorder: Recorder::new(client.clone(), reporter.clone()),
+        reporter,
         client,
         config,
         accounts: Accounts::default(),
