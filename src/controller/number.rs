@@ -200,17 +200,19 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         && reclaim::releasable(&pn, &status, now)
     {
         // onExpiry Release: the trial number goes, whatever its claim.
-        if let Some(next) = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await? {
+        let released = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await;
+        if let Some(next) = keep_status(&ctx, &pn, &status, released).await? {
             return Ok(next);
         }
     }
     if !deleting {
-        super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await?;
-        if link == ClaimLink::Missing
-            && reclaim::wants_release(&pn, &status, true, false, now)
-            && let Some(next) = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await?
-        {
-            return Ok(next);
+        let assigned = super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await;
+        keep_status(&ctx, &pn, &status, assigned).await?;
+        if link == ClaimLink::Missing && reclaim::wants_release(&pn, &status, true, false, now) {
+            let released = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await;
+            if let Some(next) = keep_status(&ctx, &pn, &status, released).await? {
+                return Ok(next);
+            }
         }
     }
     if deleting {
@@ -218,6 +220,22 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// A step that failed after this reconcile may have bought the number: the status so far (the
+/// record id, the attempt) is written before the error is returned, so nothing the account now
+/// holds goes unrecorded (and the next reconcile does not wait on an attempt the object never
+/// shows).
+async fn keep_status<T>(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    status: &PhoneNumberStatus,
+    result: Result<T, Error>,
+) -> Result<T, Error> {
+    if result.is_err() {
+        apply_status(ctx, pn, status.clone()).await?;
+    }
+    result
 }
 
 /// A failed list: recorded in the status (`Synced` false), and the reconcile's error.

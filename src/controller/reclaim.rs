@@ -154,6 +154,10 @@ pub async fn release_now(
 ) -> Result<Option<Action>, Error> {
     Ok(match release(ctx, pn, account, status, now).await? {
         Reclaimed::Released => {
+            // The status first: a number bought in this same reconcile (its claim went while it
+            // was being bought) is recorded as ours before the object goes, so the deletion's
+            // reconcile sees an owned number that left the account, not an unrecorded purchase.
+            super::number::apply_status(ctx, pn, status.clone()).await?;
             delete_number(
                 ctx,
                 &kube::ResourceExt::name_any(pn),
