@@ -710,6 +710,10 @@ async fn buy(
     let attempt_at = time_ceil(now);
     account.note_attempt(number, attempt_at.0);
     let result = account.client.purchase(number, &account.key.team_id).await;
+    // Recorded as the time the call came back, not the time it was first sent: the client may
+    // have retried it (after a 429's Retry-After), and what a later list must show is judged
+    // from when the purchase can last have taken effect.
+    let attempt_at = time_ceil(Timestamp::now()).max(attempt_at);
     let attempted = |mut st: PhoneNumberStatus, unknown: bool| {
         let mut p = st.purchase.clone().unwrap_or_default();
         p.attempts += 1;
