@@ -117,12 +117,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
     let fresher_than = required_freshness(&pn, &ctx.config, sync, now);
     if fresher_than > now {
-        return Ok(Action::requeue(
-            fresher_than
-                .duration_since(now)
-                .unsigned_abs()
-                .max(Duration::from_millis(100)),
-        ));
+        return Ok(requeue_at(fresher_than, now));
     }
     let mut snapshot = match account.snapshot(fresher_than).await {
         Ok(s) => s,
@@ -134,12 +129,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     {
         // Just bought and not listed yet: the list may lag. Decide on one sent after the grace.
         if settled > now {
-            return Ok(Action::requeue(
-                settled
-                    .duration_since(now)
-                    .unsigned_abs()
-                    .max(Duration::from_millis(100)),
-            ));
+            return Ok(requeue_at(settled, now));
         }
         snapshot = match account.snapshot(settled).await {
             Ok(s) => s,
@@ -220,6 +210,15 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// Looks again at `at` (at least 100 ms from now).
+fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
+    Action::requeue(
+        at.duration_since(now)
+            .unsigned_abs()
+            .max(Duration::from_millis(100)),
+    )
 }
 
 /// A step that failed after this reconcile may have bought the number: the status so far (the
