@@ -166,7 +166,7 @@ impl Account {
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
                 *lock(&self.last_error) = None;
-                self.observe_count(new.records.len() as u64);
+                self.observe_count(new.records.len() as u64, started_at);
                 drop(old);
                 crate::memory::release_free();
                 Ok(new)
@@ -330,14 +330,20 @@ impl Account {
         lock(&self.plan).clone()
     }
 
-    /// Records the figures a successful purchase reported; a success also lifts the limit.
-    pub fn record_eligibility(&self, e: Eligibility, at: Timestamp) {
+    /// Records the figures a successful purchase sent at `sent` reported. The success lifts the
+    /// limit only if it was sent after the limit was hit: a purchase that was already in flight
+    /// when another was refused says nothing about room made since.
+    pub fn record_eligibility(&self, e: Eligibility, sent: Timestamp) {
         let mut p = lock(&self.plan);
-        p.eligibility = Some((e, at));
-        p.limit_reached = None;
+        if p.eligibility.as_ref().is_none_or(|(_, at)| *at <= sent) {
+            p.eligibility = Some((e, sent));
+        }
+        if p.limit_reached.is_some_and(|(_, since)| since <= sent) {
+            p.limit_reached = None;
+        }
     }
 
-    /// Records a purchase refused for the plan limit.
+    /// Records a purchase refused for the plan limit; `at` is when the refusal came back.
     pub fn record_limit_reached(&self, at: Timestamp) {
         let count = self.current().map_or(0, |s| s.records.len() as u64);
         let count = lock(&self.plan)
@@ -348,11 +354,13 @@ impl Account {
         lock(&self.plan).limit_reached = Some((count, at));
     }
 
-    /// A lower number count than when the limit was hit means room was made.
-    fn observe_count(&self, count: u64) {
+    /// A lower number count than when the limit was hit means room was made, if the list was
+    /// started after the refusal came back (an older list may predate the numbers that filled
+    /// the plan).
+    fn observe_count(&self, count: u64, listed_at: Timestamp) {
         let mut p = lock(&self.plan);
         if p.limit_reached
-            .is_some_and(|(at_count, _)| count < at_count)
+            .is_some_and(|(at_count, since)| since <= listed_at && count < at_count)
         {
             p.limit_reached = None;
         }
@@ -396,5 +404,76 @@ impl Accounts {
 
     pub fn remove(&self, class: &str) {
         lock(&self.map).remove(class);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        let token = SecretString::from("t");
+        let client = talkturo::Client::new(talkturo::ClientConfig::new(
+            "http://127.0.0.1:9",
+            token.clone(),
+        ))
+        .unwrap();
+        let (tx, _rx) = futures::channel::mpsc::unbounded();
+        Account::new(
+            AccountKey::new("http://127.0.0.1:9", "team", "acct", &token),
+            client,
+            PlanState::default(),
+            tx,
+        )
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    const RECHECK: Duration = Duration::from_secs(3600);
+
+    fn counted(n: u32) -> Eligibility {
+        Eligibility {
+            current_count: Some(n),
+            ..Eligibility::default()
+        }
+    }
+
+    #[test]
+    fn a_success_sent_before_the_refusal_does_not_lift_the_plan_limit() {
+        let a = account();
+        a.record_eligibility(counted(1), at(0));
+        a.record_limit_reached(at(2));
+        // A purchase that was in flight when the limit was hit comes back successful.
+        a.record_eligibility(counted(2), at(1));
+        assert_eq!(a.purchase_blocked(at(3), RECHECK), Some((1, at(2))));
+        // The figures of the older success do not replace newer ones either.
+        a.record_eligibility(counted(1), at(0));
+        assert_eq!(
+            a.plan().eligibility.map(|(e, _)| e.current_count),
+            Some(Some(2))
+        );
+        // A purchase sent after the limit (the recheck probe) that succeeds lifts it.
+        a.record_eligibility(counted(2), at(2));
+        assert_eq!(a.purchase_blocked(at(3), RECHECK), None);
+    }
+
+    #[test]
+    fn only_a_list_started_after_the_refusal_with_fewer_numbers_lifts_the_plan_limit() {
+        let a = account();
+        a.record_eligibility(counted(2), at(0));
+        a.record_limit_reached(at(5));
+        // A list sent before the refusal, when fewer numbers had been bought yet.
+        a.observe_count(0, at(4));
+        assert!(a.purchase_blocked(at(6), RECHECK).is_some());
+        // A later list with as many numbers: still full.
+        a.observe_count(2, at(6));
+        assert!(a.purchase_blocked(at(7), RECHECK).is_some());
+        // The recheck interval lets one purchase probe the plan.
+        assert!(a.purchase_blocked(at(5 + 3600), RECHECK).is_none());
+        // A later list with fewer numbers: room was made.
+        a.observe_count(1, at(7));
+        assert!(a.purchase_blocked(at(8), RECHECK).is_none());
     }
 }

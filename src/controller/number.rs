@@ -761,7 +761,7 @@ async fn buy(
             ctx.metrics
                 .purchase(class, if limit { "plan_limit" } else { "refused" });
             if limit {
-                account.record_limit_reached(now);
+                account.record_limit_reached(Timestamp::now());
             } else {
                 account.forget_searches();
             }
