@@ -74,6 +74,8 @@ pub struct Account {
     pub client: talkturo::Client,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
     last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
+    /// When the last two list calls started (oldest first), for pacing.
+    list_starts: Mutex<Vec<Timestamp>>,
     refresh: tokio::sync::Mutex<()>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
@@ -96,7 +98,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Least time between the starts of two list calls of one account.
+/// Least time between the starts of a list call and the one two before it, of one account.
 const LIST_PACING: Duration = Duration::from_millis(100);
 
 /// How long search results are reused before asking the carrier again.
@@ -114,6 +116,7 @@ impl Account {
             client,
             snapshot: Mutex::new(None),
             last_error: Mutex::new(None),
+            list_starts: Mutex::new(Vec::with_capacity(2)),
             refresh: tokio::sync::Mutex::new(()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
@@ -143,16 +146,28 @@ impl Account {
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
-        // Pacing: lists start at least LIST_PACING apart, so a burst of new PhoneNumbers (each
-        // needing a list sent after it was created) shares a few lists instead of one each. An
-        // isolated request, long after the last list, is not delayed.
-        if let Some(last) = self.last_list_start() {
-            let since = Timestamp::now().duration_since(last).unsigned_abs();
+        // Pacing: at most two lists start within any LIST_PACING, so a burst of new
+        // PhoneNumbers (each needing a list sent after it was created) shares a few lists
+        // instead of one each. An isolated claim's two lists (before buying, and after it to see
+        // the number) are not delayed.
+        let earlier = {
+            let starts = lock(&self.list_starts);
+            starts.first().copied().filter(|_| starts.len() == 2)
+        };
+        if let Some(earlier) = earlier {
+            let since = Timestamp::now().duration_since(earlier).unsigned_abs();
             if since < LIST_PACING {
                 tokio::time::sleep(LIST_PACING - since).await;
             }
         }
         let started_at = Timestamp::now();
+        {
+            let mut starts = lock(&self.list_starts);
+            if starts.len() == 2 {
+                starts.remove(0);
+            }
+            starts.push(started_at);
+        }
         match self.client.list(&self.key.team_id).await {
             Ok(records) => {
                 let records: BTreeMap<String, NumberRecord> = records
@@ -177,12 +192,6 @@ impl Account {
                 Err(e)
             }
         }
-    }
-
-    fn last_list_start(&self) -> Option<Timestamp> {
-        let ok = lock(&self.snapshot).as_ref().map(|s| s.started_at);
-        let failed = lock(&self.last_error).as_ref().map(|(at, _)| *at);
-        ok.max(failed)
     }
 
     fn fresh(&self, fresher_than: Timestamp) -> Option<ListResult> {

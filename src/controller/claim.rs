@@ -47,6 +47,9 @@ pub(super) struct Pending {
     pub reason: &'static str,
     pub message: String,
     pub requeue: Duration,
+    /// Over within seconds on its own (offers held by purchases in flight): a claim created
+    /// moments ago just looks again, without writing the wait into its status.
+    pub transient: bool,
 }
 
 impl Pending {
@@ -55,9 +58,20 @@ impl Pending {
             reason,
             message: message.into(),
             requeue,
+            transient: false,
+        }
+    }
+
+    fn transient(self) -> Self {
+        Self {
+            transient: true,
+            ..self
         }
     }
 }
+
+/// How long after its creation a claim may wait on a transient condition without reporting it.
+const QUIET_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Result<Action, Error> {
     let now = Timestamp::now();
@@ -149,6 +163,10 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
 
     let outcome = provision(&ctx, &claim, &ns, now).await?;
     match outcome {
+        Provision::Pending(p) if p.transient && young(&claim, now) => {
+            tracing::debug!(claim = %claim.name_any(), reason = p.reason, message = %p.message, "waiting");
+            Ok(Action::requeue(p.requeue))
+        }
         Provision::Pending(p) => {
             let previous = claim
                 .status
@@ -176,6 +194,15 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         }
         Provision::Progress => Ok(Action::requeue(Duration::from_secs(30))),
     }
+}
+
+/// Created less than `QUIET_WAIT` ago.
+fn young(claim: &PhoneNumberClaim, now: Timestamp) -> bool {
+    claim
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .is_some_and(|c| now.duration_since(c.0).unsigned_abs() < QUIET_WAIT)
 }
 
 pub(super) enum Provision {
@@ -546,12 +573,10 @@ pub fn choose(
             None => "every matching offer is being bought by another claim; searching again once one is bought".to_owned(),
         };
         // Offers taken by in-flight purchases free up within seconds: look again soon.
-        let retry = if capable.is_empty() || s.number.is_some() {
-            retry
-        } else {
-            Duration::from_secs(2)
-        };
-        return Err(Pending::new(reasons::NO_CANDIDATES, what, retry));
+        if capable.is_empty() || s.number.is_some() {
+            return Err(Pending::new(reasons::NO_CANDIDATES, what, retry));
+        }
+        return Err(Pending::new(reasons::NO_CANDIDATES, what, Duration::from_secs(1)).transient());
     }
     let monthly_cap = stricter(
         s.max_monthly_price.as_deref(),
@@ -1413,8 +1438,8 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (e.reason, e.requeue),
-            (reasons::NO_CANDIDATES, Duration::from_secs(60))
+            (e.reason, e.requeue, e.transient),
+            (reasons::NO_CANDIDATES, Duration::from_secs(60), false)
         );
         let all: BTreeSet<String> = offers().into_iter().map(|o| o.phone_number).collect();
         let e = choose(
@@ -1425,9 +1450,9 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (e.reason, e.requeue),
-            (reasons::NO_CANDIDATES, Duration::from_secs(2)),
-            "taken by in-flight purchases: look again soon"
+            (e.reason, e.requeue, e.transient),
+            (reasons::NO_CANDIDATES, Duration::from_secs(1), true),
+            "taken by in-flight purchases: look again soon, quietly"
         );
         let e = choose(
             &claim(json!({"number": "+14155550199"})),

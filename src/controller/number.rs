@@ -123,15 +123,13 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         Ok(s) => s,
         Err(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
     };
-    if let Some(settled) = absence_settled_after(&pn, &ctx.config)
-        && snapshot.started_at < settled
-        && !snapshot.records.contains_key(&pn.spec.number)
-    {
-        // Just bought and not listed yet: the list may lag. Decide on one sent after the grace.
-        if settled > now {
-            return Ok(requeue_at(settled, now));
+    // A number this process bought and the list does not show: decide only on a list that
+    // can show it (at most two more lists: one after the purchase, one after the grace).
+    while let Some(after) = absence_undecided(&pn, &snapshot, &ctx.config) {
+        if after > now {
+            return Ok(requeue_at(after, now));
         }
-        snapshot = match account.snapshot(settled).await {
+        snapshot = match account.snapshot(after).await {
             Ok(s) => s,
             Err(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
         };
@@ -163,7 +161,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     );
     let (mut status, requeue, note) = match plan {
         Plan::Buy if deleting => return remove_finalizer(&ctx, &pn, "nothing was bought").await,
-        Plan::Buy => buy(&ctx, &pn, &account, now).await?,
+        Plan::Buy => buy(&ctx, &pn, &class, &account, now).await?,
         Plan::Settle {
             status,
             requeue,
@@ -334,23 +332,38 @@ pub fn required_freshness(
                     .unwrap_or(last.0),
             );
         }
-    } else if let Some(attempt) = p.last_attempt_time.as_ref().filter(|_| owned) {
-        // A list older than our own purchase cannot show the number. (One sent within the
-        // grace period may not show it yet either: `absence_settled_after` handles that case.)
-        t = t.max(attempt.0);
     }
+    // (A list older than our own purchase cannot show the number: `reconcile` asks for a newer
+    // one when the number is missing from it; any list that shows it serves.)
     t
 }
 
-/// For a number this process bought, the time after which a list that does not show it proves
-/// it gone: the purchase plus the grace period the account list may lag by. Before that, its
-/// absence decides nothing (not Lost, not released and forgotten).
-pub fn absence_settled_after(pn: &PhoneNumber, cfg: &super::Config) -> Option<Timestamp> {
+/// For a number this process bought, when the purchase came back: a list sent before cannot
+/// show it.
+fn attempt_time(pn: &PhoneNumber) -> Option<Timestamp> {
     let st = pn.status.as_ref()?;
     st.id.as_ref()?;
-    let attempt = st.purchase.as_ref()?.last_attempt_time.as_ref()?.0;
+    Some(st.purchase.as_ref()?.last_attempt_time.as_ref()?.0)
+}
+
+/// For a number this process bought that `snapshot` does not show, the time a list must have
+/// been sent after before its absence decides anything: the purchase (an older list cannot show
+/// it), then the purchase plus the grace period the account list may lag by (before that, its
+/// absence is not Lost, not released and forgotten). `None`: the snapshot decides. Pure.
+pub fn absence_undecided(
+    pn: &PhoneNumber,
+    snapshot: &Snapshot,
+    cfg: &super::Config,
+) -> Option<Timestamp> {
+    if snapshot.records.contains_key(&pn.spec.number) {
+        return None;
+    }
+    let attempt = attempt_time(pn)?;
     let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
-    Some(attempt.saturating_add(grace).unwrap_or(attempt))
+    let settled = attempt.saturating_add(grace).unwrap_or(attempt);
+    [attempt, settled]
+        .into_iter()
+        .find(|t| snapshot.started_at < *t)
 }
 
 /// Decides what to do, from the object, the account's list and the time. Pure.
@@ -700,6 +713,7 @@ fn failed(
 async fn buy(
     ctx: &Context,
     pn: &PhoneNumber,
+    class_obj: &PhoneNumberClass,
     account: &Account,
     now: Timestamp,
 ) -> Result<(PhoneNumberStatus, Duration, Option<Note>), Error> {
@@ -712,7 +726,8 @@ async fn buy(
     // Recorded as the time the call came back, not the time it was first sent: the client may
     // have retried it (after a 429's Retry-After), and what a later list must show is judged
     // from when the purchase can last have taken effect.
-    let attempt_at = time_ceil(Timestamp::now()).max(attempt_at);
+    let returned = Timestamp::now();
+    let attempt_at = time_ceil(returned).max(attempt_at);
     let attempted = |mut st: PhoneNumberStatus, unknown: bool| {
         let mut p = st.purchase.clone().unwrap_or_default();
         p.attempts += 1;
@@ -733,15 +748,39 @@ async fn buy(
             // The cached searches still list this number; claims skip it as taken, and search
             // again once every cached offer is (search_after_last_purchase).
             account.purchase_completed();
+            let link = claim_link(pn, ctx);
             let mut base = pn.clone();
             base.status = Some(attempted(pn.status.clone().unwrap_or_default(), false));
-            let status = mirror(&base, &bought.phone_number, claim_link(pn, ctx), now, now);
+            let mut status = mirror(&base, &bought.phone_number, link, now, now);
+            let mut requeue = ctx.config.fast_sync;
+            if bought.phone_number.status != NumberStatus::Active {
+                // Talkturo answers `purchasing`; the account list shows when it is active. One
+                // list sent after the purchase came back (shared with every other reconcile
+                // waiting for one) usually does, so the status is written once, not twice. If
+                // it does not show the number yet, or fails, the purchase's own record is
+                // written and the usual sync takes over.
+                if let Ok(listed) = account.snapshot(returned).await
+                    && listed.records.contains_key(number)
+                {
+                    base.status = Some(status.clone());
+                    let at = Timestamp::now();
+                    if let Plan::Settle {
+                        status: settled,
+                        requeue: next,
+                        ..
+                    } = plan(&base, class_obj, &listed, link, at, &ctx.config, false)
+                    {
+                        status = *settled;
+                        requeue = next;
+                    }
+                }
+            }
             let note = Note {
                 warning: false,
                 reason: "Purchased",
                 message: format!("bought {number} (record {})", bought.phone_number.id),
             };
-            Ok((status, ctx.config.fast_sync, Some(note)))
+            Ok((status, requeue, Some(note)))
         }
         Err(e) if e.status() == Some(409) => {
             // Already owned by the team: adopt it from the list (settled like an unknown outcome).
@@ -974,8 +1013,12 @@ mod tests {
     }
 
     fn snapshot(at: &str, records: Vec<NumberRecord>) -> Snapshot {
+        snapshot_at(ts(at), records)
+    }
+
+    fn snapshot_at(started_at: Timestamp, records: Vec<NumberRecord>) -> Snapshot {
         Snapshot {
-            started_at: ts(at),
+            started_at,
             records: records
                 .into_iter()
                 .map(|r| (r.phone_number.clone(), r))
@@ -1294,7 +1337,7 @@ mod tests {
     }
 
     #[test]
-    fn just_bought_a_list_after_the_purchase_serves_and_absence_waits_for_the_grace() {
+    fn just_bought_any_list_showing_it_serves_and_absence_waits_for_a_later_list_and_the_grace() {
         let attempt = "2026-01-01T00:00:59Z";
         let st = PhoneNumberStatus {
             id: Some("pn_1".into()),
@@ -1309,15 +1352,31 @@ mod tests {
         let t = required_freshness(&pn, &cfg(), Duration::from_secs(60), ts(NOW));
         assert_eq!(
             t,
-            ts(attempt),
-            "any list sent after the purchase, not one per reconcile until the grace is over"
+            ts(NOW) - SignedDuration::try_from(cfg().fast_sync).unwrap(),
+            "purchasing: fast sync, not one list per reconcile until the grace is over"
+        );
+        let grace = SignedDuration::try_from(cfg().purchase_grace).unwrap();
+        let before = ts(attempt) - SignedDuration::from_millis(500);
+        let within = ts(attempt) + SignedDuration::from_millis(500);
+        let after = ts(attempt) + grace;
+        // A list that shows it serves, however old (the one sent right after the purchase).
+        let shown = snapshot_at(before, vec![record(NumberStatus::Active)]);
+        assert_eq!(absence_undecided(&pn, &shown, &cfg()), None);
+        // Missing: first a list sent after the purchase, then one after the grace.
+        assert_eq!(
+            absence_undecided(&pn, &snapshot_at(before, vec![]), &cfg()),
+            Some(ts(attempt))
         );
         assert_eq!(
-            absence_settled_after(&pn, &cfg()),
-            Some(ts(attempt) + SignedDuration::try_from(cfg().purchase_grace).unwrap())
+            absence_undecided(&pn, &snapshot_at(within, vec![]), &cfg()),
+            Some(after)
         );
         assert_eq!(
-            absence_settled_after(&number(None), &cfg()),
+            absence_undecided(&pn, &snapshot_at(after, vec![]), &cfg()),
+            None
+        );
+        assert_eq!(
+            absence_undecided(&number(None), &snapshot_at(before, vec![]), &cfg()),
             None,
             "nothing bought: absence is the normal case"
         );
