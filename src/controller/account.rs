@@ -4,6 +4,7 @@
 //! and the plan-limit gate.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -74,8 +75,10 @@ pub struct Account {
     pub client: talkturo::Client,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
     last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
-    /// When the last two list calls started (oldest first), for pacing.
-    list_starts: Mutex<Vec<Timestamp>>,
+    /// When the last list call started, for pacing.
+    last_list_start: Mutex<Option<Timestamp>>,
+    /// Callers waiting for (or making) a list.
+    waiting: AtomicUsize,
     refresh: tokio::sync::Mutex<()>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
@@ -94,12 +97,21 @@ pub struct Account {
 /// How long a purchase attempt is remembered in memory (the watch delivers it well before).
 const ATTEMPT_MEMORY: Duration = Duration::from_secs(600);
 
+/// Counts a caller in `Account::waiting` while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Least time between the starts of a list call and the one two before it, of one account.
-const LIST_PACING: Duration = Duration::from_millis(100);
+/// Least time between the starts of two list calls of one account while lists are contended.
+const LIST_PACING: Duration = Duration::from_millis(250);
 
 /// How long search results are reused before asking the carrier again.
 const SEARCH_TTL: Duration = Duration::from_secs(10);
@@ -116,7 +128,8 @@ impl Account {
             client,
             snapshot: Mutex::new(None),
             last_error: Mutex::new(None),
-            list_starts: Mutex::new(Vec::with_capacity(2)),
+            last_list_start: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
             refresh: tokio::sync::Mutex::new(()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
@@ -142,32 +155,26 @@ impl Account {
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
+        // Pacing under contention: a caller that found another already waiting for (or
+        // making) a list starts its own at least LIST_PACING after the last one, so a burst of
+        // new PhoneNumbers (each needing a list sent after it was created, or after its
+        // purchase) shares a few lists instead of making one each. Demands that come one at a
+        // time (a single claim's list before buying and list after it) are not delayed.
+        let contended = self.waiting.fetch_add(1, Ordering::SeqCst) > 0;
+        let _waiting = Waiting(&self.waiting);
         let _guard = self.refresh.lock().await;
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
-        // Pacing: at most two lists start within any LIST_PACING, so a burst of new
-        // PhoneNumbers (each needing a list sent after it was created) shares a few lists
-        // instead of one each. An isolated claim's two lists (before buying, and after it to see
-        // the number) are not delayed.
-        let earlier = {
-            let starts = lock(&self.list_starts);
-            starts.first().copied().filter(|_| starts.len() == 2)
-        };
-        if let Some(earlier) = earlier {
-            let since = Timestamp::now().duration_since(earlier).unsigned_abs();
+        let last = *lock(&self.last_list_start);
+        if let Some(last) = last.filter(|_| contended) {
+            let since = Timestamp::now().duration_since(last).unsigned_abs();
             if since < LIST_PACING {
                 tokio::time::sleep(LIST_PACING - since).await;
             }
         }
         let started_at = Timestamp::now();
-        {
-            let mut starts = lock(&self.list_starts);
-            if starts.len() == 2 {
-                starts.remove(0);
-            }
-            starts.push(started_at);
-        }
+        *lock(&self.last_list_start) = Some(started_at);
         match self.client.list(&self.key.team_id).await {
             Ok(records) => {
                 let records: BTreeMap<String, NumberRecord> = records
