@@ -4,7 +4,7 @@
 //! and the plan-limit gate.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,8 @@ pub struct Account {
     last_list_start: Mutex<Option<Timestamp>>,
     /// Callers waiting for (or making) a list.
     waiting: AtomicUsize,
+    /// Lists are contended: they are paced until they have been quiet for a while.
+    paced: AtomicBool,
     refresh: tokio::sync::Mutex<()>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
@@ -130,6 +132,7 @@ impl Account {
             last_error: Mutex::new(None),
             last_list_start: Mutex::new(None),
             waiting: AtomicUsize::new(0),
+            paced: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
@@ -155,21 +158,24 @@ impl Account {
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
-        // Pacing under contention: a caller that found another already waiting for (or
-        // making) a list starts its own at least LIST_PACING after the last one, so a burst of
-        // new PhoneNumbers (each needing a list sent after it was created, or after its
-        // purchase) shares a few lists instead of making one each. Demands that come one at a
-        // time (a single claim's list before buying and list after it) are not delayed.
-        let contended = self.waiting.fetch_add(1, Ordering::SeqCst) > 0;
+        // Pacing under contention: once a caller finds another already waiting for (or making)
+        // a list, lists start at least LIST_PACING apart until they have been quiet for twice
+        // that. A burst of new PhoneNumbers (each needing a list sent after it was created, or
+        // after its purchase) then shares a few lists instead of making one each, while demands
+        // that come one at a time (a single claim's lists) are never delayed.
+        if self.waiting.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.paced.store(true, Ordering::SeqCst);
+        }
         let _waiting = Waiting(&self.waiting);
         let _guard = self.refresh.lock().await;
         if let Some(s) = self.fresh(fresher_than) {
             return s;
         }
         let last = *lock(&self.last_list_start);
-        if let Some(last) = last.filter(|_| contended) {
-            let since = Timestamp::now().duration_since(last).unsigned_abs();
-            if since < LIST_PACING {
+        if let Some(since) = last.map(|l| Timestamp::now().duration_since(l).unsigned_abs()) {
+            if since >= 2 * LIST_PACING {
+                self.paced.store(false, Ordering::SeqCst);
+            } else if since < LIST_PACING && self.paced.load(Ordering::SeqCst) {
                 tokio::time::sleep(LIST_PACING - since).await;
             }
         }
