@@ -367,13 +367,14 @@ impl Account {
 
     /// Records a purchase refused for the plan limit; `at` is when the refusal came back.
     pub fn record_limit_reached(&self, at: Timestamp) {
-        let count = self.current().map_or(0, |s| s.records.len() as u64);
-        let count = lock(&self.plan)
+        let listed = self.current().map_or(0, |s| s.records.len() as u64);
+        let mut p = lock(&self.plan);
+        let count = p
             .eligibility
             .as_ref()
             .and_then(|(e, _)| e.current_count)
-            .map_or(count, |c| count.max(u64::from(c)));
-        lock(&self.plan).limit_reached = Some((count, at));
+            .map_or(listed, |c| listed.max(u64::from(c)));
+        p.limit_reached = Some((count, at));
     }
 
     /// A lower number count than when the limit was hit means room was made, if the list was

@@ -161,7 +161,7 @@ impl Client {
                     ("offset", all.len().to_string()),
                 ];
                 let page: ListPage = self
-                    .call_with(
+                    .call(
                         Operation::List,
                         Method::GET,
                         &["phone-numbers", "purchase"],
@@ -222,6 +222,7 @@ impl Client {
             ],
             &[],
             Some(&body),
+            decode_success,
         )
         .await
         .map(drop)
@@ -255,6 +256,7 @@ impl Client {
             &["assistants", assistant_id, "telephony", "phone-numbers"],
             &[],
             Some(&body),
+            decode_success,
         )
         .await
         .map(drop)
@@ -269,6 +271,7 @@ impl Client {
             &["phone-numbers", number_id],
             &[],
             None,
+            decode_success,
         )
         .await
         .map(drop)
@@ -282,32 +285,18 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<T, Error> {
-        let v = self.call(op, method, path, query, body).await?;
-        serde_json::from_value(v).map_err(|e| Error::InvalidResponse {
-            op,
-            status: 200,
-            detail: e.to_string(),
-        })
+        let v = self
+            .call(op, method, path, query, body, decode_success)
+            .await?;
+        from_json(op, StatusCode::OK, v)
     }
 
     /// One contract call with its retries: transient failures of idempotent calls, and of any
     /// call that surely did not reach the service (connection refused, 429), are retried with
-    /// jittered exponential backoff, or after `Retry-After` when the service asks.
-    async fn call(
-        &self,
-        op: Operation,
-        method: Method,
-        path: &[&str],
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Value, Error> {
-        self.call_with(op, method, path, query, body, decode_success)
-            .await
-    }
-
-    /// `call`, with the successful body decoded by `decode` (a decoding failure counts as an
-    /// invalid response, retried like one).
-    async fn call_with<T>(
+    /// jittered exponential backoff, or after `Retry-After` when the service asks. A successful
+    /// body is decoded by `decode` (a decoding failure counts as an invalid response, retried
+    /// like one).
+    async fn call<T>(
         &self,
         op: Operation,
         method: Method,
@@ -500,7 +489,11 @@ fn decode_page(op: Operation, status: StatusCode, bytes: &[u8]) -> Result<ListPa
             count: page.count,
         });
     }
-    let v = decode_success(op, status, bytes)?;
+    from_json(op, status, decode_success(op, status, bytes)?)
+}
+
+/// A successful body's JSON as the contract's type.
+fn from_json<T: DeserializeOwned>(op: Operation, status: StatusCode, v: Value) -> Result<T, Error> {
     serde_json::from_value(v).map_err(|e| Error::InvalidResponse {
         op,
         status: status.as_u16(),
