@@ -4,6 +4,7 @@
 //! (`crds/` is generated from it). It imports nothing else of the crate.
 
 pub mod conditions;
+pub mod lean;
 pub mod v1alpha1;
 
 /// The API group of every kind this operator serves.

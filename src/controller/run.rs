@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
 
@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::account::Accounts;
 use super::{Config, Context, Error, Metrics, claim, class, number};
+use crate::api::lean::{Lean, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
 /// Leader election settings.
@@ -166,9 +167,7 @@ async fn controllers(
     ) else {
         return;
     };
-    let reflect_classes = watcher(Api::<PhoneNumberClass>::all(client.clone()), wc.clone())
-        .modify(trim)
-        .default_backoff()
+    let reflect_classes = watch::<PhoneNumberClass>(&client, &wc)
         .reflect_shared(class_writer)
         .for_each(|_| async {});
     // Shared streams carry no deletions, but both reclaim (a claim gone) and a lost binding (a
@@ -177,9 +176,7 @@ async fn controllers(
     let (claim_wake_tx, claim_wake_rx) = futures::channel::mpsc::unbounded();
     let reflect_claims = {
         let (numbers, wake) = (number_store.clone(), changed_tx.clone());
-        watcher(Api::<PhoneNumberClaim>::all(client.clone()), wc.clone())
-            .modify(trim)
-            .default_backoff()
+        watch::<PhoneNumberClaim>(&client, &wc)
             .reflect_shared(claim_writer)
             .for_each(move |event| {
                 if let Ok(watcher::Event::Delete(claim)) = event {
@@ -190,9 +187,7 @@ async fn controllers(
                 async {}
             })
     };
-    let reflect_numbers = watcher(Api::<PhoneNumber>::all(client.clone()), wc)
-        .modify(trim)
-        .default_backoff()
+    let reflect_numbers = watch::<PhoneNumber>(&client, &wc)
         .reflect_shared(number_writer)
         .for_each(move |event| {
             if let Ok(watcher::Event::Delete(pn)) = event
@@ -304,15 +299,19 @@ async fn controllers(
     tracing::info!("controllers stopped");
 }
 
-/// What the caches keep of an object: everything the controllers read. `managedFields` (large
-/// under server-side apply, several managers per object) and `kubectl apply`'s copy of the whole
-/// object are dropped, which is most of an object's memory.
-fn trim<K: kube::Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
+/// One kind's watch for its cache, with the default backoff. Objects are decoded without
+/// `managedFields` (large under server-side apply, several managers per object) and `kubectl
+/// apply`'s copy of the whole object, which nothing here reads: see [`Lean`].
+fn watch<K>(
+    client: &kube::Client,
+    wc: &watcher::Config,
+) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K>
+where
+    K: Parts + Clone + std::fmt::Debug + Send + 'static,
+{
+    watcher(Api::<Lean<K>>::all(client.clone()), wc.clone())
+        .map_ok(Lean::unwrap_event)
+        .default_backoff()
 }
 
 /// One reconcile: in its own span, timed and counted.
