@@ -35,9 +35,10 @@ pub fn routes() -> Router<Arc<Sim>> {
 
 /// Runs one API operation: latency, injected rejections, bearer auth, the operation itself on
 /// the world, then lost or garbled answers; counts the call and its answer.
-async fn serve_op<F>(sim: Arc<Sim>, op: Op, headers: HeaderMap, f: F) -> Response
+async fn serve_op<F, R>(sim: Arc<Sim>, op: Op, headers: HeaderMap, f: F) -> Response
 where
-    F: FnOnce(&mut World, &str, Timestamp) -> Result<Value, ApiError>,
+    F: FnOnce(&mut World, &str, Timestamp) -> Result<R, ApiError>,
+    R: serde::Serialize,
 {
     sim.count_call(op);
     let plan = lock(&sim.faults).plan(op);
@@ -228,17 +229,39 @@ struct ListQuery {
     offset: Option<usize>,
 }
 
+/// One page of `GET /api/phone-numbers/purchase`.
+#[derive(serde::Serialize)]
+struct ListPage<'a> {
+    success: bool,
+    numbers: Vec<crate::sim::state::RecordJson<'a>>,
+    count: usize,
+    limit: usize,
+    offset: usize,
+}
+
 async fn list(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
     serve_op(sim, Op::List, headers, move |world, account, _now| {
-        let team = q.team_id.ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
+        let team = q
+            .team_id
+            .ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
         let offset = q.offset.unwrap_or(0);
         let (page, count, limit) = world.list(account, &team, q.limit, offset)?;
-        let numbers: Vec<Value> = page.iter().map(|r| world.record_json(r)).collect();
-        Ok(json!({"success": true, "numbers": numbers, "count": count, "limit": limit, "offset": offset}))
+        // Serialized here, straight from the records (a page can hold 10,000 of them), so that
+        // no copy of the page outlives the world's lock.
+        let numbers: Vec<_> = page.iter().map(|r| world.record_json(r)).collect();
+        let page = ListPage {
+            success: true,
+            numbers,
+            count,
+            limit,
+            offset,
+        };
+        serde_json::value::to_raw_value(&page)
+            .map_err(|e| ApiError::new(500, "internal_error", e.to_string()))
     })
     .await
 }
@@ -285,11 +308,8 @@ async fn assistant_numbers(
         Op::AssistantNumbers,
         headers,
         move |world, account, _now| {
-            let numbers: Vec<Value> = world
-                .assistant_numbers(account, &assistant)?
-                .iter()
-                .map(|r| world.record_json(r))
-                .collect();
+            let held = world.assistant_numbers(account, &assistant)?;
+            let numbers: Vec<_> = held.iter().map(|r| world.record_json(r)).collect();
             Ok(json!({"success": true, "numbers": numbers}))
         },
     )

@@ -394,21 +394,17 @@ impl World {
         team_id: &str,
         limit: Option<usize>,
         offset: usize,
-    ) -> Result<(Vec<Record>, usize, usize)> {
+    ) -> Result<(Vec<&Record>, usize, usize)> {
         self.team_of(account, team_id)?;
         let limit = limit.unwrap_or(50).min(self.config.list_limit_cap);
-        let all: Vec<&Record> = self
+        let mut all: Vec<&Record> = self
             .records
             .values()
             .filter(|r| r.team_id == team_id)
             .collect();
-        let page = all
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|r| (*r).clone())
-            .collect();
-        Ok((page, all.len(), limit))
+        let count = all.len();
+        let page = all.drain(..).skip(offset).take(limit).collect();
+        Ok((page, count, limit))
     }
 
     fn assistant(&self, account: &str, id: &str) -> Result<&Assistant> {
@@ -617,50 +613,58 @@ impl World {
     }
 
     /// A number record as the API serves it, in the configured casing.
-    pub fn record_json(&self, r: &Record) -> serde_json::Value {
-        let v = serde_json::json!({
-            "id": r.id,
-            "phone_number": r.phone_number,
-            "team_id": r.team_id,
-            "provider": r.provider,
-            "provider_id": r.provider_id,
-            "status": r.status,
-            "is_trial": r.is_trial,
-            "trial_expires_at": r.trial_expires_at,
-            "assistant_id": r.assistant_id,
-            "assistant_name": r.assistant_id.as_deref().and_then(|a| self.assistant_name(a)),
-            "purchased_by_email": r.purchased_by_email,
-            "purchased_by_name": r.purchased_by_name,
-            "created_at": r.created_at,
-        });
-        match self.config.record_case {
-            RecordCase::Snake => v,
-            RecordCase::Camel => camel_keys(v),
+    pub fn record_json<'a>(&'a self, r: &'a Record) -> RecordJson<'a> {
+        RecordJson {
+            record: r,
+            assistant_name: r
+                .assistant_id
+                .as_deref()
+                .and_then(|a| self.assistant_name(a)),
+            case: self.config.record_case,
         }
     }
 }
 
-fn camel_keys(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => m
-            .into_iter()
-            .map(|(k, v)| {
-                let mut out = String::with_capacity(k.len());
-                let mut upper = false;
-                for c in k.chars() {
-                    if c == '_' {
-                        upper = true;
-                    } else if upper {
-                        out.extend(c.to_uppercase());
-                        upper = false;
-                    } else {
-                        out.push(c);
-                    }
-                }
-                (out, camel_keys(v))
-            })
-            .collect(),
-        other => other,
+/// A record as the API serves it, serialized straight from the record (a list of thousands of
+/// records builds no intermediate JSON tree).
+pub struct RecordJson<'a> {
+    record: &'a Record,
+    assistant_name: Option<&'a str>,
+    case: RecordCase,
+}
+
+impl serde::Serialize for RecordJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.record;
+        let camel = self.case == RecordCase::Camel;
+        let key = |snake: &'static str, camel_case: &'static str| {
+            if camel { camel_case } else { snake }
+        };
+        let mut m = s.serialize_map(Some(13))?;
+        m.serialize_entry("id", &r.id)?;
+        m.serialize_entry(key("phone_number", "phoneNumber"), &r.phone_number)?;
+        m.serialize_entry(key("team_id", "teamId"), &r.team_id)?;
+        m.serialize_entry("provider", &r.provider)?;
+        m.serialize_entry(key("provider_id", "providerId"), &r.provider_id)?;
+        m.serialize_entry("status", &r.status)?;
+        m.serialize_entry(key("is_trial", "isTrial"), &r.is_trial)?;
+        m.serialize_entry(
+            key("trial_expires_at", "trialExpiresAt"),
+            &r.trial_expires_at,
+        )?;
+        m.serialize_entry(key("assistant_id", "assistantId"), &r.assistant_id)?;
+        m.serialize_entry(key("assistant_name", "assistantName"), &self.assistant_name)?;
+        m.serialize_entry(
+            key("purchased_by_email", "purchasedByEmail"),
+            &r.purchased_by_email,
+        )?;
+        m.serialize_entry(
+            key("purchased_by_name", "purchasedByName"),
+            &r.purchased_by_name,
+        )?;
+        m.serialize_entry(key("created_at", "createdAt"), &r.created_at)?;
+        m.end()
     }
 }
 
@@ -672,4 +676,63 @@ pub fn is_e164(s: &str) -> bool {
     (7..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(case: RecordCase) -> Vec<String> {
+        let config = SimConfig {
+            record_case: case,
+            ..SimConfig::default()
+        };
+        let mut world = World::new(config);
+        let now = Timestamp::now();
+        let team = world.teams.keys().next().cloned().unwrap_or_default();
+        let account = world
+            .teams
+            .get(&team)
+            .map(|t| t.account.clone())
+            .unwrap_or_default();
+        let offer = world
+            .search("US", Some("415"), None, Some(1))
+            .ok()
+            .and_then(|o| o.into_iter().next())
+            .map(|o| o.phone_number)
+            .unwrap_or_default();
+        let Ok((record, _)) = world.purchase(&account, &offer, &team, None, now) else {
+            return Vec::new();
+        };
+        let json = serde_json::to_value(world.record_json(&record)).unwrap_or_default();
+        json.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn records_serve_every_field_in_either_casing() {
+        let snake = keys(RecordCase::Snake);
+        assert_eq!(snake.len(), 13, "{snake:?}");
+        let camel: Vec<String> = snake
+            .iter()
+            .map(|k| {
+                let mut parts = k.split('_');
+                let first = parts.next().unwrap_or_default().to_owned();
+                parts.fold(first, |mut out, p| {
+                    let mut c = p.chars();
+                    if let Some(h) = c.next() {
+                        out.extend(h.to_uppercase());
+                        out.push_str(c.as_str());
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut served = keys(RecordCase::Camel);
+        let mut expected = camel;
+        served.sort();
+        expected.sort();
+        assert_eq!(served, expected);
+    }
 }
