@@ -24,7 +24,7 @@ chaos:
 	@cat target/chaos/last-run.json
 
 ## bench: the performance figures of BENCHMARKS.md (release build; 3 runs, burst 1,000,
-##        steady state 10,000 numbers; about 40 minutes per run on 2 cores)
+##        steady state 10,000 numbers; about 15 minutes per run on 2 cores)
 ## bench-quick: the same at a small scale, for development (about 3 minutes)
 bench: BENCH_ARGS ?= --runs 3 --burst 1000 --total 10000 --steady-secs 120
 bench-quick: BENCH_ARGS ?= --runs 1 --burst 200 --total 1000 --steady-secs 30 --sequential 20

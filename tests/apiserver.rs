@@ -278,3 +278,12 @@ async fn kubectl_get_shows_the_printer_columns() {
         "category talkturo"
     );
 }
+
+/// The API server of the test environment (Kubernetes 1.34) streams initial lists, so the
+/// operator's caches start with a watch and no list call (`tests/initial_list.rs` covers a server
+/// that does not).
+#[tokio::test]
+async fn the_apiserver_streams_initial_lists() {
+    let Some(env) = support::env() else { return };
+    assert!(talkturo_operator::controller::run::streams_lists(&env.client()).await);
+}

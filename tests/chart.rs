@@ -20,9 +20,10 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::TestEnv;
-use support::operator::{Fixture, claim_condition, condition, run_in_process};
+use support::operator::{Fixture, claim_condition, condition, run_in_process_with, test_config};
 use talkturo_operator::api::v1alpha1::PhoneNumber;
 use talkturo_operator::controller::run::LeaderElection;
+use talkturo_operator::controller::{Config, InitialList};
 use talkturo_operator::sim::{FaultAction, FaultRule, Op};
 use talkturo_operator::testenv::Binaries;
 
@@ -357,7 +358,14 @@ fn run_as(
         lease_duration_secs: 4,
         renew_grace_secs: 1,
     };
-    run_in_process(config, Some(le))
+    // Initial lists by list calls: the fallback for API servers without streaming lists makes
+    // every request the streaming mode makes (watches) and the list calls besides, so the chart
+    // must grant both and this run proves each grant is used.
+    let operator = Config {
+        initial_list: InitialList::List,
+        ..test_config()
+    };
+    run_in_process_with(config, Some(le), operator)
 }
 
 /// Waits until the apiserver's authorizer has picked up the chart's bindings (its RBAC cache

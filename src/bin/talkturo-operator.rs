@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use talkturo_operator::controller::{self, Config, RunOptions};
+use talkturo_operator::controller::{self, Config, InitialList, RunOptions};
 
 /// Kubernetes operator for Talkturo phone numbers.
 #[derive(Parser, Debug)]
@@ -81,6 +81,11 @@ struct RunArgs {
     /// Reconciles run at once per controller.
     #[arg(long, env = "TALKTURO_CONCURRENCY", default_value_t = 16)]
     concurrency: u16,
+    /// How the caches get their initial contents: `stream` (a watch that sends the current
+    /// objects first; Kubernetes 1.32+), `list` (one list call per kind), or `auto` (stream when
+    /// the API server supports it).
+    #[arg(long, env = "TALKTURO_INITIAL_LIST", value_enum, default_value_t = InitialList::Auto)]
+    initial_list: InitialList,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -123,6 +128,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         retry_base: secs(args.retry_base_secs.max(1)),
         talkturo_timeout: secs(args.api_timeout_secs.max(1)),
         concurrency: args.concurrency.max(1),
+        initial_list: args.initial_list,
         ..Config::default()
     };
     let identity = args.identity.clone().unwrap_or_else(|| {

@@ -107,6 +107,23 @@ pub struct Config {
     pub talkturo_timeout: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
+    /// How the caches get their initial contents.
+    pub initial_list: InitialList,
+}
+
+/// How the caches get their initial contents (at start-up and after a watch is lost).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitialList {
+    /// `stream` when the API server supports streaming lists (probed once at start-up),
+    /// otherwise `list`.
+    #[default]
+    Auto,
+    /// A watch that sends the current objects first (`sendInitialEvents`, Kubernetes'
+    /// `WatchList`, on by default since 1.32): the API server encodes the objects one by one while
+    /// the operator decodes them, and no response holding all of them is ever buffered.
+    Stream,
+    /// One list call per kind, served from the API server's cache, then a watch.
+    List,
 }
 
 impl Default for Config {
@@ -120,6 +137,7 @@ impl Default for Config {
             retry_max: Duration::from_secs(600),
             talkturo_timeout: Duration::from_secs(10),
             concurrency: 16,
+            initial_list: InitialList::Auto,
         }
     }
 }

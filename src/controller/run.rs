@@ -18,7 +18,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tracing::Instrument;
 
 use super::account::Accounts;
-use super::{Config, Context, Error, Metrics, claim, class, number};
+use super::{Config, Context, Error, InitialList, Metrics, claim, class, number};
 use crate::api::lean::{Lean, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
@@ -144,7 +144,7 @@ async fn controllers(
     // One watch and one cache per kind, shared by the three controllers. A controller triggered by
     // another kind's change sees that change in the cache it reads: subscribers are notified only
     // after the store was updated (separate watches per controller would race).
-    let wc = watcher::Config::default().any_semantic();
+    let wc = watcher_config(&client, config.initial_list).await;
     let (class_store, class_writer) =
         reflector::store_shared::<PhoneNumberClass>(SUBSCRIBER_BUFFER);
     let (claim_store, claim_writer) =
@@ -298,6 +298,57 @@ async fn controllers(
     futures::join!(class_run, claim_run, number_run, stores_ready, reflectors);
     tracing::info!("controllers stopped");
 }
+
+/// The caches' watch settings: streaming initial lists where the API server supports them.
+async fn watcher_config(client: &kube::Client, initial: InitialList) -> watcher::Config {
+    let list = watcher::Config::default().any_semantic();
+    let stream = match initial {
+        InitialList::Stream => true,
+        InitialList::List => false,
+        InitialList::Auto => streams_lists(client).await,
+    };
+    tracing::info!(
+        initial_list = if stream { "stream" } else { "list" },
+        "cache initial lists"
+    );
+    if stream { list.streaming_lists() } else { list }
+}
+
+/// Whether the API server streams initial lists: a watch of the (few) PhoneNumberClasses with
+/// `sendInitialEvents` must end its initial events with the `k8s.io/initial-events-end`
+/// bookmark. A server without the feature refuses the parameter (or, older, ignores it and never
+/// sends the bookmark): both mean no.
+pub async fn streams_lists(client: &kube::Client) -> bool {
+    let api = Api::<Lean<PhoneNumberClass>>::all(client.clone());
+    let params = kube::api::WatchParams::streaming_lists().timeout(PROBE_TIMEOUT_SECS);
+    let probe = async {
+        let stream = match api.watch(&params, "0").await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::info!(error = %e, "the API server does not stream initial lists");
+                return false;
+            }
+        };
+        let mut stream = std::pin::pin!(stream);
+        while let Ok(Some(event)) = stream.try_next().await {
+            if let kube::api::WatchEvent::Bookmark(b) = event
+                && b.metadata.annotations.contains_key(INITIAL_EVENTS_END)
+            {
+                return true;
+            }
+        }
+        false
+    };
+    tokio::time::timeout(Duration::from_secs(PROBE_TIMEOUT_SECS.into()), probe)
+        .await
+        .unwrap_or(false)
+}
+
+/// How long the streaming-list probe waits for the end of the initial events.
+const PROBE_TIMEOUT_SECS: u32 = 5;
+
+/// The bookmark annotation that ends a streaming list's initial events.
+const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
 /// One kind's watch for its cache, with the default backoff. Objects are decoded without
 /// `managedFields` (large under server-side apply, several managers per object) and `kubectl

@@ -137,9 +137,18 @@ impl ControlPlane {
     /// A port found free can be taken by another process before etcd or the apiserver binds
     /// it; such a start is retried on fresh ports (three attempts).
     pub async fn start(binaries: &Binaries, dir: &Path) -> Result<Self, Error> {
+        Self::start_with(binaries, dir, &[]).await
+    }
+
+    /// [`start`](Self::start) with `extra` kube-apiserver flags (e.g. a feature gate turned off).
+    pub async fn start_with(
+        binaries: &Binaries,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, Error> {
         let mut attempt = 1;
         loop {
-            match Self::start_once(binaries, dir).await {
+            match Self::start_once(binaries, dir, extra).await {
                 Err(e) if attempt < 3 && e.to_string().contains("address already in use") => {
                     eprintln!("[testenv] a port was taken during start-up; retrying ({e})");
                     attempt += 1;
@@ -149,7 +158,7 @@ impl ControlPlane {
         }
     }
 
-    async fn start_once(binaries: &Binaries, dir: &Path) -> Result<Self, Error> {
+    async fn start_once(binaries: &Binaries, dir: &Path, extra: &[&str]) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let certs = certs::write(dir)?;
         let [etcd_client, etcd_peer, api_port] = process::free_ports::<3>()?;
@@ -173,7 +182,7 @@ impl ControlPlane {
         // permissions the operator, impersonating its ServiceAccount, really uses.
         let audit_policy = dir.join("audit-policy.yaml");
         std::fs::write(&audit_policy, AUDIT_POLICY).map_err(io("writing the audit policy"))?;
-        let apiserver_args = vec![
+        let mut apiserver_args = vec![
             format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
             "--bind-address=127.0.0.1".into(),
             format!("--secure-port={api_port}"),
@@ -196,6 +205,7 @@ impl ControlPlane {
             "--audit-log-format=json".into(),
             "--audit-log-mode=blocking".into(),
         ];
+        apiserver_args.extend(extra.iter().map(|f| (*f).to_owned()));
         let apiserver = process::spawn(
             "kube-apiserver",
             &binaries.path("kube-apiserver"),

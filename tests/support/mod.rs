@@ -64,6 +64,12 @@ impl TestEnv {
 /// The shared control plane, or `None` (with a loud message) when its binaries are missing
 /// outside CI. With `CI=true` missing binaries fail the test: a skipped suite must not pass.
 pub fn env() -> Option<&'static TestEnv> {
+    env_with(&[])
+}
+
+/// [`env`], with `apiserver_flags` added to the API server's command line. A test binary has
+/// one control plane: the flags of its first call apply.
+pub fn env_with(apiserver_flags: &'static [&'static str]) -> Option<&'static TestEnv> {
     static ENV: OnceLock<Result<TestEnv, StartError>> = OnceLock::new();
     let result = ENV.get_or_init(|| {
         // Start on a thread with its own runtime: the plane outlives every test's runtime.
@@ -72,7 +78,7 @@ pub fn env() -> Option<&'static TestEnv> {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(start())
+            rt.block_on(start(apiserver_flags))
         })
         .join()
         .unwrap_or_else(|_| Err(StartError::Failed("control plane start-up panicked".into())))
@@ -100,7 +106,7 @@ enum StartError {
     Failed(String),
 }
 
-async fn start() -> Result<TestEnv, StartError> {
+async fn start(apiserver_flags: &[&str]) -> Result<TestEnv, StartError> {
     let failed = |e: &dyn std::fmt::Display| StartError::Failed(e.to_string());
     let crds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
     let (kubeconfig, plane) = match std::env::var_os("TESTENV_KUBECONFIG") {
@@ -109,7 +115,7 @@ async fn start() -> Result<TestEnv, StartError> {
             let binaries = Binaries::locate().map_err(|e| StartError::Missing(e.to_string()))?;
             let dir = std::env::temp_dir().join(format!("talkturo-testenv-{}", std::process::id()));
             remove_stale_dirs();
-            let plane = ControlPlane::start(&binaries, &dir)
+            let plane = ControlPlane::start_with(&binaries, &dir, apiserver_flags)
                 .await
                 .map_err(|e| failed(&e))?;
             (plane.kubeconfig_path().to_owned(), Some(plane))

@@ -39,6 +39,15 @@ pub fn run_in_process(
     config: kube::Config,
     leader_election: Option<LeaderElection>,
 ) -> tokio::sync::oneshot::Sender<()> {
+    run_in_process_with(config, leader_election, test_config())
+}
+
+/// [`run_in_process`] with the controllers' configuration `operator`.
+pub fn run_in_process_with(
+    config: kube::Config,
+    leader_election: Option<LeaderElection>,
+    operator: Config,
+) -> tokio::sync::oneshot::Sender<()> {
     // The operator's logs, e.g. TEST_LOG=talkturo_operator=debug (off unless asked for).
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
@@ -53,7 +62,7 @@ pub fn run_in_process(
         rt.block_on(async move {
             let client = kube::Client::try_from(config).unwrap();
             let opts = RunOptions {
-                config: test_config(),
+                config: operator,
                 admin_addr: None,
                 leader_election,
                 reporter: "talkturo-operator".into(),
