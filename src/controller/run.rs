@@ -324,8 +324,12 @@ pub async fn streams_lists(client: &kube::Client) -> bool {
     let probe = async {
         let stream = match api.watch(&params, "0").await {
             Ok(stream) => stream,
+            Err(kube::Error::Api(status)) => {
+                tracing::info!(error = %status, "the API server does not stream initial lists");
+                return false;
+            }
             Err(e) => {
-                tracing::info!(error = %e, "the API server does not stream initial lists");
+                tracing::warn!(error = %e, "could not ask the API server whether it streams initial lists; using list calls");
                 return false;
             }
         };
