@@ -90,11 +90,7 @@ impl<'de, K: Parts> Deserialize<'de> for Lean<K> {
         struct Wire<S, T> {
             metadata: LeanMeta,
             spec: S,
-            #[serde(default = "none")]
             status: Option<T>,
-        }
-        fn none<T>() -> Option<T> {
-            None
         }
         let w = Wire::<K::Spec, K::Status>::deserialize(d)?;
         Ok(Lean(K::assemble(w.metadata.into(), w.spec, w.status)))

@@ -397,14 +397,12 @@ impl World {
     ) -> Result<(Vec<&Record>, usize, usize)> {
         self.team_of(account, team_id)?;
         let limit = limit.unwrap_or(50).min(self.config.list_limit_cap);
-        let mut all: Vec<&Record> = self
-            .records
-            .values()
-            .filter(|r| r.team_id == team_id)
-            .collect();
-        let count = all.len();
-        let page = all.drain(..).skip(offset).take(limit).collect();
-        Ok((page, count, limit))
+        let team = || self.records.values().filter(|r| r.team_id == team_id);
+        Ok((
+            team().skip(offset).take(limit).collect(),
+            team().count(),
+            limit,
+        ))
     }
 
     fn assistant(&self, account: &str, id: &str) -> Result<&Assistant> {
