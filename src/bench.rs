@@ -216,6 +216,29 @@ impl Bench {
         Ok(started.elapsed())
     }
 
+    /// Waits until the class reports `Ready` (its account exists and has listed once), so that
+    /// what a claim made after it costs is the claim's own, not the class's first list.
+    pub async fn wait_class_ready(&self, bound: Duration) -> Result<(), Error> {
+        let ready = |c: Option<&PhoneNumberClass>| {
+            c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == crate::api::conditions::types::READY && c.status == "True")
+            })
+        };
+        tokio::time::timeout(
+            bound,
+            kube::runtime::wait::await_condition(
+                Api::<PhoneNumberClass>::all(self.client.clone()),
+                CLASS,
+                ready,
+            ),
+        )
+        .await
+        .map_err(|_| format!("class {CLASS} not Ready after {bound:?}"))??;
+        Ok(())
+    }
+
     pub fn claims(&self) -> Api<PhoneNumberClaim> {
         Api::namespaced(self.client.clone(), NAMESPACE)
     }

@@ -202,6 +202,13 @@ async fn exact_and_static_claims_bind_and_a_contested_exact_number_goes_to_one_c
         n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Available)
     })
     .await;
+    // Bought after the account's last list: the purchase answers 409 (the team owns it) and the
+    // number is adopted from the next list, not bought again.
+    let reasons = f.event_reasons("PhoneNumber", &name).await;
+    assert!(
+        reasons.contains(&"Adopted".to_owned()) && !reasons.contains(&"Purchased".to_owned()),
+        "{reasons:?}"
+    );
     f.claim("static", json!({"phoneNumberName": name})).await;
     let c = f.wait_claim("static", T, ready).await;
     assert_eq!(

@@ -99,6 +99,7 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
     // M5 (and M1 for an isolated claim): one claim at a time.
     let mut latencies = Vec::new();
     let mut isolated = (0u64, Writes::default());
+    b.wait_class_ready(Duration::from_secs(60)).await?;
     for i in 0..args.sequential {
         let (calls, mark) = (b.calls(), b.mark());
         let names = b.create_claims("solo", i..i + 1, 1).await?;

@@ -3,7 +3,7 @@
 //! Each reconcile is observe → plan → apply: `plan` functions are pure (object, observed
 //! state, `now`) → what to do; observe and apply are the only places that call Kubernetes or
 //! Talkturo. DESIGN §2 (the crash-safe purchase protocol) is implemented by `claim` (intent,
-//! candidates, gates) and `number` (list before buy, exact purchase, unknown outcomes).
+//! candidates, gates) and `number` (the account list, exact purchase, 409 adopts, unknown outcomes).
 
 pub mod account;
 mod assign;

@@ -1,10 +1,14 @@
 //! PhoneNumber reconciler: buys exactly one number with the crash-safe protocol (DESIGN §2) and
 //! mirrors the account's list into status (§3).
 //!
-//! The account list is the source of truth. A PhoneNumber without `status.id` is only bought
-//! after a list taken since the object was created does not show it (list before buy); a
-//! purchase whose outcome is unknown is settled by later lists (present → adopt, absent twice →
-//! buy the same exact number again), never retried blindly.
+//! The account list is the source of truth. A managed PhoneNumber never sent to Talkturo is
+//! bought when the account's current list does not show it: the purchase is of the exact number,
+//! which the team can own only once, so a purchase a crashed process already made answers 409
+//! "already owned" and the number is adopted from the next list, never bought twice. Everything
+//! else that decides on a number without `status.id` (adopting it, dropping it while deleting)
+//! waits for a list sent after the object existed. A purchase whose outcome is unknown is settled
+//! by later lists (present → adopt, absent twice → buy the same exact number again), never
+//! retried blindly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +56,7 @@ pub enum Plan {
         requeue: Duration,
         event: Option<Note>,
     },
-    /// Buy the number now: no list since the object was created shows it.
+    /// Buy the number now: the account's list does not show it.
     Buy,
 }
 
@@ -125,7 +129,11 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     };
     // A number this process bought and the list does not show: decide only on a list that
     // can show it (at most two more lists: one after the purchase, one after the grace).
-    while let Some(after) = absence_undecided(&pn, &snapshot, &ctx.config) {
+    // A number never bought that an old list shows: adopt it only from a list sent since the
+    // object existed.
+    while let Some(after) = absence_undecided(&pn, &snapshot, &ctx.config)
+        .or_else(|| presence_undecided(&pn, &snapshot))
+    {
         if after > now {
             return Ok(requeue_at(after, now));
         }
@@ -309,15 +317,19 @@ pub fn required_freshness(
     } else {
         sync.saturating_add(sync / 2)
     };
+    if first_purchase(pn) {
+        // Any list serves, however old (none at all is fetched): absent from it, the number is
+        // bought, and a purchase that already took effect answers 409 and is adopted; present in
+        // it, `presence_undecided` asks for a list sent since the object existed.
+        return Timestamp::MIN;
+    }
     let mut t = now
         .saturating_sub(SignedDuration::try_from(max_age).unwrap_or_default())
         .unwrap_or(now);
-    if !owned {
-        // List before buy: only a list sent after the object existed can prove the number is
-        // not already ours (a previous incarnation may have bought it and crashed).
-        if let Some(created) = pn.metadata.creation_timestamp.as_ref() {
-            t = t.max(created.0);
-        }
+    if !owned && let Some(created) = created_bound(pn) {
+        // Adopting, or letting a deleted object go as never bought: only a list sent after the
+        // object existed shows a number a previous incarnation bought for it and crashed.
+        t = t.max(created);
     }
     let p = st.purchase.unwrap_or_default();
     let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
@@ -336,6 +348,41 @@ pub fn required_freshness(
     // (A list older than our own purchase cannot show the number: `reconcile` asks for a newer
     // one when the number is missing from it; any list that shows it serves.)
     t
+}
+
+/// A managed, live PhoneNumber with no record and no purchase sent yet (as far as its status
+/// shows): the only case decided on whatever list the account last made.
+fn first_purchase(pn: &PhoneNumber) -> bool {
+    let st = pn.status.as_ref();
+    pn.spec.management_policy == ManagementPolicy::Managed
+        && pn.metadata.deletion_timestamp.is_none()
+        && st.is_none_or(|s| s.id.is_none())
+        && st
+            .and_then(|s| s.purchase.as_ref())
+            .is_none_or(|p| p.attempts == 0 && p.outcome_unknown_since.is_none())
+}
+
+/// The earliest start of a list that was certainly sent after the object existed: the API server
+/// keeps whole seconds, so the second after the one of its creation timestamp.
+fn created_bound(pn: &PhoneNumber) -> Option<Timestamp> {
+    let created = pn.metadata.creation_timestamp.as_ref()?.0;
+    Some(
+        created
+            .saturating_add(SignedDuration::from_secs(1))
+            .unwrap_or(created),
+    )
+}
+
+/// For a number with no record that `snapshot` shows although it was sent before the object
+/// existed (a list `first_purchase` accepted), the time a list must have been sent after before
+/// it is adopted: the number may have been released since. `None`: the snapshot decides. Pure.
+pub fn presence_undecided(pn: &PhoneNumber, snapshot: &Snapshot) -> Option<Timestamp> {
+    if pn.status.as_ref().is_some_and(|s| s.id.is_some())
+        || !snapshot.records.contains_key(&pn.spec.number)
+    {
+        return None;
+    }
+    created_bound(pn).filter(|t| snapshot.started_at < *t)
 }
 
 /// For a number this process bought, when the purchase came back: a list sent before cannot
@@ -1312,28 +1359,75 @@ mod tests {
     }
 
     #[test]
-    fn freshness_requires_a_list_after_creation_and_after_an_unknown_attempt() {
+    fn a_first_purchase_takes_any_list_and_everything_else_one_sent_after_creation() {
         let c = cfg();
-        let t = required_freshness(&number(None), &c, Duration::from_secs(60), ts(NOW));
-        assert_eq!(t, ts(NOW) - SignedDuration::try_from(c.fast_sync).unwrap());
-        let t = required_freshness(
-            &number(None),
-            &c,
-            Duration::from_secs(60),
-            ts("2026-01-01T00:00:01Z"),
-        );
+        let sync = Duration::from_secs(60);
+        let created_plus_1 = ts("2026-01-01T00:00:01Z");
+        // Never sent to Talkturo: whatever list the account has (a purchase already made answers
+        // 409 and is adopted).
         assert_eq!(
-            t,
-            ts("2026-01-01T00:00:00Z"),
-            "a list older than the object cannot prove absence"
+            required_freshness(&number(None), &c, sync, ts(NOW)),
+            Timestamp::MIN
+        );
+        // Deleting, or ObserveOnly: deciding it was never bought takes a list sent after the
+        // object existed (the second after its whole-second creation timestamp).
+        let mut deleting = number(None);
+        deleting.metadata.deletion_timestamp = Some(Time(ts("2026-01-01T00:00:00Z")));
+        let mut observed = number(None);
+        observed.spec.management_policy = ManagementPolicy::ObserveOnly;
+        for pn in [&deleting, &observed] {
+            assert_eq!(
+                required_freshness(pn, &c, sync, ts(NOW)),
+                ts(NOW) - SignedDuration::try_from(c.fast_sync).unwrap()
+            );
+            assert_eq!(
+                required_freshness(pn, &c, sync, ts("2026-01-01T00:00:01Z")),
+                created_plus_1,
+                "a list older than the object cannot show what was bought for it"
+            );
+        }
+        // Refused before (Failed, one attempt): not a first purchase either.
+        let failed = number(Some(PhoneNumberStatus {
+            purchase: Some(NumberPurchase {
+                attempts: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        assert_eq!(
+            required_freshness(&failed, &c, sync, ts("2026-01-01T00:00:01Z")),
+            created_plus_1
         );
         let pn = number(unknown_since("2026-01-01T00:00:50Z", 0, None));
-        let t = required_freshness(&pn, &c, Duration::from_secs(60), ts("2026-01-01T00:00:51Z"));
+        let t = required_freshness(&pn, &c, sync, ts("2026-01-01T00:00:51Z"));
         assert_eq!(
             t,
             ts("2026-01-01T00:00:50Z") + SignedDuration::try_from(c.purchase_grace).unwrap(),
             "a grace period after the attempt, even if that is in the future"
         );
+    }
+
+    #[test]
+    fn a_number_never_bought_is_adopted_only_from_a_list_sent_after_its_object_existed() {
+        let pn = number(None);
+        let shown_before = snapshot("2026-01-01T00:00:00.5Z", vec![record(NumberStatus::Active)]);
+        assert_eq!(
+            presence_undecided(&pn, &shown_before),
+            Some(ts("2026-01-01T00:00:01Z")),
+            "a list from before the object may show a number released since"
+        );
+        let shown_after = snapshot("2026-01-01T00:00:01Z", vec![record(NumberStatus::Active)]);
+        assert_eq!(presence_undecided(&pn, &shown_after), None);
+        assert_eq!(
+            presence_undecided(&pn, &snapshot("2025-12-31T00:00:00Z", vec![])),
+            None,
+            "absent: bought (a purchase that took effect before answers 409)"
+        );
+        let owned = number(Some(PhoneNumberStatus {
+            id: Some("pn_1".into()),
+            ..Default::default()
+        }));
+        assert_eq!(presence_undecided(&owned, &shown_before), None);
     }
 
     #[test]
