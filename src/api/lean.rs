@@ -1,12 +1,21 @@
-//! Decoding objects for the operator's caches without their `managedFields`.
+//! Decoding objects for the operator's caches: only the metadata the operator reads.
 //!
 //! Under server-side apply an object's `managedFields` is about half of its JSON (one entry per
 //! manager, each a tree of every field it owns), and nothing in the operator reads it. Decoding it
 //! anyway builds a `serde_json::Value` tree per object — dozens of small allocations — only for
 //! the cache to drop it again: at 10,000 PhoneNumbers and 10,000 claims that is most of the work
 //! of a restart's initial lists and of every watch event in a burst. [`Lean`] decodes the same
-//! object and skips `managedFields` (and `kubectl apply`'s copy of the whole object in the
-//! `last-applied-configuration` annotation) while parsing, so neither is ever allocated.
+//! object and skips, while parsing, what the operator never reads, so none of it is allocated:
+//! - `managedFields`;
+//! - labels (the operator sets `telephony.talkturo.ai/class` on the PhoneNumbers it creates,
+//!   for users' selectors, and never reads a label back; a one-entry label map is a ~0.6 KiB
+//!   B-tree node);
+//! - annotations outside the operator's own domain (`telephony.talkturo.ai/…`), such as
+//!   `kubectl apply`'s copy of the whole object or a GitOps tool's tracking ids.
+//!
+//! The same projection as a controller-runtime cache transform. The cached objects are only
+//! read, never written back whole (every write is a patch of the fields it sets), so what the
+//! cache leaves out is never removed from the API server's object.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,8 +27,11 @@ use serde::{Deserialize, Deserializer};
 
 use super::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
-/// `kubectl apply`'s record of the whole object as last applied.
+/// `kubectl apply`'s record of the whole object as last applied (never cached).
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The prefix of the annotations the cache keeps: the operator's own.
+pub const OWN_ANNOTATIONS: &str = "telephony.talkturo.ai/";
 
 /// A custom resource put together from its metadata, spec and status.
 pub trait Parts: Resource<DynamicType = ()> + Sized {
@@ -48,9 +60,9 @@ parts! {
     PhoneNumberClass => super::v1alpha1::PhoneNumberClassSpec, super::v1alpha1::PhoneNumberClassStatus;
 }
 
-/// An object of kind `K`, decoded without `managedFields` and the last-applied annotation. It
-/// is the same resource to the API (`Api<Lean<K>>` lists and watches `K`'s endpoint); only the
-/// decoding differs.
+/// An object of kind `K`, decoded without `managedFields`, labels and other tools' annotations.
+/// It is the same resource to the API (`Api<Lean<K>>` lists and watches `K`'s endpoint); only
+/// the decoding differs.
 #[derive(Clone, Debug)]
 pub struct Lean<K>(pub K);
 
@@ -110,11 +122,12 @@ impl<K> Lean<K> {
     }
 }
 
-/// `ObjectMeta` as the API sends it, less `managedFields` (an unknown field to serde, skipped
-/// without being decoded).
+/// `ObjectMeta` as the API sends it, less `managedFields` and labels (unknown fields to serde,
+/// skipped without being decoded) and other tools' annotations.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LeanMeta {
+    #[serde(default, deserialize_with = "own_annotations")]
     annotations: Option<BTreeMap<String, String>>,
     creation_timestamp: Option<Time>,
     deletion_grace_period_seconds: Option<i64>,
@@ -122,7 +135,6 @@ struct LeanMeta {
     finalizers: Option<Vec<String>>,
     generate_name: Option<String>,
     generation: Option<i64>,
-    labels: Option<BTreeMap<String, String>>,
     name: Option<String>,
     namespace: Option<String>,
     owner_references: Option<Vec<OwnerReference>>,
@@ -131,21 +143,52 @@ struct LeanMeta {
     uid: Option<String>,
 }
 
+/// The annotations under [`OWN_ANNOTATIONS`]; the others' values are skipped unread. `None`
+/// when there are none (no empty map is allocated).
+fn own_annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Own;
+    impl<'de> serde::de::Visitor<'de> for Own {
+        type Value = Option<BTreeMap<String, String>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of annotations")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut own = BTreeMap::new();
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key.starts_with(OWN_ANNOTATIONS) {
+                    own.insert(key.into_owned(), map.next_value()?);
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok((!own.is_empty()).then_some(own))
+        }
+    }
+    d.deserialize_any(Own)
+}
+
 impl From<LeanMeta> for ObjectMeta {
     fn from(m: LeanMeta) -> Self {
-        let mut annotations = m.annotations;
-        if let Some(a) = annotations.as_mut() {
-            a.remove(LAST_APPLIED);
-        }
         ObjectMeta {
-            annotations,
+            annotations: m.annotations,
             creation_timestamp: m.creation_timestamp,
             deletion_grace_period_seconds: m.deletion_grace_period_seconds,
             deletion_timestamp: m.deletion_timestamp,
             finalizers: m.finalizers,
             generate_name: m.generate_name,
             generation: m.generation,
-            labels: m.labels,
+            labels: None,
             managed_fields: None,
             name: m.name,
             namespace: m.namespace,
@@ -161,14 +204,15 @@ impl From<LeanMeta> for ObjectMeta {
 mod tests {
     use super::*;
 
-    /// A PhoneNumber as the API server sends it: two managers' `managedFields`, a last-applied
-    /// annotation, and everything else the operator reads.
+    /// A PhoneNumber as the API server sends it: two managers' `managedFields`, a label, two
+    /// other tools' annotations, and everything the operator reads.
     const SERVED: &str = r#"{
       "apiVersion": "telephony.talkturo.ai/v1alpha1",
       "kind": "PhoneNumber",
       "metadata": {
         "annotations": {
           "kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"telephony.talkturo.ai/v1alpha1\"}",
+          "argocd.argoproj.io/tracking-id": "numbers:telephony.talkturo.ai/PhoneNumber:/tel-12122046957",
           "telephony.talkturo.ai/offer": "{\"monthlyPrice\":\"0.80\"}"
         },
         "creationTimestamp": "2026-11-27T09:54:34Z",
@@ -208,8 +252,8 @@ mod tests {
     }"#;
 
     #[test]
-    fn a_lean_object_is_the_full_object_less_managed_fields_and_last_applied() -> anyhow::Result<()>
-    {
+    fn a_lean_object_is_the_full_object_less_managed_fields_labels_and_foreign_annotations()
+    -> anyhow::Result<()> {
         let mut full: PhoneNumber = serde_json::from_str(SERVED)?;
         let Lean(lean) = serde_json::from_str::<Lean<PhoneNumber>>(SERVED)?;
         assert!(
@@ -218,16 +262,45 @@ mod tests {
                 .as_ref()
                 .is_some_and(|m| m.len() == 2)
         );
+        assert_eq!(
+            full.metadata.annotations.as_ref().map(BTreeMap::len),
+            Some(3)
+        );
+        assert!(full.metadata.labels.is_some());
         full.metadata.managed_fields = None;
+        full.metadata.labels = None;
         if let Some(a) = full.metadata.annotations.as_mut() {
-            a.remove(LAST_APPLIED);
+            a.retain(|k, _| k.starts_with(OWN_ANNOTATIONS));
         }
         assert_eq!(lean, full);
         assert_eq!(
-            lean.metadata.annotations.as_ref().map(BTreeMap::len),
-            Some(1),
-            "the other annotations stay"
+            lean.metadata
+                .annotations
+                .as_ref()
+                .map(|a| a.keys().collect::<Vec<_>>()),
+            Some(vec![&"telephony.talkturo.ai/offer".to_owned()]),
+            "the operator's own annotations stay"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn only_other_tools_annotations_or_null_ones_leave_none() -> anyhow::Result<()> {
+        for annotations in [
+            r#"{"kubectl.kubernetes.io/last-applied-configuration": "{}"}"#,
+            "null",
+            "{}",
+        ] {
+            let served = format!(
+                r#"{{"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClass",
+                "metadata": {{"name": "c", "annotations": {annotations}, "labels": {{"a": "b"}}}},
+                "spec": {{"apiBaseUrl": "http://x", "teamId": "t", "accountSlug": "a",
+                          "apiKeySecretRef": {{"namespace": "n", "name": "s"}}}}}}"#
+            );
+            let Lean(lean) = serde_json::from_str::<Lean<PhoneNumberClass>>(&served)?;
+            assert_eq!(lean.metadata.annotations, None, "{annotations}");
+            assert_eq!(lean.metadata.labels, None);
+        }
         Ok(())
     }
 
