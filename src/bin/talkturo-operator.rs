@@ -7,6 +7,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use talkturo_operator::controller::{self, Config, InitialList, RunOptions};
 
+/// jemalloc: a cache of 10,000 PhoneNumbers and 10,000 claims is hundreds of thousands of small
+/// allocations made by several threads, which glibc's per-thread arenas leave fragmented
+/// (BENCHMARKS.md, M6: 150 → 115 MiB steady). With background threads (enabled by the
+/// `background_threads` feature), jemalloc returns freed pages to the OS on its own.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Kubernetes operator for Talkturo phone numbers.
 #[derive(Parser, Debug)]
 #[command(name = "talkturo-operator", version, about)]
@@ -102,10 +110,14 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(run(*args))?,
+        Command::Run(args) => {
+            #[cfg(not(target_env = "msvc"))]
+            talkturo_operator::memory::allocator_returns_memory();
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(run(*args))?
+        }
     }
     Ok(())
 }

@@ -113,6 +113,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Least time between the starts of two list calls of one account while lists are contended.
+/// (400 ms was measured too: 72 instead of ~100 lists in a burst of 1,000, but purchases held
+/// their offers longer, claims searched 367 times instead of ~95 and bound 38/s instead of 48.)
 const LIST_PACING: Duration = Duration::from_millis(250);
 
 /// How long search results are reused before asking the carrier again.
@@ -160,8 +162,8 @@ impl Account {
         }
         // Pacing under contention: once a caller finds another already waiting for (or making)
         // a list, lists start at least LIST_PACING apart until they have been quiet for twice
-        // that. A burst of new PhoneNumbers (each needing a list sent after it was created, or
-        // after its purchase) then shares a few lists instead of making one each, while demands
+        // that. A burst of purchases (each waiting for a list sent after it, to see the number
+        // active) then shares a few lists instead of making one each, while demands
         // that come one at a time (a single claim's lists) are never delayed.
         if self.waiting.fetch_add(1, Ordering::SeqCst) > 0 {
             self.paced.store(true, Ordering::SeqCst);
