@@ -560,3 +560,74 @@ async fn the_monthly_budget_is_never_exceeded() {
     .await;
     assert_eq!(f.sim.sim.world().purchases(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_bought_while_the_account_list_fails_even_with_an_older_list_in_hand() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "listfail", |_| {}, json!({})).await;
+    let class_ready = |want: &'static str| {
+        move |c: &talkturo_operator::api::v1alpha1::PhoneNumberClass| {
+            condition(
+                c.status.as_ref().map_or(&[][..], |s| &s.conditions),
+                "Ready",
+            )
+            .is_some_and(|r| r.0 == want)
+        }
+    };
+    f.wait_class(T, class_ready("True")).await;
+    let number = sim_client(&f)
+        .search(&SearchFilters {
+            country_code: "US".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .numbers
+        .remove(0)
+        .phone_number;
+    // Every list fails from now on; the class's next periodic list says so.
+    f.sim.sim.set_faults(vec![FaultRule::on(
+        Op::List,
+        FaultAction::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+        None,
+    )]);
+    f.wait_class(T, class_ready("False")).await;
+
+    // A PhoneNumber to buy: the account's last good list does not show it, but the latest list
+    // failed, so the purchase waits (Synced False) instead of deciding on the old list.
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
+    let pn: PhoneNumber = serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": {"number": number, "className": f.class}}),
+    )
+    .unwrap();
+    f.numbers()
+        .create(&PostParams::default(), &pn)
+        .await
+        .unwrap();
+    let waiting = f
+        .wait_number(&name, T, |n| {
+            n.status
+                .as_ref()
+                .and_then(|s| condition(&s.conditions, "Synced"))
+                .is_some_and(|r| r.0 == "False" && r.1 == "SyncFailed")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        (f.sim.sim.calls(Op::Purchase), f.sim.sim.world().purchases()),
+        (0, 0),
+        "bought while the account list was failing: {:?}",
+        waiting.status
+    );
+
+    // Lists work again: the class lists at its next interval and the number is bought, once.
+    f.sim.sim.set_faults(vec![]);
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().is_some_and(|s| s.id.is_some())
+    })
+    .await;
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+}

@@ -209,6 +209,11 @@ impl Account {
         }
     }
 
+    /// The error of the account's latest list, when it failed (a list that succeeds clears it).
+    pub fn list_failing(&self) -> Option<Arc<talkturo::Error>> {
+        lock(&self.last_error).as_ref().map(|(_, e)| e.clone())
+    }
+
     fn fresh(&self, fresher_than: Timestamp) -> Option<ListResult> {
         if let Some(s) = lock(&self.snapshot)
             .as_ref()

@@ -169,7 +169,14 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     );
     let (mut status, requeue, note) = match plan {
         Plan::Buy if deleting => return remove_finalizer(&ctx, &pn, "nothing was bought").await,
-        Plan::Buy => buy(&ctx, &pn, &class, &account, now).await?,
+        Plan::Buy => {
+            // Gates fail closed: a first purchase may decide on an older list, but not while the
+            // account's latest list failed (Talkturo or the credentials may be failing).
+            if let Some(e) = account.list_failing() {
+                return Err(sync_failed(&ctx, &pn, e, now).await);
+            }
+            buy(&ctx, &pn, &class, &account, now).await?
+        }
         Plan::Settle {
             status,
             requeue,
