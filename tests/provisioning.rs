@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use secrecy::SecretString;
 use serde_json::json;
 use support::TestEnv;
@@ -189,15 +189,7 @@ async fn exact_and_static_claims_bind_and_a_contested_exact_number_goes_to_one_c
         .world()
         .import("team_demo", &dashboard, None, jiff::Timestamp::now())
         .unwrap();
-    let name = talkturo_operator::api::v1alpha1::phone_number_name(&dashboard);
-    let pn: PhoneNumber = serde_json::from_value(
-        json!({"metadata": {"name": name}, "spec": {"number": dashboard, "className": f.class}}),
-    )
-    .unwrap();
-    f.numbers()
-        .create(&PostParams::default(), &pn)
-        .await
-        .unwrap();
+    let name = f.create_number(&dashboard).await;
     f.wait_number(&name, T, |n| {
         n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Available)
     })
@@ -575,16 +567,7 @@ async fn nothing_is_bought_while_the_account_list_fails_even_with_an_older_list_
         }
     };
     f.wait_class(T, class_ready("True")).await;
-    let number = sim_client(&f)
-        .search(&SearchFilters {
-            country_code: "US".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .numbers
-        .remove(0)
-        .phone_number;
+    let number = f.first_offer("US").await;
     // Every list fails from now on; the class's next periodic list says so.
     f.sim.sim.set_faults(vec![FaultRule::on(
         Op::List,
@@ -598,15 +581,7 @@ async fn nothing_is_bought_while_the_account_list_fails_even_with_an_older_list_
 
     // A PhoneNumber to buy: the account's last good list does not show it, but the latest list
     // failed, so the purchase waits (Synced False) instead of deciding on the old list.
-    let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
-    let pn: PhoneNumber = serde_json::from_value(
-        json!({"metadata": {"name": name}, "spec": {"number": number, "className": f.class}}),
-    )
-    .unwrap();
-    f.numbers()
-        .create(&PostParams::default(), &pn)
-        .await
-        .unwrap();
+    let name = f.create_number(&number).await;
     let waiting = f
         .wait_number(&name, T, |n| {
             n.status

@@ -159,10 +159,9 @@ impl Fixture {
             .collect()
     }
 
-    /// The first offer in `country`, bought outside the operator (as in the dashboard).
-    pub async fn bought_outside(&self, country: &str) -> String {
-        let number = self
-            .talkturo()
+    /// The first number Talkturo offers in `country`.
+    pub async fn first_offer(&self, country: &str) -> String {
+        self.talkturo()
             .search(&talkturo_operator::talkturo::SearchFilters {
                 country_code: country.into(),
                 ..Default::default()
@@ -171,7 +170,27 @@ impl Fixture {
             .unwrap()
             .numbers
             .remove(0)
-            .phone_number;
+            .phone_number
+    }
+
+    /// Creates an admin's PhoneNumber for `number` in the fixture's class (managed, no claim);
+    /// returns its name.
+    pub async fn create_number(&self, number: &str) -> String {
+        let name = talkturo_operator::api::v1alpha1::phone_number_name(number);
+        let pn: PhoneNumber = serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"number": number, "className": self.class}}),
+        )
+        .unwrap();
+        self.numbers()
+            .create(&PostParams::default(), &pn)
+            .await
+            .unwrap();
+        name
+    }
+
+    /// The first offer in `country`, bought outside the operator (as in the dashboard).
+    pub async fn bought_outside(&self, country: &str) -> String {
+        let number = self.first_offer(country).await;
         self.sim
             .sim
             .world()
