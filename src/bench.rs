@@ -221,9 +221,10 @@ impl Bench {
     pub async fn wait_class_ready(&self, bound: Duration) -> Result<(), Error> {
         let ready = |c: Option<&PhoneNumberClass>| {
             c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == crate::api::conditions::types::READY && c.status == "True")
+                crate::controller::conditions::is_true(
+                    &s.conditions,
+                    crate::api::conditions::types::READY,
+                )
             })
         };
         tokio::time::timeout(

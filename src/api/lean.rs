@@ -27,9 +27,6 @@ use serde::{Deserialize, Deserializer};
 
 use super::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
-/// `kubectl apply`'s record of the whole object as last applied (never cached).
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 /// The prefix of the annotations the cache keeps: the operator's own.
 pub const OWN_ANNOTATIONS: &str = "telephony.talkturo.ai/";
 

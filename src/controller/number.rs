@@ -314,6 +314,12 @@ pub fn required_freshness(
     sync: Duration,
     now: Timestamp,
 ) -> Timestamp {
+    if first_purchase(pn) {
+        // Any list serves, however old (none at all is fetched): absent from it, the number is
+        // bought, and a purchase that already took effect answers 409 and is adopted; present in
+        // it, `presence_undecided` asks for a list sent since the object existed.
+        return Timestamp::MIN;
+    }
     let st = pn.status.clone().unwrap_or_default();
     let owned = st.id.is_some();
     let purchasing = !owned || st.provider_status.as_deref() == Some("purchasing");
@@ -324,12 +330,6 @@ pub fn required_freshness(
     } else {
         sync.saturating_add(sync / 2)
     };
-    if first_purchase(pn) {
-        // Any list serves, however old (none at all is fetched): absent from it, the number is
-        // bought, and a purchase that already took effect answers 409 and is adopted; present in
-        // it, `presence_undecided` asks for a list sent since the object existed.
-        return Timestamp::MIN;
-    }
     let mut t = now
         .saturating_sub(SignedDuration::try_from(max_age).unwrap_or_default())
         .unwrap_or(now);

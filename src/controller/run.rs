@@ -354,9 +354,9 @@ const PROBE_TIMEOUT_SECS: u32 = 5;
 /// The bookmark annotation that ends a streaming list's initial events.
 const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
-/// One kind's watch for its cache, with the default backoff. Objects are decoded without
-/// `managedFields` (large under server-side apply, several managers per object) and `kubectl
-/// apply`'s copy of the whole object, which nothing here reads: see [`Lean`].
+/// One kind's watch for its cache, with the default backoff. Objects are decoded with only the
+/// metadata the operator reads (no `managedFields`, labels or other tools' annotations): see
+/// [`Lean`].
 fn watch<K>(
     client: &kube::Client,
     wc: &watcher::Config,
