@@ -9,16 +9,28 @@ dir="$root/.cache/demo"
 sim_addr="127.0.0.1:18080"     # the address examples/phonenumberclass.yaml points at
 admin_addr="127.0.0.1:18081"
 pids=()
+started=0
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
-  trap - EXIT INT TERM
+  local rc=$?
+  trap - EXIT
+  if [ "$rc" != 0 ] && [ "$started" = 1 ]; then
+    # CI shows only the end of the output: the logs' last lines go here, before the clean-up.
+    for log in "$dir"/cluster.log "$dir"/sim.log "$dir"/operator.log; do
+      [ -s "$log" ] && { say "last lines of $log"; tail -25 "$log"; }
+    done
+    say "the demo failed (exit $rc); see the error above"
+  fi
   say "cleaning up"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   echo "stopped the operator, the simulator and the control plane (state was in $dir)"
+  exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# Ctrl-C or SIGTERM ends the demo normally: the EXIT trap cleans up.
+trap 'exit 0' INT TERM
 
 if (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null; then
   echo "port 18080 is in use; the demo's simulator needs it (examples/phonenumberclass.yaml points there)" >&2
@@ -28,8 +40,9 @@ fi
 say "building (first run: the control plane from Go modules, ~7 min; then cargo)"
 assets="$(hack/testenv/build.sh kube)"
 hack/testenv/build.sh etcd >/dev/null
-cargo build -q --bins
+cargo build -q --bins || { echo "cargo build failed (exit $?); free disk: $(df -h . | awk 'NR==2 {print $4}')" >&2; exit 1; }
 rm -rf "$dir" && mkdir -p "$dir"
+started=1
 
 say "starting kube-apiserver + etcd on loopback"
 KUBEBUILDER_ASSETS="$assets" target/debug/talkturo-testenv up --dir "$dir/cluster" >"$dir/cluster.log" 2>&1 &
