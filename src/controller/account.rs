@@ -27,8 +27,26 @@ pub struct Snapshot {
 
 type ListResult = Result<Arc<Snapshot>, Arc<talkturo::Error>>;
 
-/// Search results and when they were fetched.
-type CachedSearch = (Instant, Arc<Vec<AvailableNumber>>);
+/// Search results, when they were fetched, and how many of their offers this process has bought
+/// since.
+struct CachedSearch {
+    at: Instant,
+    hits: Arc<Vec<AvailableNumber>>,
+    bought: usize,
+}
+
+impl CachedSearch {
+    /// Whether a new search is worth a call while every offer here is taken. The carrier shows
+    /// the cheapest offers it still has, so a new search brings one new offer per offer bought
+    /// since this one; offers claims hold but have not bought yet come back. Searching after the
+    /// first purchase brought about half a result of new offers (90 searches for a burst of
+    /// 1,000 claims where 50 is the least); waiting for three quarters of them to be bought
+    /// makes each search count. Offers that are never bought (a purchase refused, a claim
+    /// deleted) hold no one up past the search TTL.
+    fn spent(&self) -> bool {
+        self.bought >= (self.hits.len() * 3).div_ceil(4).max(1)
+    }
+}
 
 /// What identifies an account's configuration; a change rebuilds the account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,8 +103,6 @@ pub struct Account {
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
     searching: Mutex<HashMap<SearchFilters, Arc<tokio::sync::Mutex<()>>>>,
-    /// When a purchase of this process last completed (new offers may show since).
-    last_purchase: Mutex<Option<Instant>>,
     plan: Mutex<PlanState>,
     /// Serializes budget decisions of the class (check, record intent, create the PhoneNumber).
     pub budget: tokio::sync::Mutex<BTreeMap<String, rust_decimal::Decimal>>,
@@ -138,7 +154,6 @@ impl Account {
             refresh: tokio::sync::Mutex::new(()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
-            last_purchase: Mutex::new(None),
             plan: Mutex::new(plan),
             budget: tokio::sync::Mutex::new(BTreeMap::new()),
             attempts: Mutex::new(HashMap::new()),
@@ -279,30 +294,29 @@ impl Account {
         &self,
         filters: &SearchFilters,
     ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
-        self.search_fetched_after(filters, None).await
+        self.search_unless(filters, |_| false).await
     }
 
-    /// Search results fetched after this process's last completed purchase: when every offer
-    /// of the cached results is taken, only a purchase can have changed what the carrier
-    /// offers, so until one completes the cached results are the answer (no call).
-    pub async fn search_after_last_purchase(
+    /// Search results for a claim that found every cached offer taken: only purchases change
+    /// what the carrier offers, so the cached results stay the answer (no call) until enough
+    /// of their offers were bought for a new search to bring new ones ([`CachedSearch::spent`]).
+    pub async fn search_for_more(
         &self,
         filters: &SearchFilters,
     ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
-        let since = *lock(&self.last_purchase);
-        self.search_fetched_after(filters, since).await
+        self.search_unless(filters, CachedSearch::spent).await
     }
 
-    async fn search_fetched_after(
+    async fn search_unless(
         &self,
         filters: &SearchFilters,
-        since: Option<Instant>,
+        stale: impl Fn(&CachedSearch) -> bool,
     ) -> Result<Arc<Vec<AvailableNumber>>, talkturo::Error> {
         let cached = || {
             lock(&self.searches)
                 .get(filters)
-                .filter(|(at, _)| at.elapsed() < SEARCH_TTL && since.is_none_or(|s| *at >= s))
-                .map(|(_, hits)| hits.clone())
+                .filter(|c| c.at.elapsed() < SEARCH_TTL && !stale(c))
+                .map(|c| c.hits.clone())
         };
         if let Some(hits) = cached() {
             return Ok(hits);
@@ -316,11 +330,16 @@ impl Account {
         if let Some(hits) = cached() {
             return Ok(hits);
         }
-        let fetched_at = Instant::now();
+        let at = Instant::now();
         let hits = Arc::new(self.client.search(filters).await?.numbers);
         let mut searches = lock(&self.searches);
-        searches.retain(|_, (at, _)| at.elapsed() < SEARCH_TTL);
-        searches.insert(filters.clone(), (fetched_at, hits.clone()));
+        searches.retain(|_, c| c.at.elapsed() < SEARCH_TTL);
+        let fetched = CachedSearch {
+            at,
+            hits: hits.clone(),
+            bought: 0,
+        };
+        searches.insert(filters.clone(), fetched);
         Ok(hits)
     }
 
@@ -329,9 +348,14 @@ impl Account {
         lock(&self.searches).clear();
     }
 
-    /// Notes that a purchase completed: searches fetched before it may be out of date.
-    pub fn purchase_completed(&self) {
-        *lock(&self.last_purchase) = Some(Instant::now());
+    /// Notes that `number` was bought: the cached searches that offered it are that much out
+    /// of date.
+    pub fn purchase_completed(&self, number: &str) {
+        for cached in lock(&self.searches).values_mut() {
+            if cached.hits.iter().any(|o| o.phone_number == number) {
+                cached.bought += 1;
+            }
+        }
     }
 
     /// Remembers that a purchase of `number` is being sent at `at` (as recorded in status).
@@ -468,6 +492,73 @@ mod tests {
             current_count: Some(n),
             ..Eligibility::default()
         }
+    }
+
+    fn offer(number: &str) -> AvailableNumber {
+        AvailableNumber {
+            phone_number: number.to_owned(),
+            monthly_price: None,
+            setup_price: None,
+            features: vec![],
+        }
+    }
+
+    #[test]
+    fn a_search_is_spent_once_three_quarters_of_its_offers_are_bought() {
+        let cached = |offers: usize, bought: usize| CachedSearch {
+            at: Instant::now(),
+            hits: Arc::new(
+                (0..offers)
+                    .map(|i| offer(&format!("+1415555{i:04}")))
+                    .collect(),
+            ),
+            bought,
+        };
+        assert!(!cached(20, 14).spent());
+        assert!(cached(20, 15).spent());
+        assert!(!cached(3, 2).spent());
+        assert!(cached(3, 3).spent());
+        assert!(cached(1, 1).spent());
+        // No offers: nothing to buy from it, a new search waits for the TTL.
+        assert!(!cached(0, 0).spent());
+    }
+
+    #[tokio::test]
+    async fn claims_looking_for_more_offers_share_the_cached_search_until_enough_are_bought() {
+        let a = account();
+        let filters = SearchFilters {
+            country_code: "US".into(),
+            area_code: Some("415".into()),
+            ..SearchFilters::default()
+        };
+        let hits = Arc::new(vec![
+            offer("+14155550101"),
+            offer("+14155550102"),
+            offer("+14155550103"),
+            offer("+14155550104"),
+        ]);
+        lock(&a.searches).insert(
+            filters.clone(),
+            CachedSearch {
+                at: Instant::now(),
+                hits: hits.clone(),
+                bought: 0,
+            },
+        );
+        a.purchase_completed("+14155550101");
+        a.purchase_completed("+14155550102");
+        // A number the cached results did not offer changes nothing for them.
+        a.purchase_completed("+12125550101");
+        let more = a.search_for_more(&filters).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&more, &hits),
+            "2 of 4 bought: the cached results, no call"
+        );
+        a.purchase_completed("+14155550103");
+        // 3 of 4 bought: the carrier is asked again (here it is unreachable: the call fails).
+        assert!(a.search_for_more(&filters).await.is_err());
+        // A claim with offers to choose from keeps using the cached results meanwhile.
+        assert!(Arc::ptr_eq(&a.search(&filters).await.unwrap(), &hits));
     }
 
     #[test]

@@ -570,7 +570,7 @@ pub fn choose(
             ),
             // No count in the message: it changes with every purchase, and each change would
             // rewrite the status of every waiting claim.
-            None => "every matching offer is being bought by another claim; searching again once one is bought".to_owned(),
+            None => "every matching offer is being bought by another claim; searching again as they are bought".to_owned(),
         };
         // Offers taken by in-flight purchases free up within seconds: look again soon.
         if capable.is_empty() || s.number.is_some() {
@@ -726,9 +726,9 @@ pub(super) async fn choose_and_record(
     let pick = match choose(claim, class, &offers, &taken) {
         Ok(p) => p,
         Err(p) if p.reason == reasons::NO_CANDIDATES => {
-            // Every cached offer is taken. Once a purchase completed since that search, the
-            // carrier may offer more: search again (once, shared by every waiting claim).
-            let fresh = match account.search_after_last_purchase(&filters).await {
+            // Every cached offer is taken. Once enough of them were bought, the carrier offers
+            // more: search again (once, shared by every waiting claim).
+            let fresh = match account.search_for_more(&filters).await {
                 Ok(o) => o,
                 Err(_) => return Ok(Provision::Pending(p)),
             };

@@ -800,8 +800,8 @@ async fn buy(
                 account.record_eligibility(e, now);
             }
             // The cached searches still list this number; claims skip it as taken, and search
-            // again once every cached offer is (search_after_last_purchase).
-            account.purchase_completed();
+            // again once most of the cached offers are bought (search_for_more).
+            account.purchase_completed(number);
             let link = claim_link(pn, ctx);
             let mut base = pn.clone();
             base.status = Some(attempted(pn.status.clone().unwrap_or_default(), false));
