@@ -130,7 +130,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Least time between the starts of two list calls of one account while lists are contended.
 /// (400 ms was measured too: 72 instead of ~100 lists in a burst of 1,000, but purchases held
-/// their offers longer, claims searched 367 times instead of ~95 and bound 38/s instead of 48.)
+/// their offers longer, claims searched 367 times instead of ~95 and bound 38/s instead of 48, with
+/// the search rule of then: search again after any purchase.)
 const LIST_PACING: Duration = Duration::from_millis(250);
 
 /// How long search results are reused before asking the carrier again.
