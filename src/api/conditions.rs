@@ -21,6 +21,9 @@ pub mod types {
     pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
     /// Releasing the number at Talkturo failed; the number is kept.
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
+    /// The class's latest account list lacks numbers it held before, more than a few at once:
+    /// nothing is marked Lost until later lists confirm it.
+    pub const SUSPECT_LIST: &str = "SuspectList";
 }
 
 /// Condition reasons (CamelCase, as the Kubernetes API conventions ask).
@@ -65,6 +68,17 @@ pub mod reasons {
     pub const ASSISTANT_NOT_FOUND: &str = "AssistantNotFound";
     pub const ASSIGNMENT_FAILED: &str = "AssignmentFailed";
     pub const NUMBER_NOT_ACTIVE: &str = "NumberNotActive";
+    /// Talkturo accepted an assignment, but reading the assistant's numbers back does not show
+    /// it; retried after a back-off, never in a loop.
+    pub const ASSIGNMENT_UNVERIFIED: &str = "AssignmentUnverified";
+    /// A purchase answer named another number than the one asked for.
+    pub const PURCHASE_MISMATCH: &str = "PurchaseMismatch";
+    /// The latest account list lacks numbers it held before (see the `SuspectList` condition).
+    pub const NUMBERS_MISSING: &str = "NumbersMissing";
+    /// The account list is consistent with the numbers known before.
+    pub const LIST_CONSISTENT: &str = "ListConsistent";
+    /// A number's record in the account list carries another id than the one recorded.
+    pub const RECORD_MISMATCH: &str = "RecordMismatch";
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
     pub const RELEASED: &str = "Released";
     /// A trial number before its warning window.

@@ -82,6 +82,15 @@ struct RunArgs {
     /// Timeout of each Talkturo request, in seconds.
     #[arg(long, env = "TALKTURO_API_TIMEOUT_SECS", default_value_t = 10)]
     api_timeout_secs: u64,
+    /// Most numbers one account list may hold; a list announcing or sending more is an invalid
+    /// answer (the class reports `InvalidResponse` and nothing changes). Raise it for accounts
+    /// with more numbers.
+    #[arg(long, env = "TALKTURO_MAX_LIST_RECORDS", default_value_t = 25_000)]
+    max_list_records: usize,
+    /// Longest time, in seconds, one account list (every page) may take before it is given up
+    /// as an invalid answer.
+    #[arg(long, env = "TALKTURO_MAX_LIST_SECS", default_value_t = 120)]
+    max_list_secs: u64,
     /// Seconds between list refreshes of a class while one of its numbers is purchasing.
     #[arg(long, env = "TALKTURO_FAST_SYNC_SECS", default_value_t = 2)]
     fast_sync_secs: u64,
@@ -150,6 +159,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         plan_limit_recheck: secs(args.plan_limit_recheck_secs),
         retry_base: secs(args.retry_base_secs.max(1)),
         talkturo_timeout: secs(args.api_timeout_secs.max(1)),
+        max_list_records: args.max_list_records.max(1),
+        max_list_time: secs(args.max_list_secs.max(1)),
         concurrency: args.concurrency.max(1),
         initial_list: args.initial_list,
         ..Config::default()

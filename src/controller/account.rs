@@ -3,13 +3,13 @@
 //! PhoneNumber; concurrent refreshes are coalesced into one call), a short-lived search cache,
 //! and the plan-limit gate.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use kube::runtime::reflector::ObjectRef;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -23,6 +23,41 @@ pub struct Snapshot {
     pub started_at: Timestamp,
     /// Records by E.164 number.
     pub records: BTreeMap<String, NumberRecord>,
+    /// Numbers the account held before that this list (or one before it) suddenly lacks, too
+    /// many at once to trust ([`suspect`]): nothing about them is decided (not Lost, not
+    /// deleted, not bought) until lists over the class's sync interval confirm their absence.
+    pub unconfirmed: BTreeSet<String>,
+}
+
+impl Snapshot {
+    /// A snapshot that decides about every number it lacks.
+    pub fn new(started_at: Timestamp, records: BTreeMap<String, NumberRecord>) -> Self {
+        Self {
+            started_at,
+            records,
+            unconfirmed: BTreeSet::new(),
+        }
+    }
+}
+
+/// Whether a list that lacks `dropped` of the `known` numbers the account held is suspect: it
+/// drops more than max(2, 20 %) of them at once, or is empty while numbers are known. Pure.
+pub fn suspect(known: usize, dropped: usize, listed: usize) -> bool {
+    (listed == 0 && known > 0) || dropped > (known / 5).max(2)
+}
+
+/// What the account is known to hold, to judge a list against: the numbers of the class's
+/// PhoneNumbers holding a record id (a process that just started has no earlier list).
+pub type KnownNumbers = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+
+/// The numbers recent lists lacked.
+#[derive(Default)]
+struct Absences {
+    /// Dropped by a suspect list, since then: not decided on until confirmed.
+    pending: BTreeMap<String, Timestamp>,
+    /// Taken as gone (confirmed, or dropped a few at a time): no longer part of what the account
+    /// is known to hold, until a list shows them again.
+    gone: BTreeSet<String>,
 }
 
 type ListResult = Result<Arc<Snapshot>, Arc<talkturo::Error>>;
@@ -105,11 +140,20 @@ pub struct Account {
     searching: Mutex<HashMap<SearchFilters, Arc<tokio::sync::Mutex<()>>>>,
     plan: Mutex<PlanState>,
     /// Serializes budget decisions of the class (check, record intent, create the PhoneNumber).
-    pub budget: tokio::sync::Mutex<BTreeMap<String, rust_decimal::Decimal>>,
+    pub budget: tokio::sync::Mutex<BTreeMap<String, Option<rust_decimal::Decimal>>>,
     /// Purchase calls this process sent, by number: a reconcile that still sees an object
     /// without them is working from a stale cache and must not decide again.
     attempts: Mutex<HashMap<String, Timestamp>>,
     changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+    /// Assignments Talkturo accepted but whose read-back did not show them: number → (the
+    /// assistant, when). Retried only after a back-off (`assign::UNVERIFIED_RETRY`).
+    unverified: Mutex<HashMap<String, (String, Timestamp)>>,
+    absences: Mutex<Absences>,
+    /// Numbers this process released, by when: their absence is expected.
+    released: Mutex<HashMap<String, Timestamp>>,
+    /// How long a suspect list's absences wait for confirmation (the class's sync interval), ms.
+    confirm_after_ms: AtomicU64,
+    known: Option<KnownNumbers>,
 }
 
 /// How long a purchase attempt is remembered in memory (the watch delivers it well before).
@@ -159,7 +203,95 @@ impl Account {
             budget: tokio::sync::Mutex::new(BTreeMap::new()),
             attempts: Mutex::new(HashMap::new()),
             changed,
+            unverified: Mutex::new(HashMap::new()),
+            absences: Mutex::new(Absences::default()),
+            released: Mutex::new(HashMap::new()),
+            confirm_after_ms: AtomicU64::new(60_000),
+            known: None,
         }
+    }
+
+    /// Judges lists against `known` too (the numbers of the class's PhoneNumbers), not only
+    /// against the previous list.
+    pub fn with_known(mut self, known: KnownNumbers) -> Self {
+        self.known = Some(known);
+        self
+    }
+
+    /// How long a suspect list's absences wait for confirmation: the class's sync interval.
+    pub fn set_confirm_after(&self, d: Duration) -> &Self {
+        self.confirm_after_ms.store(
+            d.as_millis().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+        self
+    }
+
+    /// Which numbers a new list lacks without it being decided yet (see [`suspect`]).
+    fn judge(
+        &self,
+        previous: Option<&Snapshot>,
+        records: &BTreeMap<String, NumberRecord>,
+        started_at: Timestamp,
+    ) -> BTreeSet<String> {
+        let mut a = lock(&self.absences);
+        a.gone.retain(|n| !records.contains_key(n));
+        a.pending.retain(|n, _| !records.contains_key(n));
+        let mut known: BTreeSet<String> = previous
+            .map(|p| p.records.keys().chain(&p.unconfirmed).cloned().collect())
+            .unwrap_or_default();
+        if let Some(f) = &self.known {
+            known.extend(f());
+        }
+        let released = lock(&self.released);
+        known.retain(|n| !a.gone.contains(n) && !released.contains_key(n));
+        drop(released);
+        let dropped: Vec<String> = known
+            .iter()
+            .filter(|n| !records.contains_key(*n) && !a.pending.contains_key(*n))
+            .cloned()
+            .collect();
+        if suspect(known.len(), dropped.len() + a.pending.len(), records.len()) {
+            for n in dropped {
+                a.pending.insert(n, started_at);
+            }
+        } else {
+            a.gone.extend(dropped);
+        }
+        let wait = SignedDuration::from_millis(
+            self.confirm_after_ms
+                .load(Ordering::Relaxed)
+                .min(i64::MAX as u64) as i64,
+        );
+        let confirmed: Vec<String> = a
+            .pending
+            .iter()
+            .filter(|(_, since)| since.saturating_add(wait).is_ok_and(|t| t <= started_at))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in confirmed {
+            a.pending.remove(&n);
+            a.gone.insert(n);
+        }
+        a.pending.keys().cloned().collect()
+    }
+
+    /// Notes that assigning `number` to `assistant` was accepted but not shown at `at`.
+    pub fn assignment_unverified(&self, number: &str, assistant: &str, at: Timestamp) {
+        lock(&self.unverified).insert(number.to_owned(), (assistant.to_owned(), at));
+    }
+
+    /// When assigning `number` to `assistant` was last accepted but not shown, if it was.
+    pub fn assignment_unverified_since(&self, number: &str, assistant: &str) -> Option<Timestamp> {
+        lock(&self.unverified)
+            .get(number)
+            .filter(|(a, _)| a == assistant)
+            .map(|(_, at)| *at)
+    }
+
+    /// Forgets a failed read-back once an assignment of `number` is verified.
+    pub fn assignment_verified(&self, number: &str) {
+        lock(&self.unverified).remove(number);
     }
 
     /// The latest snapshot, whatever its age.
@@ -205,14 +337,27 @@ impl Account {
                     .into_iter()
                     .map(|r| (r.phone_number.clone(), r))
                     .collect();
+                let previous = self.current();
+                let unconfirmed = self.judge(previous.as_deref(), &records, started_at);
+                if !unconfirmed.is_empty() {
+                    tracing::warn!(
+                        team_id = self.key.team_id,
+                        listed = records.len(),
+                        missing = unconfirmed.len(),
+                        "the account list lacks numbers it held before, too many at once; nothing is marked Lost until later lists confirm it"
+                    );
+                }
                 let new = Arc::new(Snapshot {
                     started_at,
                     records,
+                    unconfirmed,
                 });
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
                 *lock(&self.last_error) = None;
-                self.observe_count(new.records.len() as u64, started_at);
+                // Numbers not confirmed gone still count against the plan.
+                let count = new.records.len() + new.unconfirmed.len();
+                self.observe_count(count as u64, started_at);
                 drop(old);
                 crate::memory::release_free();
                 Ok(new)
@@ -254,13 +399,19 @@ impl Account {
                 *guard = Some(Arc::new(Snapshot {
                     started_at: current.started_at,
                     records,
+                    unconfirmed: current.unconfirmed.clone(),
                 }));
             }
         }
     }
 
-    /// Removes a number this process just released from the shared view.
+    /// Removes a number this process just released from the shared view (later lists that lack
+    /// it are not suspect for it).
     pub fn forget_record(&self, number: &str) {
+        let mut released = lock(&self.released);
+        released.retain(|_, t| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY);
+        released.insert(number.to_owned(), Timestamp::now());
+        drop(released);
         let mut guard = lock(&self.snapshot);
         if let Some(current) = guard.as_ref().filter(|c| c.records.contains_key(number)) {
             let mut records = current.records.clone();
@@ -268,6 +419,7 @@ impl Account {
             *guard = Some(Arc::new(Snapshot {
                 started_at: current.started_at,
                 records,
+                unconfirmed: current.unconfirmed.clone(),
             }));
         }
     }

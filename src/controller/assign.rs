@@ -3,6 +3,15 @@
 //! its claim), or none once the claim is gone; the observed one comes from the account list.
 //! A move unassigns first (the API refuses to take a number from another assistant); an
 //! assignment changed outside the operator is corrected back, with a Warning Event.
+//!
+//! Exactly one number moves: the assistant GET lists every active number that is unassigned
+//! *or* on that assistant (contract §2.6), so the set sent back with the replace-the-set PATCH
+//! is the records whose `assistant_id` is that assistant, minus (or plus) ours, never the whole
+//! answer. An assignment counts only once the read-back shows our number carrying that
+//! assistant's id; one that keeps not showing is `Assigned=False AssignmentUnverified` and is
+//! tried again only after [`UNVERIFIED_RETRY`].
+
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::runtime::events::EventType;
@@ -13,7 +22,26 @@ use super::number::ClaimLink;
 use super::{Context, Error, now_time};
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberStatus};
-use crate::talkturo::{self, Outcome};
+use crate::talkturo::{self, NumberRecord, Outcome};
+
+/// How long after an assignment Talkturo accepted but did not show the operator tries again.
+pub const UNVERIFIED_RETRY: Duration = Duration::from_secs(600);
+
+/// The ids an assistant holds, from its GET: the records carrying its id, not the unassigned
+/// ones the same answer lists. Pure.
+pub fn held_by(records: &[NumberRecord], assistant: &str) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| r.assistant_id.as_deref() == Some(assistant))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// Whether an assignment whose read-back did not show it at `since` is still waiting out its
+/// back-off at `now`. Pure.
+pub fn backing_off(since: Option<Timestamp>, now: Timestamp) -> bool {
+    since.is_some_and(|s| now.duration_since(s).unsigned_abs() < UNVERIFIED_RETRY)
+}
 
 /// What the assignment needs next. Pure.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,8 +89,7 @@ pub async fn reconcile(
     let Some(id) = status.id.clone() else {
         return Ok(());
     };
-    if pn.spec.management_policy == ManagementPolicy::ObserveOnly
-        || status.phase == Some(crate::api::v1alpha1::NumberPhase::Lost)
+    if pn.spec.management_policy == ManagementPolicy::ObserveOnly || !super::number::trusted(status)
     {
         return Ok(());
     }
@@ -118,6 +145,22 @@ pub async fn reconcile(
             .await;
             None
         }
+        Step::Assign { to, .. }
+            if backing_off(
+                account.assignment_unverified_since(&pn.spec.number, &to),
+                now,
+            ) =>
+        {
+            // Keep the condition as it is; the back-off ends the wait.
+            conditions::find(&status.conditions, types::ASSIGNED).map(|c| {
+                Desired::new(
+                    types::ASSIGNED,
+                    false,
+                    reasons::ASSIGNMENT_UNVERIFIED,
+                    c.message.clone(),
+                )
+            })
+        }
         Step::Assign { to, from } => {
             Some(assign(ctx, pn, account, &id, &to, from, previously_in_sync, status).await?)
         }
@@ -167,17 +210,39 @@ async fn assign(
         .assistant_numbers(to)
         .await
         .map_err(|e| Error::Talkturo(e.into()))?;
-    let Some(record) = held.iter().find(|r| r.id == id) else {
+    let Some(record) = held
+        .iter()
+        .find(|r| r.id == id && r.assistant_id.as_deref() == Some(to))
+    else {
+        let message = format!(
+            "Talkturo accepted assigning {number} to assistant {to}, but reading the assistant's numbers back does not show it there; trying again in {} minutes",
+            UNVERIFIED_RETRY.as_secs() / 60
+        );
+        let already = pn
+            .status
+            .as_ref()
+            .and_then(|s| conditions::find(&s.conditions, types::ASSIGNED))
+            .is_some_and(|c| c.reason == reasons::ASSIGNMENT_UNVERIFIED);
+        account.assignment_unverified(number, to, Timestamp::now());
+        if !already {
+            ctx.event(
+                pn,
+                EventType::Warning,
+                reasons::ASSIGNMENT_UNVERIFIED,
+                "Assign",
+                message.clone(),
+            )
+            .await;
+        }
         return Ok(Desired::new(
             types::ASSIGNED,
             false,
-            reasons::ASSIGNMENT_FAILED,
-            format!(
-                "Talkturo accepted assigning {number} to {to}, but the assistant does not list it"
-            ),
+            reasons::ASSIGNMENT_UNVERIFIED,
+            message,
         ));
     };
     let name = record.assistant_name.clone();
+    account.assignment_verified(number);
     account.write_through(number, |r| {
         r.assistant_id = Some(to.to_owned());
         r.assistant_name = name.clone();
@@ -244,13 +309,47 @@ async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talk
         Err(e) if e.status() == Some(404) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let keep: Vec<String> = held.into_iter().map(|r| r.id).filter(|h| h != id).collect();
+    let mut keep = held_by(&held, assistant);
+    if !keep.iter().any(|h| h == id) {
+        // Not there (any more): nothing to take away, and no PATCH that could touch the others.
+        return Ok(());
+    }
+    keep.retain(|h| h != id);
     account.client.set_assistant_numbers(assistant, &keep).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str, number: &str, assistant: Option<&str>) -> NumberRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "phone_number": number, "status": "active", "assistant_id": assistant
+        }))
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn an_assistant_holds_only_the_records_carrying_its_id() {
+        // The GET lists unassigned active numbers too (contract §2.6): they are not its set.
+        let answer = [
+            record("pn_1", "+14155550101", Some("asst_a")),
+            record("pn_2", "+14155550102", None),
+            record("pn_3", "+14155550103", Some("asst_a")),
+            record("pn_4", "+14155550104", None),
+        ];
+        assert_eq!(held_by(&answer, "asst_a"), ["pn_1", "pn_3"]);
+        assert!(held_by(&answer, "asst_b").is_empty());
+    }
+
+    #[test]
+    fn an_unverified_assignment_waits_out_its_back_off() {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap_or_default();
+        let later = |secs| at + jiff::SignedDuration::from_secs(secs);
+        assert!(!backing_off(None, at));
+        assert!(backing_off(Some(at), later(60)));
+        assert!(!backing_off(Some(at), later(601)));
+    }
 
     #[test]
     fn the_next_step_follows_desired_observed_and_activity() {

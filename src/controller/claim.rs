@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::conditions::{self, Desired};
+use super::money;
 use super::trial::Replacement;
 use super::{
     CLASS_LABEL, Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION, now_time,
@@ -532,13 +533,10 @@ pub fn filters(claim: &PhoneNumberClaim) -> Option<SearchFilters> {
     })
 }
 
-/// The stricter of two optional caps.
+/// The stricter of two optional caps (the schema keeps them decimal strings).
 fn stricter(a: Option<&str>, b: Option<&str>) -> Option<Decimal> {
-    let parse = |s: Option<&str>| s.and_then(|v| Decimal::from_str(v).ok());
-    match (parse(a), parse(b)) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
+    let parse = |s: Option<&str>| s.and_then(|v| Decimal::from_str(v.trim()).ok());
+    money::stricter(parse(a), parse(b))
 }
 
 /// Picks the number to buy from search results. Pure.
@@ -587,10 +585,7 @@ pub fn choose(
         class.spec.max_setup_price.as_deref(),
     );
     let within = |o: &&AvailableNumber| {
-        let ok = |price: Option<Decimal>, cap: Option<Decimal>| {
-            cap.is_none_or(|c| price.is_some_and(|p| p <= c))
-        };
-        ok(o.monthly_price, monthly_cap) && ok(o.setup_price, setup_cap)
+        money::within(o.monthly_price, monthly_cap) && money::within(o.setup_price, setup_cap)
     };
     let affordable: Vec<&AvailableNumber> = free.iter().copied().filter(within).collect();
     if affordable.is_empty() {
@@ -608,21 +603,31 @@ pub fn choose(
             retry,
         ));
     }
+    // An offer without a known price is chosen only when no priced offer matches.
+    let priced: Vec<&AvailableNumber> = affordable
+        .iter()
+        .copied()
+        .filter(|o| money::priced(o))
+        .collect();
+    let pool = if priced.is_empty() {
+        affordable
+    } else {
+        priced
+    };
     let pick = match class.spec.selection {
-        SelectionPolicy::First => affordable[0],
-        SelectionPolicy::Cheapest => affordable
+        SelectionPolicy::First => pool.first().copied(),
+        SelectionPolicy::Cheapest => pool
             .iter()
             .copied()
-            .min_by(|a, b| {
-                (a.monthly_price, a.setup_price, &a.phone_number).cmp(&(
-                    b.monthly_price,
-                    b.setup_price,
-                    &b.phone_number,
-                ))
-            })
-            .unwrap_or(affordable[0]),
+            .min_by(|a, b| money::cheapest_first(a, b)),
     };
-    Ok(pick.clone())
+    pick.cloned().ok_or_else(|| {
+        Pending::new(
+            reasons::NO_CANDIDATES,
+            "no offer to choose from",
+            Duration::from_secs(60),
+        )
+    })
 }
 
 /// Gates, search, choice, budget, then the intent and the PhoneNumber.
@@ -746,19 +751,37 @@ pub(super) async fn choose_and_record(
         .and_then(|b| Decimal::from_str(b).ok())
     {
         ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
-        let spent =
-            committed_cost(&numbers, &class_name) + ledger.values().copied().sum::<Decimal>();
-        let price = pick.monthly_price.unwrap_or(Decimal::MAX);
-        if spent + price > budget {
-            return Ok(Provision::Pending(Pending::new(
+        let mut spent = committed_cost(&numbers, &class_name);
+        for price in ledger.values() {
+            spent.add(*price);
+        }
+        let over = |message: String| {
+            Ok(Provision::Pending(Pending::new(
                 reasons::BUDGET_EXCEEDED,
-                format!(
-                    "buying {} (${price}/month) would bring class {class_name} to ${}/month, over its ${budget} budget",
-                    pick.phone_number,
-                    spent + price
-                ),
+                message,
                 Duration::from_secs(60),
-            )));
+            )))
+        };
+        match money::fits_budget(spent, pick.monthly_price, budget) {
+            money::BudgetCheck::Within(_) => {}
+            money::BudgetCheck::Over(total) => {
+                return over(format!(
+                    "buying {} (${}/month) would bring class {class_name} to ${total}/month, over its ${budget} budget",
+                    pick.phone_number,
+                    pick.monthly_price.unwrap_or_default()
+                ));
+            }
+            money::BudgetCheck::Unknown if pick.monthly_price.is_none() => {
+                return over(format!(
+                    "{} has no known monthly price; class {class_name} has a ${budget} budget, so it is not bought",
+                    pick.phone_number
+                ));
+            }
+            money::BudgetCheck::Unknown => {
+                return over(format!(
+                    "class {class_name} spends ${spent}/month; with numbers of unknown price it cannot be kept within its ${budget} budget, so nothing is bought"
+                ));
+            }
         }
     }
 
@@ -775,44 +798,45 @@ pub(super) async fn choose_and_record(
         }) if s.code == 409 => return Ok(Provision::Progress),
         Err(e) => return Err(e),
     }
-    ledger.insert(
-        pick.phone_number.clone(),
-        pick.monthly_price.unwrap_or_default(),
-    );
+    ledger.insert(pick.phone_number.clone(), pick.monthly_price);
     drop(ledger);
     // 2. The PhoneNumber; its controller buys.
     create_number(ctx, claim, ns, class, &pick.phone_number, Some(&pick)).await
 }
 
-/// Monthly cost committed by a class: owned numbers and numbers being bought.
-fn committed_cost(numbers: &[Arc<PhoneNumber>], class: &str) -> Decimal {
-    numbers
-        .iter()
-        .filter(|n| n.spec.class_name == class)
-        .filter(|n| {
-            !matches!(
-                n.status.as_ref().and_then(|s| s.phase),
-                Some(NumberPhase::Failed | NumberPhase::Lost)
-            )
-        })
-        .map(|n| {
-            let from_status = n
-                .status
-                .as_ref()
-                .and_then(|s| s.monthly_price.as_deref())
-                .and_then(|p| Decimal::from_str(p).ok());
-            let from_offer = n
-                .annotations()
-                .get(OFFER_ANNOTATION)
-                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                .and_then(|v| {
-                    v["monthlyPrice"]
-                        .as_str()
-                        .and_then(|p| Decimal::from_str(p).ok())
-                });
-            from_status.or(from_offer).unwrap_or_default()
-        })
-        .sum()
+/// Monthly cost committed by a class: owned numbers and numbers being bought. A `Lost` number
+/// still counts (the account may still bill it) until an admin deletes its PhoneNumber; only a
+/// purchase Talkturo refused (`Failed`) does not. An `ObserveOnly` number counts with its price
+/// when one is known: the budget limits what the operator buys, and imported numbers have none.
+pub(super) fn committed_cost(numbers: &[Arc<PhoneNumber>], class: &str) -> money::Spend {
+    let mut spend = money::Spend::default();
+    for n in numbers.iter().filter(|n| n.spec.class_name == class) {
+        if n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Failed) {
+            continue;
+        }
+        let price = monthly_price(n);
+        if price.is_none() && n.spec.management_policy == ManagementPolicy::ObserveOnly {
+            continue;
+        }
+        spend.add(price);
+    }
+    spend
+}
+
+/// A PhoneNumber's monthly price: from its status, else from the offer it was bought from.
+pub(super) fn monthly_price(n: &PhoneNumber) -> Option<Decimal> {
+    let from_status = n
+        .status
+        .as_ref()
+        .and_then(|s| s.monthly_price.as_deref())
+        .and_then(money::parse_price);
+    let from_offer = || {
+        n.annotations()
+            .get(OFFER_ANNOTATION)
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|v| v["monthlyPrice"].as_str().and_then(money::parse_price))
+    };
+    from_status.or_else(from_offer)
 }
 
 /// The recorded candidate: its PhoneNumber is ours (bound_number found it), someone else's, or

@@ -31,6 +31,7 @@ const MANAGED: &[&str] = &[
     types::READY,
     types::PLAN_LIMIT_REACHED,
     types::BUDGET_EXCEEDED,
+    types::SUSPECT_LIST,
 ];
 
 /// Why the class cannot reach its account.
@@ -53,6 +54,7 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
     };
     let listed = match &account {
         Ok(a) => a
+            .set_confirm_after(sync)
             .snapshot(
                 now.saturating_sub(SignedDuration::try_from(sync).unwrap_or_default())
                     .unwrap_or(now),
@@ -246,13 +248,33 @@ fn build_account(
     ctx.accounts.upsert(&class.name_any(), key.clone(), || {
         let mut cfg = ClientConfig::new(s.api_base_url.clone(), token);
         cfg.timeout = ctx.config.talkturo_timeout;
+        cfg.max_list_records = ctx.config.max_list_records;
+        cfg.max_list_time = ctx.config.max_list_time;
         let client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
+        let numbers = ctx.numbers.clone();
+        let class_name = class.name_any();
+        // What the class's PhoneNumbers say the account holds: a list is judged against it
+        // too, so that a process that just started does not take an empty list for the truth.
+        let known: super::account::KnownNumbers = Box::new(move || {
+            numbers
+                .state()
+                .iter()
+                .filter(|n| n.spec.class_name == class_name)
+                .filter(|n| {
+                    n.status
+                        .as_ref()
+                        .is_some_and(|s| s.id.is_some() && s.phase != Some(NumberPhase::Lost))
+                })
+                .map(|n| n.spec.number.clone())
+                .collect()
+        });
         Ok(Account::new(
             key,
             client,
             persisted_plan(class),
             ctx.number_changed.clone(),
-        ))
+        )
+        .with_known(known))
     })
 }
 
@@ -326,6 +348,44 @@ pub fn desired_status(
         )),
     }
     let totals = totals(numbers);
+    match (
+        &listed,
+        conditions::find(&prev.conditions, types::SUSPECT_LIST),
+    ) {
+        (Ok(s), _) if !s.unconfirmed.is_empty() => {
+            let some: Vec<&str> = s.unconfirmed.iter().take(3).map(String::as_str).collect();
+            desired.push(Desired::new(
+                types::SUSPECT_LIST,
+                true,
+                reasons::NUMBERS_MISSING,
+                format!(
+                    "the account list lacks {} numbers it held before ({}{}), too many at once to trust; they are not marked Lost, released or bought again until lists over {} confirm it",
+                    s.unconfirmed.len(),
+                    some.join(", "),
+                    if s.unconfirmed.len() > some.len() { ", …" } else { "" },
+                    class.spec.sync_interval
+                ),
+            ));
+        }
+        (Ok(_), _) => desired.push(Desired::new(
+            types::SUSPECT_LIST,
+            false,
+            reasons::LIST_CONSISTENT,
+            "the account list is consistent with the numbers held before",
+        )),
+        // No list: what was said last stands.
+        (Err(_), Some(c)) => desired.push(Desired::new(
+            types::SUSPECT_LIST,
+            c.status == "True",
+            if c.status == "True" {
+                reasons::NUMBERS_MISSING
+            } else {
+                reasons::LIST_CONSISTENT
+            },
+            c.message.clone(),
+        )),
+        (Err(_), None) => {}
+    }
     match plan.limit_reached {
         Some((count, _)) => desired.push(Desired::new(types::PLAN_LIMIT_REACHED, true, reasons::PLAN_LIMIT_REACHED, format!("Talkturo refused a purchase for the plan limit with {count} numbers in the account; no purchase is made until a number is released or the plan changes"))),
         None => desired.push(Desired::new(types::PLAN_LIMIT_REACHED, false, reasons::WITHIN_PLAN_LIMIT, "purchases are within the plan")),
@@ -336,9 +396,15 @@ pub fn desired_status(
         .as_deref()
         .and_then(|b| Decimal::from_str(b).ok())
     {
-        let cost = Decimal::from_str(&totals.monthly_cost).unwrap_or_default();
-        let exceeded = cost >= budget;
-        let msg = format!("numbers cost ${cost}/month of a ${budget} budget");
+        // What the budget gate counts: Lost numbers and purchases in flight too.
+        let spent = super::claim::committed_cost(numbers, &class.name_any());
+        let exceeded = spent.total().is_none_or(|cost| cost >= budget);
+        let msg = match spent.total() {
+            Some(cost) => format!("numbers cost ${cost:.2}/month of a ${budget} budget"),
+            None => format!(
+                "numbers cost ${spent}/month; with prices unknown, nothing more is bought within the ${budget} budget"
+            ),
+        };
         desired.push(Desired::new(
             types::BUDGET_EXCEEDED,
             exceeded,
@@ -387,7 +453,7 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
         monthly_cost: "0.00".into(),
         ..Default::default()
     };
-    let mut cost = Decimal::ZERO;
+    let mut cost = super::money::Spend::default();
     for n in numbers {
         let Some(st) = n
             .status
@@ -405,13 +471,12 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
         if st.is_trial == Some(true) {
             t.trial += 1;
         }
-        cost += st
-            .monthly_price
-            .as_deref()
-            .and_then(|p| Decimal::from_str(p).ok())
-            .unwrap_or_default();
+        let price = super::claim::monthly_price(n);
+        if price.is_some() || n.spec.management_policy == ManagementPolicy::Managed {
+            cost.add(price);
+        }
     }
-    t.monthly_cost = format!("{:.2}", cost);
+    t.monthly_cost = cost.to_string();
     t
 }
 

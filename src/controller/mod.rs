@@ -11,6 +11,7 @@ mod claim;
 mod class;
 pub mod conditions;
 mod metrics;
+mod money;
 mod number;
 mod reclaim;
 pub mod run;
@@ -105,6 +106,10 @@ pub struct Config {
     pub retry_max: Duration,
     /// Timeout of each Talkturo request.
     pub talkturo_timeout: Duration,
+    /// Most records one account list may hold (more is an invalid answer).
+    pub max_list_records: usize,
+    /// Longest time one account list (every page) may take.
+    pub max_list_time: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
     /// How the caches get their initial contents.
@@ -136,6 +141,8 @@ impl Default for Config {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
             talkturo_timeout: Duration::from_secs(10),
+            max_list_records: 25_000,
+            max_list_time: Duration::from_secs(120),
             concurrency: 16,
             initial_list: InitialList::Auto,
         }

@@ -142,12 +142,24 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
             Err(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
         };
     }
+    if snapshot.unconfirmed.contains(&pn.spec.number) {
+        // A suspect list lacks this number among many (the class says so): nothing is decided
+        // about it, and nothing written, until later lists confirm its absence or show it.
+        return Ok(Action::requeue(sync));
+    }
     let link = claim_link(&pn, &ctx);
     let owned = pn.status.as_ref().is_some_and(|s| s.id.is_some());
     let in_account = snapshot.records.contains_key(&pn.spec.number);
     let releasing = pn.spec.management_policy == ManagementPolicy::Managed
         && pn.spec.reclaim_policy == ReclaimPolicy::Release;
-    if owned && !in_account && (deleting || (releasing && link == ClaimLink::Missing)) {
+    // Only a number this operator released goes without a trace: one that merely vanished may
+    // still be billed, so it stays, Lost, until an admin deletes its PhoneNumber.
+    let released = pn
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, types::READY))
+        .is_some_and(|c| c.reason == reasons::RELEASED);
+    if owned && !in_account && (deleting || (releasing && released && link == ClaimLink::Missing)) {
         // Gone from the account (released by us, or vanished) and not wanted any more: the
         // object goes too, without reporting the number as lost.
         if deleting {
@@ -434,6 +446,9 @@ pub fn plan(
     let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
     let slow = sync.saturating_mul(5);
     if let Some(record) = snapshot.records.get(&pn.spec.number) {
+        if let Some(known) = st.id.as_ref().filter(|k| **k != record.id) {
+            return record_mismatch(pn, &st, known, &record.id, now, slow);
+        }
         let adopted = st.id.is_none();
         let status = mirror(pn, record, link, snapshot.started_at, now);
         let requeue = if record.status == NumberStatus::Purchasing {
@@ -532,6 +547,27 @@ pub fn plan(
             p.last_listing_time = Some(time_ceil(snapshot.started_at));
         }
         if p.absent_listings >= 2 {
+            if p.failure_reason.as_deref() == Some(reasons::PURCHASE_MISMATCH) {
+                // The answer was about another number and the lists never showed this one: it
+                // was not bought. Not bought again either (the service may answer the same).
+                let mut status = failed(
+                    pn,
+                    reasons::PURCHASE_MISMATCH,
+                    p.failure_message.clone().unwrap_or_default(),
+                    None,
+                    now,
+                );
+                if let Some(q) = status.purchase.as_mut() {
+                    q.outcome_unknown_since = None;
+                    q.absent_listings = p.absent_listings;
+                    q.last_listing_time = p.last_listing_time.clone();
+                }
+                return Plan::Settle {
+                    status: Box::new(status),
+                    requeue: slow,
+                    event: None,
+                };
+            }
             return Plan::Buy;
         }
         let unsettled_for = now.duration_since(since.0).unsigned_abs();
@@ -594,6 +630,55 @@ pub fn plan(
         };
     }
     Plan::Buy
+}
+
+/// The account lists the number under another id than the one recorded: the recorded id is
+/// kept (a release or assignment by the listed id could act on another record), the status says
+/// so, and an admin decides. Pure.
+fn record_mismatch(
+    pn: &PhoneNumber,
+    st: &PhoneNumberStatus,
+    known: &str,
+    listed: &str,
+    now: Timestamp,
+    requeue: Duration,
+) -> Plan {
+    let message = format!(
+        "the account lists {} under record {listed}, but it was recorded as {known}; the record is kept and nothing is assigned or released until an admin checks the account",
+        pn.spec.number
+    );
+    let mut status = st.clone();
+    status.conditions = conditions::merge(
+        &st.conditions,
+        &[Desired::new(
+            types::SYNCED,
+            false,
+            reasons::RECORD_MISMATCH,
+            message.clone(),
+        )],
+        &[],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    let already = conditions::find(&st.conditions, types::SYNCED)
+        .is_some_and(|c| c.reason == reasons::RECORD_MISMATCH);
+    Plan::Settle {
+        status: Box::new(status),
+        requeue,
+        event: (!already).then_some(Note {
+            warning: true,
+            reason: reasons::RECORD_MISMATCH,
+            message,
+        }),
+    }
+}
+
+/// Whether the status can be acted on at Talkturo (assigned, released): the number is not Lost
+/// and its record id is not in question.
+pub fn trusted(status: &PhoneNumberStatus) -> bool {
+    status.phase != Some(NumberPhase::Lost)
+        && conditions::find(&status.conditions, types::SYNCED)
+            .is_none_or(|c| c.reason != reasons::RECORD_MISMATCH)
 }
 
 /// Status mirrored from the account's record of the number.
@@ -849,6 +934,40 @@ async fn buy(
             };
             Ok((st, grace, Some(note)))
         }
+        Err(crate::talkturo::Error::PurchaseMismatch { answered, id, .. }) => {
+            // Success for another number: nothing is known of the asked one (the list settles
+            // it, and it is not bought again if absent), and the number the answer names may
+            // now be billed to the team, so it gets a PhoneNumber of its own.
+            ctx.metrics.purchase(class, "mismatch");
+            let tracked = track_answered(ctx, class_obj, &answered).await;
+            let mut st = attempted(pn.status.clone().unwrap_or_default(), true);
+            let message = format!(
+                "Talkturo answered the purchase of {number} with a record of {answered} (id {id}); {number} is settled from the account list and not bought again; {tracked}"
+            );
+            if let Some(p) = st.purchase.as_mut() {
+                p.failure_reason = Some(reasons::PURCHASE_MISMATCH.to_owned());
+                p.failure_message = Some(message.clone());
+            }
+            st.phase = Some(NumberPhase::Purchasing);
+            st.conditions = conditions::merge(
+                &st.conditions,
+                &[Desired::new(
+                    types::READY,
+                    false,
+                    reasons::PURCHASE_MISMATCH,
+                    message.clone(),
+                )],
+                MANAGED,
+                pn.metadata.generation,
+                &now_time(now),
+            );
+            let note = Note {
+                warning: true,
+                reason: reasons::PURCHASE_MISMATCH,
+                message,
+            };
+            Ok((st, grace, Some(note)))
+        }
         Err(e) if e.outcome() == Outcome::Definite => {
             let limit = e.status() == Some(403);
             ctx.metrics
@@ -905,6 +1024,45 @@ async fn buy(
             ctx.metrics.purchase(class, "transient");
             account.forget_attempt(number);
             Err(Error::Talkturo(Arc::new(e)))
+        }
+    }
+}
+
+/// Gives a number a purchase answer named (instead of the one asked for) a PhoneNumber of its
+/// own: managed, bound to no claim, so it is never billed untracked; an admin binds or releases
+/// it. Says what became of it, for the Warning.
+async fn track_answered(ctx: &Context, class: &PhoneNumberClass, answered: &str) -> String {
+    if !crate::talkturo::wire::is_e164(answered) {
+        return format!(
+            "{answered:?} is not an E.164 number, so no PhoneNumber can track it; check the account in the Talkturo dashboard"
+        );
+    }
+    let name = crate::api::v1alpha1::phone_number_name(answered);
+    let pn = PhoneNumber {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some([(super::CLASS_LABEL.to_owned(), class.name_any())].into()),
+            ..Default::default()
+        },
+        spec: crate::api::v1alpha1::PhoneNumberSpec {
+            number: answered.to_owned(),
+            class_name: class.name_any(),
+            claim_ref: None,
+            assistant_id: None,
+            reclaim_policy: class.spec.reclaim_policy,
+            management_policy: ManagementPolicy::Managed,
+        },
+        status: None,
+    };
+    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    match api.create(&kube::api::PostParams::default(), &pn).await {
+        Ok(_) => format!("PhoneNumber {name} now tracks {answered}, bound to no claim"),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            format!("PhoneNumber {name} already tracks {answered}")
+        }
+        Err(e) => {
+            tracing::warn!(number = answered, error = %e, "cannot create a PhoneNumber for a number a purchase answer named");
+            format!("creating PhoneNumber {name} for it failed ({e}); check the account")
         }
     }
 }
@@ -1071,13 +1229,13 @@ mod tests {
     }
 
     fn snapshot_at(started_at: Timestamp, records: Vec<NumberRecord>) -> Snapshot {
-        Snapshot {
+        Snapshot::new(
             started_at,
-            records: records
+            records
                 .into_iter()
                 .map(|r| (r.phone_number.clone(), r))
                 .collect::<BTreeMap<_, _>>(),
-        }
+        )
     }
 
     fn cfg() -> crate::controller::Config {

@@ -15,9 +15,7 @@ use super::account::Account;
 use super::conditions::{self, Desired};
 use super::{Context, Error, now_time};
 use crate::api::conditions::{reasons, types};
-use crate::api::v1alpha1::{
-    ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberStatus, ReclaimPolicy,
-};
+use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberStatus, ReclaimPolicy};
 use crate::talkturo::Outcome;
 
 /// How long after a refused release the operator tries again.
@@ -57,7 +55,7 @@ pub fn releasable(pn: &PhoneNumber, status: &PhoneNumberStatus, now: Timestamp) 
         });
     pn.spec.management_policy == ManagementPolicy::Managed
         && status.id.is_some()
-        && status.phase != Some(NumberPhase::Lost)
+        && super::number::trusted(status)
         && !refused_recently
 }
 
@@ -76,6 +74,18 @@ pub async fn release(
     match account.client.release(&id).await {
         Ok(()) => {
             account.forget_record(number);
+            status.conditions = conditions::merge(
+                &status.conditions,
+                &[Desired::new(
+                    types::READY,
+                    false,
+                    reasons::RELEASED,
+                    format!("{number} was released at Talkturo"),
+                )],
+                &[],
+                pn.metadata.generation,
+                &now_time(now),
+            );
             ctx.event(
                 pn,
                 EventType::Normal,

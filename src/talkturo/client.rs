@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -32,6 +32,11 @@ pub struct ClientConfig {
     pub page_size: usize,
     /// Largest response body read; a bigger one is an invalid response, never buffered whole.
     pub max_body_bytes: usize,
+    /// Most records one account list may hold; a list announcing or sending more is an
+    /// invalid response (a list that never ends must not grow the operator without bound).
+    pub max_list_records: usize,
+    /// Longest time one account list, all pages and re-reads, may take.
+    pub max_list_time: Duration,
 }
 
 impl ClientConfig {
@@ -45,6 +50,8 @@ impl ClientConfig {
             max_retry_wait: Duration::from_secs(30),
             page_size: 10_000,
             max_body_bytes: 32 << 20,
+            max_list_records: 25_000,
+            max_list_time: Duration::from_secs(120),
         }
     }
 }
@@ -88,6 +95,8 @@ impl Client {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("talkturo-operator/", env!("CARGO_PKG_VERSION")))
+            // Never followed: the answer of another host is not the account's (Error::Redirect).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -118,89 +127,170 @@ impl Client {
             filters["limit"] = json!(l);
         }
         let body = json!({ "filters": filters });
-        self.typed(
-            Operation::Search,
-            Method::POST,
-            &["phone-numbers", "search"],
-            &[],
-            Some(&body),
-        )
-        .await
+        let found: SearchResult = self
+            .typed(
+                Operation::Search,
+                Method::POST,
+                &["phone-numbers", "search"],
+                &[],
+                Some(&body),
+            )
+            .await?;
+        found
+            .check()
+            .map_err(|detail| self.invalid(Operation::Search, detail))?;
+        Ok(found)
     }
 
     /// `POST /api/phone-numbers/purchase`: buys exactly `phone_number` for `team_id`.
     ///
     /// Never retried after it may have reached the service: a timeout, a 5xx or a cut
     /// connection is [`Outcome::Unknown`], to be settled from [`Client::list`].
+    ///
+    /// The answer must name the number asked for: a record of another number is
+    /// [`Error::PurchaseMismatch`] (outcome unknown for the asked number), never taken as its
+    /// purchase.
     pub async fn purchase(&self, phone_number: &str, team_id: &str) -> Result<Purchase, Error> {
         let body = json!({"phoneNumber": phone_number, "teamId": team_id});
-        self.typed(
-            Operation::Purchase,
-            Method::POST,
-            &["phone-numbers", "purchase"],
-            &[],
-            Some(&body),
-        )
-        .await
+        let bought: Purchase = self
+            .typed(
+                Operation::Purchase,
+                Method::POST,
+                &["phone-numbers", "purchase"],
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let record = &bought.phone_number;
+        if record.phone_number != phone_number {
+            let e = Error::PurchaseMismatch {
+                asked: phone_number.to_owned(),
+                answered: wire::cut(&record.phone_number, 40),
+                id: wire::cut(&record.id, 40),
+            };
+            return Err(e.scrubbed(self.token.expose_secret()));
+        }
+        wire::check_record(record).map_err(|detail| self.invalid(Operation::Purchase, detail))?;
+        Ok(bought)
     }
 
     /// `GET /api/phone-numbers/purchase?teamId=`: every number of the team, all pages.
     ///
     /// The list is the source of truth for what the account owns, so a partial answer is an
     /// error, never a shorter list: pages are read until `count` records arrived, and if the
-    /// list changed while being read (count moved, duplicates) it is read again.
+    /// list changed while being read (count moved, duplicates) it is read again. Every record
+    /// is checked (E.164 number, usable id, one id per number). Reading is bounded: never more
+    /// than the first page's `count` plus one, [`ClientConfig::max_list_records`] and
+    /// [`ClientConfig::max_list_time`]; past them the list is an invalid response.
     pub async fn list(&self, team_id: &str) -> Result<Vec<NumberRecord>, Error> {
-        let limit = self.config.page_size.max(1);
+        let deadline = Instant::now() + self.config.max_list_time;
+        let mut unstable = String::new();
         for _ in 0..3 {
-            let mut all: Vec<NumberRecord> = Vec::new();
-            let mut counts = Vec::new();
-            loop {
-                let query = [
-                    ("teamId", team_id.to_owned()),
-                    ("limit", limit.to_string()),
-                    ("offset", all.len().to_string()),
-                ];
-                let page: ListPage = self
-                    .call(
-                        Operation::List,
-                        Method::GET,
-                        &["phone-numbers", "purchase"],
-                        &query,
-                        None,
-                        decode_page,
-                    )
-                    .await?;
-                let got = page.numbers.len();
-                counts.push(page.count);
-                all.extend(page.numbers);
-                let more = match page.count {
-                    Some(total) => (all.len() as u64) < total && got > 0,
-                    None => got >= limit,
-                };
-                if !more {
-                    break;
+            match self.list_once(team_id, deadline).await? {
+                Ok(all) => return Ok(all),
+                Err(why) => unstable = why,
+            }
+            tracing::debug!(team_id, why = %unstable, "number list changed while paging; reading it again");
+        }
+        Err(self.invalid(
+            Operation::List,
+            format!("the number list kept changing while it was paged through ({unstable})"),
+        ))
+    }
+
+    /// One read of every page: the records, or (inner `Err`) why the pages did not add up to
+    /// one consistent list, to read it again.
+    async fn list_once(
+        &self,
+        team_id: &str,
+        deadline: Instant,
+    ) -> Result<Result<Vec<NumberRecord>, String>, Error> {
+        let limit = self.config.page_size.max(1);
+        let max = self.config.max_list_records;
+        let mut all: Vec<NumberRecord> = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut announced: Option<u64> = None;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(self.invalid(
+                    Operation::List,
+                    format!(
+                        "the number list took longer than {:?} ({} records read)",
+                        self.config.max_list_time,
+                        all.len()
+                    ),
+                ));
+            }
+            let query = [
+                ("teamId", team_id.to_owned()),
+                ("limit", limit.to_string()),
+                ("offset", all.len().to_string()),
+            ];
+            let page: ListPage = self
+                .call(
+                    Operation::List,
+                    Method::GET,
+                    &["phone-numbers", "purchase"],
+                    &query,
+                    None,
+                    decode_page,
+                )
+                .await?;
+            let got = page.numbers.len();
+            if let Some(c) = page.count.filter(|c| *c > max as u64) {
+                return Err(self.invalid(
+                    Operation::List,
+                    format!("the list announces {c} numbers, more than the {max} this operator reads (--max-list-records)"),
+                ));
+            }
+            match (announced, page.count) {
+                (None, c) if all.is_empty() => announced = c,
+                (a, c) if a != c => {
+                    return Ok(Err(format!("count moved from {a:?} to {c:?}")));
+                }
+                _ => {}
+            }
+            for r in &page.numbers {
+                if !ids.insert(r.id.clone()) {
+                    return Ok(Err(format!(
+                        "id {} came twice (offset {} ignored?)",
+                        wire::cut(&r.id, 40),
+                        all.len()
+                    )));
                 }
             }
-            let total = counts.first().copied().flatten();
-            let stable = counts.iter().all(|c| *c == counts[0]);
-            let mut ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            if stable && ids.len() == all.len() && total.is_none_or(|t| t == all.len() as u64) {
-                return Ok(all);
+            all.extend(page.numbers);
+            // Never past what the first page announced (plus one), nor past the record limit.
+            let bound = announced.map_or(max as u64, |c| c.saturating_add(1).min(max as u64));
+            if all.len() as u64 > bound {
+                return Err(self.invalid(
+                    Operation::List,
+                    format!(
+                        "the list sent {} records or more, past {}",
+                        all.len(),
+                        announced.map_or_else(
+                            || format!("the {max} this operator reads (--max-list-records)"),
+                            |c| format!("the {c} its first page announced")
+                        )
+                    ),
+                ));
             }
-            tracing::debug!(
-                team_id,
-                read = all.len(),
-                ?total,
-                "number list changed while paging; reading it again"
-            );
+            let more = match announced {
+                Some(total) => (all.len() as u64) < total && got > 0,
+                None => got >= limit,
+            };
+            if !more {
+                break;
+            }
         }
-        Err(Error::InvalidResponse {
-            op: Operation::List,
-            status: 200,
-            detail: "the number list kept changing while it was paged through".into(),
-        })
+        if let Some(total) = announced.filter(|t| *t != all.len() as u64) {
+            return Ok(Err(format!(
+                "count says {total}, {} records came",
+                all.len()
+            )));
+        }
+        wire::check_records(&all).map_err(|detail| self.invalid(Operation::List, detail))?;
+        Ok(Ok(all))
     }
 
     /// `POST /api/assistants/{id}/telephony/assign-phone-numbers`: adds numbers to the assistant.
@@ -239,6 +329,8 @@ impl Client {
                 None,
             )
             .await?;
+        wire::check_records(&r.numbers)
+            .map_err(|detail| self.invalid(Operation::AssistantNumbers, detail))?;
         Ok(r.numbers)
     }
 
@@ -275,6 +367,16 @@ impl Client {
         )
         .await
         .map(drop)
+    }
+
+    /// An invalid answer to `op`, its detail scrubbed like every text from the service.
+    fn invalid(&self, op: Operation, detail: String) -> Error {
+        Error::InvalidResponse {
+            op,
+            status: 200,
+            detail,
+        }
+        .scrubbed(self.token.expose_secret())
     }
 
     async fn typed<T: DeserializeOwned>(
@@ -359,7 +461,8 @@ impl Client {
         let started = Instant::now();
         let result = self
             .exchange(op, method.clone(), url.clone(), query, body, decode)
-            .await;
+            .await
+            .map_err(|e| e.scrubbed(self.token.expose_secret()));
         let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(Error::kind, |_| "ok");
         if let Some(m) = &self.metrics {
@@ -405,6 +508,13 @@ impl Client {
             .await
             .map_err(|e| transport_error(op, e, timeout))?;
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(Error::Redirect {
+                op,
+                status: status.as_u16(),
+                target: redirect_target(resp.headers().get(LOCATION), resp.url()),
+            });
+        }
         let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
         let bytes = read_capped(op, status, resp, self.config.max_body_bytes, timeout).await?;
         if !status.is_success() {
@@ -521,6 +631,18 @@ fn decode_success(op: Operation, status: StatusCode, bytes: &[u8]) -> Result<Val
         )));
     }
     Ok(wire::normalize_keys(v))
+}
+
+/// The origin a redirect points at (scheme, host and port only: a path or query may carry
+/// anything), resolved against the request's URL.
+fn redirect_target(location: Option<&HeaderValue>, base: &Url) -> String {
+    let Some(text) = location.and_then(|l| l.to_str().ok()) else {
+        return "an unreadable or missing Location".to_owned();
+    };
+    match base.join(text) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => "an unparseable Location".to_owned(),
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -94,6 +94,26 @@ pub enum Error {
     /// The request could not be built (bad base URL, bad header value).
     #[error("invalid Talkturo request for {op}: {detail}")]
     InvalidRequest { op: Operation, detail: String },
+    /// The service answered with a redirect, which is never followed: the token must not go to
+    /// another host, and another host's answer is not the account's.
+    #[error(
+        "Talkturo {op} answered HTTP {status}, a redirect to {target}; redirects are not followed (check the class's apiBaseUrl)"
+    )]
+    Redirect {
+        op: Operation,
+        status: u16,
+        /// The origin (scheme, host, port) the redirect points at, or why it has none.
+        target: String,
+    },
+    /// A purchase answered success for a number other than the one asked for: what was bought
+    /// is unknown for the asked number, and `answered` may now be owned by the team.
+    #[error("Talkturo answered the purchase of {asked} with a record of {answered} (id {id})")]
+    PurchaseMismatch {
+        asked: String,
+        /// The number the answer names (cut; not necessarily E.164).
+        answered: String,
+        id: String,
+    },
 }
 
 impl Error {
@@ -105,7 +125,9 @@ impl Error {
             | Error::Connect { op, .. }
             | Error::Transport { op, .. }
             | Error::InvalidResponse { op, .. }
-            | Error::InvalidRequest { op, .. } => *op,
+            | Error::InvalidRequest { op, .. }
+            | Error::Redirect { op, .. } => *op,
+            Error::PurchaseMismatch { .. } => Operation::Purchase,
         }
     }
 
@@ -125,6 +147,10 @@ impl Error {
             Error::Timeout { .. } | Error::Transport { .. } | Error::InvalidResponse { .. } => {
                 unless_idempotent
             }
+            // A redirect is the answer of some server on the way; a purchase or release it
+            // answered may still have reached the service.
+            Error::Redirect { .. } if op.is_idempotent() => Outcome::Definite,
+            Error::Redirect { .. } | Error::PurchaseMismatch { .. } => Outcome::Unknown,
         }
     }
 
@@ -155,6 +181,132 @@ impl Error {
             Error::Transport { .. } => "transport",
             Error::InvalidResponse { .. } => "invalid_response",
             Error::InvalidRequest { .. } => "invalid_request",
+            Error::Redirect { .. } => "redirect",
+            Error::PurchaseMismatch { .. } => "purchase_mismatch",
         }
+    }
+
+    /// The same error with every text that came from the service cut to
+    /// [`MAX_MESSAGE_CHARS`] and scrubbed of `token` and of any `Bearer …` credential: an
+    /// error body that echoes the request's `Authorization` header must not put the key into
+    /// a condition, an Event or a log line.
+    pub fn scrubbed(self, token: &str) -> Self {
+        let clean = |s: String| scrub(&s, token);
+        match self {
+            Error::Api {
+                op,
+                status,
+                message,
+                retry_after,
+            } => Error::Api {
+                op,
+                status,
+                message: clean(message),
+                retry_after,
+            },
+            Error::InvalidResponse { op, status, detail } => Error::InvalidResponse {
+                op,
+                status,
+                detail: clean(detail),
+            },
+            Error::Redirect { op, status, target } => Error::Redirect {
+                op,
+                status,
+                target: clean(target),
+            },
+            Error::PurchaseMismatch {
+                asked,
+                answered,
+                id,
+            } => Error::PurchaseMismatch {
+                asked,
+                answered: clean(answered),
+                id: clean(id),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The longest text taken from a Talkturo answer into an error (and so into conditions,
+/// Events, logs): a 3 MB error message must not make a status write fail.
+pub const MAX_MESSAGE_CHARS: usize = 256;
+
+/// `text` cut to [`MAX_MESSAGE_CHARS`], with `token` (when it is long enough to be told apart
+/// from ordinary words) and every `Bearer <credential>` replaced by `[redacted]`.
+pub fn scrub(text: &str, token: &str) -> String {
+    let mut out = if token.len() >= 4 {
+        text.replace(token, "[redacted]")
+    } else {
+        text.to_owned()
+    };
+    // ASCII lowercasing keeps every byte where it was, so positions found in `lower` are
+    // positions in `out`.
+    let lower = out.to_ascii_lowercase();
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("bearer") {
+        let start = from + i + "bearer".len();
+        let rest = &out[start..];
+        let after = rest.trim_start_matches([' ', ':', '=', '"']);
+        let at = start + (rest.len() - after.len());
+        let cred = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ';'))
+            .unwrap_or(after.len());
+        if cred > 0 && !after.starts_with("[redacted]") {
+            spans.push((at, at + cred));
+        }
+        from = at
+            + if cred > 0 {
+                cred
+            } else {
+                after.chars().next().map_or(0, char::len_utf8)
+            };
+        if from >= out.len() {
+            break;
+        }
+    }
+    for (a, b) in spans.into_iter().rev() {
+        out.replace_range(a..b, "[redacted]");
+    }
+    super::wire::cut(&out, MAX_MESSAGE_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_and_any_bearer_credential_are_scrubbed_and_long_text_is_cut() {
+        let token = "tk_live_0123456789";
+        let echoed = format!(
+            r#"{{"message":"bad request","headers":{{"Authorization":"Bearer {token}"}}}} also {token} and bearer=other_secret, BEARER:xyz"#
+        );
+        let s = scrub(&echoed, token);
+        assert!(!s.contains(token), "{s}");
+        assert!(!s.contains("other_secret"), "{s}");
+        assert!(!s.contains("xyz"), "{s}");
+        assert!(s.contains("[redacted]"));
+        let long = "x".repeat(3 << 20);
+        assert_eq!(scrub(&long, token).chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(scrub("Bearer", token), "Bearer");
+        assert_eq!(scrub("no secrets here", token), "no secrets here");
+    }
+
+    #[test]
+    fn a_redirect_is_definite_for_reads_and_unknown_for_a_purchase() {
+        let r = |op| Error::Redirect {
+            op,
+            status: 302,
+            target: "https://elsewhere.test".into(),
+        };
+        assert_eq!(r(Operation::List).outcome(), Outcome::Definite);
+        assert_eq!(r(Operation::Purchase).outcome(), Outcome::Unknown);
+        let m = Error::PurchaseMismatch {
+            asked: "+14155550101".into(),
+            answered: "+14155550199".into(),
+            id: "pn_x".into(),
+        };
+        assert_eq!(m.outcome(), Outcome::Unknown);
     }
 }

@@ -39,18 +39,117 @@ fn snake_case(s: &str) -> String {
     out
 }
 
+/// The highest price, monthly or setup, taken as an answer: a number does not cost
+/// $100,000. A higher one is an invalid answer (a unit mix-up, a hostile proxy), never a price
+/// to add up: sums of sane prices cannot overflow.
+pub const MAX_SANE_PRICE: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
+
 /// A price: a decimal string (`"1.00"`, `"$1.00"`) or a JSON number (`1.5`); `None` when
-/// absent, unreadable or negative — an unknown price, which no price cap accepts. Money is
-/// never a float: numbers are read from their decimal text.
+/// absent or unreadable ("contact sales"): an unknown price, which no price cap or budget
+/// accepts and which is never chosen over a priced offer. A negative price, or one above
+/// [`MAX_SANE_PRICE`], fails the whole answer. Money is never a float: numbers are read from
+/// their decimal text.
 fn lenient_money<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    // Text that reads as a number but not as a Decimal (`1e30`) is out of any range: absurd.
+    let numeric = |text: &str| -> Result<Option<Decimal>, D::Error> {
+        match Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)) {
+            Ok(p) => Ok(Some(p)),
+            Err(_) if text.parse::<f64>().is_ok_and(f64::is_finite) => Err(
+                serde::de::Error::custom(format!("a price of {} is out of range", cut(text, 40))),
+            ),
+            Err(_) => Ok(None),
+        }
+    };
     let price = match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Decimal::from_str(s.trim().trim_start_matches('$')).ok(),
-        Some(Value::Number(n)) => Decimal::from_str(&n.to_string())
-            .or_else(|_| Decimal::from_scientific(&n.to_string()))
-            .ok(),
+        Some(Value::String(s)) => numeric(s.trim().trim_start_matches('$'))?,
+        Some(Value::Number(n)) => numeric(&n.to_string())?,
         _ => None,
     };
-    Ok(price.filter(|p| !p.is_sign_negative()))
+    match price {
+        Some(p) if p.is_sign_negative() && !p.is_zero() => Err(serde::de::Error::custom(format!(
+            "a price of {p} is negative"
+        ))),
+        Some(p) if p > MAX_SANE_PRICE => Err(serde::de::Error::custom(format!(
+            "a price of {p} is above the sane bound of {MAX_SANE_PRICE}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `^\+[1-9]\d{6,14}$`: an E.164 number as the contract writes them (§4.24).
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// An opaque record or assistant id as the operator stores and sends it back: 1 to 128
+/// printable ASCII characters, no spaces (it ends up in URL paths, labels of Events, status).
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Checks what the operator relies on in a record: an E.164 number, a usable id, and a usable
+/// assistant id when one is named. `Err` says what is wrong, for an `InvalidResponse`.
+pub fn check_record(r: &NumberRecord) -> Result<(), String> {
+    if !is_e164(&r.phone_number) {
+        return Err(format!(
+            "record {:?} has a number that is not E.164: {:?}",
+            cut(&r.id, 40),
+            cut(&r.phone_number, 40)
+        ));
+    }
+    if !is_valid_id(&r.id) {
+        return Err(format!(
+            "the record of {} has an unusable id {:?}",
+            r.phone_number,
+            cut(&r.id, 40)
+        ));
+    }
+    if let Some(a) = r.assistant_id.as_deref().filter(|a| !is_valid_id(a)) {
+        return Err(format!(
+            "the record of {} names an unusable assistant id {:?}",
+            r.phone_number,
+            cut(a, 40)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a set of records (a list, an assistant's numbers): every record valid, and each
+/// number under one id and each id for one number.
+pub fn check_records<'a>(
+    records: impl IntoIterator<Item = &'a NumberRecord>,
+) -> Result<(), String> {
+    let mut by_number: std::collections::HashMap<&str, &str> = Default::default();
+    let mut by_id: std::collections::HashMap<&str, &str> = Default::default();
+    for r in records {
+        check_record(r)?;
+        if let Some(other) = by_number.insert(&r.phone_number, &r.id) {
+            return Err(format!(
+                "{} is listed twice, under ids {other} and {}",
+                r.phone_number, r.id
+            ));
+        }
+        if let Some(other) = by_id.insert(&r.id, &r.phone_number) {
+            return Err(format!(
+                "id {} is listed twice, for {other} and {}",
+                r.id, r.phone_number
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
 }
 
 /// An ISO-8601 timestamp, or `None` when absent, null or unreadable.
@@ -99,6 +198,35 @@ pub struct SearchResult {
     pub numbers: Vec<AvailableNumber>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub provider: Option<String>,
+    /// The number of items in `numbers`, as the service counted them.
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+impl SearchResult {
+    /// Checks the answer: every offer an E.164 number, each offered once, and `count` (when
+    /// sent) the number of offers.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for o in &self.numbers {
+            if !is_e164(&o.phone_number) {
+                return Err(format!(
+                    "an offer's number is not E.164: {:?}",
+                    cut(&o.phone_number, 40)
+                ));
+            }
+            if !seen.insert(o.phone_number.as_str()) {
+                return Err(format!("{} is offered twice", o.phone_number));
+            }
+        }
+        match self.count {
+            Some(c) if c != self.numbers.len() as u64 => Err(format!(
+                "count says {c} offers, the answer holds {}",
+                self.numbers.len()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Talkturo's status of an owned number.
@@ -278,17 +406,80 @@ mod tests {
             decode(json!({"phoneNumber": "+1", "monthlyPrice": 1.1, "setupPrice": "$0.75"}));
         assert_eq!(n.monthly_price, Some(Decimal::new(110, 2)));
         assert_eq!(n.setup_price, Some(Decimal::new(75, 2)));
-        for odd in [
-            json!("free"),
-            json!("1,50"),
-            json!("-1"),
-            json!(-0.5),
-            json!("NaN"),
-            json!({}),
-        ] {
+        for odd in [json!("free"), json!("1,50"), json!("NaN"), json!({})] {
             let n: AvailableNumber = decode(json!({"phoneNumber": "+1", "monthlyPrice": odd}));
             assert_eq!(n.monthly_price, None, "{odd}");
         }
+        let zero: AvailableNumber = decode(json!({"phoneNumber": "+1", "setupPrice": "0.00"}));
+        assert_eq!(zero.setup_price, Some(Decimal::ZERO));
+        let top: AvailableNumber = decode(json!({"phoneNumber": "+1", "monthlyPrice": "100000"}));
+        assert_eq!(top.monthly_price, Some(MAX_SANE_PRICE));
+    }
+
+    #[test]
+    fn negative_and_absurd_prices_fail_the_answer() {
+        for bad in [
+            json!("-1"),
+            json!(-0.5),
+            json!("100000.01"),
+            json!(1e30),
+            json!("79228162514264337593543950335"),
+        ] {
+            let r = serde_json::from_value::<AvailableNumber>(normalize_keys(
+                json!({"phoneNumber": "+14155550101", "monthlyPrice": bad}),
+            ));
+            assert!(r.is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn records_need_an_e164_number_a_usable_id_and_one_id_per_number() {
+        let rec = |id: &str, n: &str| -> NumberRecord {
+            decode(json!({"id": id, "phone_number": n, "status": "active"}))
+        };
+        assert!(check_record(&rec("pn_1", "+14155550101")).is_ok());
+        for (id, n) in [
+            ("pn_1", "14155550101"),
+            ("pn_1", "+0415555"),
+            ("pn_1", "+1415555010199999"),
+            ("pn_1", "+1 415 555 0101"),
+            ("pn 1", "+14155550101"),
+            ("", "+14155550101"),
+        ] {
+            assert!(check_record(&rec(id, n)).is_err(), "{id:?} {n:?}");
+        }
+        let twins = [rec("pn_1", "+14155550101"), rec("pn_2", "+14155550101")];
+        let e = check_records(&twins).unwrap_err();
+        assert!(e.contains("listed twice"), "{e}");
+        let one_id = [rec("pn_1", "+14155550101"), rec("pn_1", "+14155550102")];
+        assert!(check_records(&one_id).is_err());
+        let fine = [rec("pn_1", "+14155550101"), rec("pn_2", "+14155550102")];
+        assert!(check_records(&fine).is_ok());
+    }
+
+    #[test]
+    fn search_answers_are_checked_for_numbers_duplicates_and_count() {
+        let r = |v: Value| -> SearchResult { decode(v) };
+        let ok = r(json!({"numbers": [{"phoneNumber": "+14155550101"}], "count": 1}));
+        assert!(ok.check().is_ok());
+        assert!(
+            r(json!({"numbers": [{"phoneNumber": "4155550101"}]}))
+                .check()
+                .is_err()
+        );
+        assert!(
+            r(json!({"numbers": [{"phoneNumber": "+14155550101"}], "count": 3}))
+                .check()
+                .is_err()
+        );
+        assert!(r(json!({"numbers": [{"phoneNumber": "+14155550101"}, {"phoneNumber": "+14155550101"}]})).check().is_err());
+    }
+
+    #[test]
+    fn cut_keeps_at_most_that_many_characters() {
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("ééé", 2), "éé…");
     }
 
     #[test]

@@ -206,6 +206,7 @@ pub struct ClassTotals {
     pub available: i32,
     /// Of those, trial numbers.
     pub trial: i32,
-    /// Sum of their monthly prices, in USD (`"12.50"`).
+    /// Sum of their monthly prices, in USD (`"12.50"`); `"unknown (12.50 known + 1 without a
+    /// price)"` when Talkturo gave no price for some of them (never counted as 0.00).
     pub monthly_cost: String,
 }
