@@ -1,12 +1,17 @@
-//! Chaos: for K rounds, claims are created and deleted while the simulator injects latency, 5xx,
-//! 429 + Retry-After and lost purchase responses, the operator process is SIGKILLed at random
-//! moments and restarted, and the API server is restarted once (etcd data kept). Everything
-//! random comes from one logged seed; a failing run is replayed with `CHAOS_SEED=<seed>`.
+//! Chaos: for K rounds, claims (some with an assistant, moved or cleared later) are created and
+//! deleted while the simulator injects latency, 5xx, 429 + Retry-After, lost purchase responses
+//! and hostile answers (a purchase of another number, empty lists, malformed numbers, one number
+//! under two ids, unpriced and absurd prices, endless lists, errors echoing the key, redirects),
+//! the operator process is SIGKILLed at random moments and restarted, and the API server is
+//! restarted once (etcd data kept). Everything random comes from one logged seed; a failing run
+//! is replayed with `CHAOS_SEED=<seed>`.
 //!
 //! At the end (faults cleared, the system left to settle) the invariants are checked:
 //! purchases − releases = numbers owned = managed PhoneNumbers holding a record id; no owned
 //! number without a PhoneNumber; no claim with two numbers; every claim `Bound`, or `Pending`
-//! with a reason; the class never over its `monthlyBudget`; after every kill the operator is
+//! with a reason; the class never over its `monthlyBudget` by the operator's choices; no number on
+//! an assistant that no claim asked for, and every bound claim's number on its assistant; the
+//! operator never panicked or exited on its own, and stayed under 100 MiB; after every kill it is
 //! ready again within a bound. The figures are printed and written to
 //! `target/chaos/last-run.json` (RELIABILITY.md quotes them).
 //!
@@ -33,6 +38,9 @@ const BUDGET: &str = "9.00";
 /// The operator must be ready again within this long after a kill (its Lease lasts 3 s).
 const RECOVERY_BOUND: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(150);
+/// The most memory the operator may hold, whatever the answers (an endless list included).
+const MAX_RSS_KIB: u64 = 100 << 10;
+const ASSISTANTS: [&str; 2] = ["asst_demo_sales", "asst_demo_support"];
 
 struct Operator {
     process: OperatorProcess,
@@ -100,13 +108,47 @@ async fn wait_active(op: &Operator) -> Duration {
     }
 }
 
+/// A hostile answer and the operation it distorts.
+fn hostile(rng: &mut ChaCha8Rng) -> (Op, FaultAction) {
+    let anywhere = [Op::Search, Op::Purchase, Op::List][rng.random_range(0..3)];
+    match rng.random_range(0..9) {
+        0 => (Op::Purchase, FaultAction::MismatchedPurchase),
+        1 => (Op::List, FaultAction::EmptyList),
+        2 => (Op::List, FaultAction::MalformedNumbers),
+        3 => (Op::List, FaultAction::DuplicateIds),
+        4 => (Op::Search, FaultAction::UnpricedOffers),
+        5 => (Op::Search, FaultAction::AbsurdPrices),
+        6 => (Op::List, FaultAction::EndlessList),
+        7 => (
+            anywhere,
+            FaultAction::EchoAuthorization { bytes: 256 << 10 },
+        ),
+        _ => (
+            anywhere,
+            FaultAction::Redirect {
+                location: "http://127.0.0.1:9/api/phone-numbers/purchase".into(),
+            },
+        ),
+    }
+}
+
 /// A random set of fault rules for one round; returns them with a label per kind.
 fn faults(rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
     let ops = [Op::Search, Op::Purchase, Op::List, Op::Release];
     let mut rules = Vec::new();
     for _ in 0..rng.random_range(1..=3) {
         let op = ops[rng.random_range(0..ops.len())];
-        let action = match rng.random_range(0..4) {
+        let action = match rng.random_range(0..6) {
+            4 | 5 => {
+                let (op, action) = hostile(rng);
+                rules.push(FaultRule {
+                    op: Some(op),
+                    action,
+                    probability: rng.random_range(0.2..0.6),
+                    remaining: Some(rng.random_range(1..=4)),
+                });
+                continue;
+            }
             0 => FaultAction::Latency {
                 ms: rng.random_range(50..800),
             },
@@ -169,7 +211,9 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
 
     let mut live: BTreeSet<String> = BTreeSet::new();
     let mut next = 0usize;
-    let (mut kills, mut created, mut deleted) = (0, 0, 0);
+    let (mut kills, mut created, mut deleted, mut moves) = (0, 0, 0, 0);
+    let mut max_rss_kib = 0u64;
+    let mut exits: Vec<String> = Vec::new();
     let mut recoveries: Vec<Duration> = Vec::new();
     let restart_round = rounds / 2;
     let run_started = Instant::now();
@@ -178,12 +222,15 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         for _ in 0..rng.random_range(1..=4) {
             let name = format!("c{next:03}");
             next += 1;
-            let spec = if rng.random_bool(0.2) {
+            let mut spec = if rng.random_bool(0.2) {
                 json!({"countryCode": "US", "numberType": "toll-free"})
             } else {
                 let area = ["415", "212", "646"][rng.random_range(0..3)];
                 json!({"countryCode": "US", "areaCode": area})
             };
+            if rng.random_bool(0.3) {
+                spec["assistantId"] = json!(ASSISTANTS[rng.random_range(0..2)]);
+            }
             f.claim(&name, spec).await;
             live.insert(name);
             created += 1;
@@ -198,7 +245,34 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
             live.remove(&name);
             deleted += 1;
         }
+        // Some claims move to another assistant, or drop theirs.
+        let moved: Vec<String> = live
+            .iter()
+            .filter(|_| rng.random_bool(0.1))
+            .cloned()
+            .collect();
+        for name in moved {
+            let to = [Some(ASSISTANTS[0]), Some(ASSISTANTS[1]), None][rng.random_range(0..3)];
+            let patch = json!({"spec": {"assistantId": to}});
+            f.claims()
+                .patch(&name, &Default::default(), &kube::api::Patch::Merge(&patch))
+                .await
+                .unwrap();
+            moves += 1;
+        }
+        max_rss_kib = max_rss_kib.max(rss_kib(&op));
+        if let Some(code) = exited(&mut op) {
+            exits.push(format!(
+                "round {round}: the operator exited on its own ({code})"
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(rng.random_range(200..2500))).await;
+        max_rss_kib = max_rss_kib.max(rss_kib(&op));
+        if let Some(code) = exited(&mut op) {
+            exits.push(format!(
+                "round {round}: the operator exited on its own ({code})"
+            ));
+        }
         if rng.random_bool(0.6) {
             op.process.kill();
             kills += 1;
@@ -231,6 +305,34 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let settle_secs = started.elapsed().as_secs_f64();
+    let mut violations = violations;
+    max_rss_kib = max_rss_kib.max(rss_kib(&op));
+    if let Some(code) = exited(&mut op) {
+        exits.push(format!(
+            "at the end: the operator exited on its own ({code})"
+        ));
+    }
+    violations.extend(exits);
+    if max_rss_kib > MAX_RSS_KIB {
+        violations.push(format!(
+            "the operator held {max_rss_kib} KiB, over {MAX_RSS_KIB} KiB"
+        ));
+    }
+    let log = std::fs::read_to_string(&op.process.log).unwrap_or_default();
+    let panics = log.matches("panicked").count();
+    if panics > 0 {
+        violations.push(format!("{panics} panics in the operator's log"));
+    }
+    if log.contains("tk_demo_token") {
+        violations.push("the API key appears in the operator's log".into());
+    }
+    let hostile_answers: u64 = injected
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with("latency") && !k.starts_with("status_") && !k.starts_with("lost_")
+        })
+        .map(|(_, n)| *n)
+        .sum();
 
     recoveries.sort();
     let ms = |d: Option<&Duration>| d.map_or(0, |d| d.as_millis() as u64);
@@ -241,6 +343,11 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         "claimsDeleted": deleted,
         "faultsInjected": injected,
         "operatorKills": kills,
+        "assistantMoves": moves,
+        "hostileAnswers": hostile_answers,
+        "substitutedPurchases": f.sim.sim.world().substitutes().len(),
+        "maxRssKiB": max_rss_kib,
+        "panics": panics,
         "apiServerRestarts": u32::from(rounds > 0),
         "purchases": f.sim.sim.world().purchases(),
         "releases": f.sim.sim.world().releases(),
@@ -266,26 +373,63 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
     );
 }
 
+/// The operator's resident memory, from /proc (0 when it cannot be read).
+fn rss_kib(op: &Operator) -> u64 {
+    std::fs::read_to_string(format!("/proc/{}/status", op.process.child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The exit status, if the operator is no longer running.
+fn exited(op: &mut Operator) -> Option<std::process::ExitStatus> {
+    op.process.child.try_wait().ok().flatten()
+}
+
+/// The account as the simulator holds it.
+struct Seen {
+    owned: BTreeSet<String>,
+    purchases: u64,
+    releases: u64,
+    prices: BTreeMap<String, Decimal>,
+    /// Numbers bought in place of the one asked for.
+    substitutes: BTreeSet<String>,
+    /// Number → the assistant it is on.
+    on_assistants: BTreeMap<String, String>,
+}
+
 /// The invariants; empty when all hold.
 async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
     let mut v = Vec::new();
     let numbers = f.class_numbers().await;
     let claims = f.claims().list(&Default::default()).await.unwrap().items;
-    let (owned, purchases, releases, prices): (
-        BTreeSet<String>,
-        u64,
-        u64,
-        BTreeMap<String, Decimal>,
-    ) = {
+    let Seen {
+        owned,
+        purchases,
+        releases,
+        prices,
+        substitutes,
+        on_assistants,
+    } = {
         let w = f.sim.sim.world();
-        (
-            w.records().map(|r| r.phone_number.clone()).collect(),
-            w.purchases(),
-            w.releases(),
-            w.records()
+        Seen {
+            owned: w.records().map(|r| r.phone_number.clone()).collect(),
+            purchases: w.purchases(),
+            releases: w.releases(),
+            prices: w
+                .records()
                 .map(|r| (r.phone_number.clone(), r.monthly_price))
                 .collect(),
-        )
+            substitutes: w.substitutes().clone(),
+            on_assistants: w
+                .records()
+                .filter_map(|r| Some((r.phone_number.clone(), r.assistant_id.clone()?)))
+                .collect(),
+        }
     };
     let managed: BTreeSet<String> = numbers
         .iter()
@@ -348,7 +492,37 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             other => v.push(format!("claim {name}: {other:?}")),
         }
     }
-    let spent: Decimal = owned.iter().filter_map(|n| prices.get(n)).sum();
+    // What the operator chose to buy: numbers Talkturo bought in place of another are not its
+    // choice (it tracks them, and counts them against the budget from then on).
+    let spent: Decimal = owned
+        .difference(&substitutes)
+        .filter_map(|n| prices.get(n))
+        .sum();
+    // Assistants: each number on one only because a live claim bound to it asks for it, and
+    // each bound claim's number on the assistant it asks for.
+    let wanted: BTreeMap<String, String> = claims
+        .iter()
+        .filter_map(|c| {
+            let st = c.status.as_ref()?;
+            (st.phase == Some(ClaimPhase::Bound) && c.metadata.deletion_timestamp.is_none())
+                .then_some(())?;
+            Some((st.number.clone()?, c.spec.assistant_id.clone()?))
+        })
+        .collect();
+    for (number, assistant) in &on_assistants {
+        if wanted.get(number) != Some(assistant) {
+            v.push(format!(
+                "{number} is on assistant {assistant}, which no claim bound to it asks for"
+            ));
+        }
+    }
+    for (number, assistant) in &wanted {
+        if on_assistants.get(number) != Some(assistant) {
+            v.push(format!(
+                "{number} is not on assistant {assistant} as its claim asks"
+            ));
+        }
+    }
     if spent > Decimal::from_str(BUDGET).unwrap() {
         v.push(format!(
             "the class spends ${spent}/month, over its ${BUDGET} budget"

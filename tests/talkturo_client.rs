@@ -125,12 +125,12 @@ async fn assign_read_back_replace_and_release() {
     c.set_assistant_numbers("asst_demo_sales", &[])
         .await
         .unwrap();
-    assert!(
-        c.assistant_numbers("asst_demo_sales")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Unassigned, it is still listed: the GET holds every active number that is unassigned or
+    // on this assistant (contract §2.6), and none carries the assistant's id any more.
+    let after = c.assistant_numbers("asst_demo_sales").await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, n.id);
+    assert_eq!(after[0].assistant_id, None);
 
     c.release(&n.id).await.unwrap();
     assert!(c.list(TEAM).await.unwrap().is_empty());
@@ -412,4 +412,163 @@ async fn every_call_is_counted_by_operation_and_outcome() {
     c.list("team_nope").await.unwrap_err();
     assert_eq!(metrics.calls("list", "ok"), 1);
     assert_eq!(metrics.calls("list", "http_4xx"), 1);
+}
+
+/// Failure 7: a list that claims 10^12 records and ignores `offset` grew the operator without
+/// bound. The first page's count is checked against the record limit; a page repeated (offset
+/// ignored) is caught at once; a limit raised past any sense still ends within its bounds.
+#[tokio::test]
+async fn an_endless_list_is_refused_within_a_few_pages() {
+    let s = sim(|c| c.list_limit_cap = 3).await;
+    let c = client_with(&s, "tk_demo_token", |c| c.page_size = 3);
+    for o in c
+        .search(&SearchFilters {
+            limit: Some(8),
+            ..us_415()
+        })
+        .await
+        .unwrap()
+        .numbers
+    {
+        c.purchase(&o.phone_number, TEAM).await.unwrap();
+    }
+    s.sim.set_faults(vec![FaultRule::on(
+        Op::List,
+        FaultAction::EndlessList,
+        None,
+    )]);
+    s.sim.reset_counters();
+    let e = tokio::time::timeout(Duration::from_secs(10), c.list(TEAM))
+        .await
+        .expect("bounded")
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidResponse { .. }), "{e}");
+    assert!(e.to_string().contains("1000000000000"), "{e}");
+    assert_eq!(
+        s.sim.calls(Op::List),
+        1,
+        "the announced count alone refuses it"
+    );
+
+    // With the record limit raised past the announced count, the repeated page is caught.
+    let lax = client_with(&s, "tk_demo_token", |c| {
+        c.page_size = 3;
+        c.max_list_records = usize::MAX;
+    });
+    s.sim.reset_counters();
+    let e = tokio::time::timeout(Duration::from_secs(10), lax.list(TEAM))
+        .await
+        .expect("bounded")
+        .unwrap_err();
+    assert!(e.to_string().contains("came twice"), "{e}");
+    assert!(
+        s.sim.calls(Op::List) <= 6,
+        "{} pages",
+        s.sim.calls(Op::List)
+    );
+
+    // A list that honours offset but never ends (more records than the limit) stops at it.
+    s.sim.set_faults(vec![]);
+    let small = client_with(&s, "tk_demo_token", |c| {
+        c.page_size = 3;
+        c.max_list_records = 5;
+    });
+    let e = small.list(TEAM).await.unwrap_err();
+    assert!(e.to_string().contains("more than the 5"), "{e}");
+}
+
+/// Failure 9: redirects were followed and another host's answer taken for the account's.
+#[tokio::test]
+async fn a_redirect_is_an_error_naming_the_target_origin_and_is_not_followed() {
+    let s = sim(|_| {}).await;
+    let other = sim(|_| {}).await;
+    s.sim.set_faults(vec![FaultRule::on(
+        Op::List,
+        FaultAction::Redirect {
+            location: format!(
+                "{}/api/phone-numbers/purchase?teamId=team_demo&k=secret",
+                other.base_url()
+            ),
+        },
+        None,
+    )]);
+    let e = client(&s).list(TEAM).await.unwrap_err();
+    assert!(matches!(e, Error::Redirect { status: 302, .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&other.base_url()) && !text.contains("secret"),
+        "{text}"
+    );
+    assert_eq!(e.outcome(), Outcome::Definite);
+    assert_eq!(other.sim.calls(Op::List), 0, "not followed");
+}
+
+/// Failure 8: an error body echoing the `Authorization` header put the key into messages; a
+/// 3 MB message made status writes fail.
+#[tokio::test]
+async fn error_text_is_cut_and_scrubbed_of_the_key() {
+    let s = sim(|_| {}).await;
+    s.sim.set_faults(vec![FaultRule::on(
+        Op::Search,
+        FaultAction::EchoAuthorization { bytes: 3 << 20 },
+        None,
+    )]);
+    let e = client(&s).search(&us_415()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains("tk_demo_token"), "{text}");
+    assert!(text.contains("Bearer [redacted]"), "{text}");
+    assert!(text.len() < 400, "{} bytes", text.len());
+    assert_eq!(e.status(), Some(400));
+}
+
+/// Failure 5: a purchase answer naming another number than the one asked for.
+#[tokio::test]
+async fn a_purchase_answer_for_another_number_is_a_mismatch_of_unknown_outcome() {
+    let s = sim(|_| {}).await;
+    let c = client(&s);
+    let asked = first_offer(&c).await;
+    s.sim.set_faults(vec![FaultRule::on(
+        Op::Purchase,
+        FaultAction::MismatchedPurchase,
+        Some(1),
+    )]);
+    let e = c.purchase(&asked, TEAM).await.unwrap_err();
+    let Error::PurchaseMismatch {
+        asked: a, answered, ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(a, &asked);
+    assert_ne!(answered, &asked);
+    assert_eq!(e.outcome(), Outcome::Unknown);
+    let listed = c.list(TEAM).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        &listed[0].phone_number, answered,
+        "the other number was bought"
+    );
+}
+
+/// Failures 4 and 6: malformed numbers and one number under two ids are invalid lists.
+#[tokio::test]
+async fn lists_with_malformed_numbers_or_twin_ids_are_invalid() {
+    let s = sim(|_| {}).await;
+    let c = client(&s);
+    c.purchase(&first_offer(&c).await, TEAM).await.unwrap();
+    for (action, says) in [
+        (FaultAction::MalformedNumbers, "not E.164"),
+        (FaultAction::DuplicateIds, "listed twice"),
+    ] {
+        s.sim
+            .set_faults(vec![FaultRule::on(Op::List, action, None)]);
+        let e = c.list(TEAM).await.unwrap_err();
+        assert!(matches!(e, Error::InvalidResponse { .. }), "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    // An empty list is a valid answer at this layer (the operator judges it against what the
+    // account held before).
+    s.sim
+        .set_faults(vec![FaultRule::on(Op::List, FaultAction::EmptyList, None)]);
+    assert!(c.list(TEAM).await.unwrap().is_empty());
 }

@@ -496,6 +496,15 @@ impl Account {
         Ok(hits)
     }
 
+    /// The offer of `number` in the cached search results, if a recent search showed it.
+    pub fn cached_offer(&self, number: &str) -> Option<AvailableNumber> {
+        lock(&self.searches)
+            .values()
+            .flat_map(|c| c.hits.iter())
+            .find(|o| o.phone_number == number)
+            .cloned()
+    }
+
     /// Drops cached search results (after a number turned out not to be on offer).
     pub fn forget_searches(&self) {
         lock(&self.searches).clear();

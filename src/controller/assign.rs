@@ -310,7 +310,17 @@ async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talk
         Err(e) => return Err(e),
     };
     let mut keep = held_by(&held, assistant);
-    if !keep.iter().any(|h| h == id) {
+    // The GET lists active numbers only: numbers the account list shows on this assistant in
+    // another status (suspended) are its too, and a replace-the-set PATCH without them would
+    // take them away.
+    if let Some(listed) = account.current() {
+        for r in listed.records.values() {
+            if r.assistant_id.as_deref() == Some(assistant) && !keep.contains(&r.id) && r.id != id {
+                keep.push(r.id.clone());
+            }
+        }
+    }
+    if !held_by(&held, assistant).iter().any(|h| h == id) {
         // Not there (any more): nothing to take away, and no PATCH that could touch the others.
         return Ok(());
     }

@@ -804,6 +804,11 @@ pub(super) async fn choose_and_record(
     create_number(ctx, claim, ns, class, &pick.phone_number, Some(&pick)).await
 }
 
+/// The offer a PhoneNumber was bought from (prices, features), as its annotation records it.
+pub(super) fn offer_annotation(o: &AvailableNumber) -> String {
+    json!({"monthlyPrice": o.monthly_price.map(|p| p.to_string()), "setupPrice": o.setup_price.map(|p| p.to_string()), "features": o.features}).to_string()
+}
+
 /// Monthly cost committed by a class: owned numbers and numbers being bought. A `Lost` number
 /// still counts (the account may still bill it) until an admin deletes its PhoneNumber; only a
 /// purchase Talkturo refused (`Failed`) does not. An `ObserveOnly` number counts with its price
@@ -904,8 +909,7 @@ pub(super) async fn create_number(
     let name = phone_number_name(number);
     let mut annotations = std::collections::BTreeMap::new();
     if let Some(o) = offer {
-        let v = json!({"monthlyPrice": o.monthly_price.map(|p| p.to_string()), "setupPrice": o.setup_price.map(|p| p.to_string()), "features": o.features});
-        annotations.insert(OFFER_ANNOTATION.to_owned(), v.to_string());
+        annotations.insert(OFFER_ANNOTATION.to_owned(), offer_annotation(o));
     }
     let pn = PhoneNumber {
         metadata: ObjectMeta {

@@ -306,7 +306,9 @@ pub fn not_ready(e: &talkturo::Error) -> NotReady {
     let reason = match (e.status(), e) {
         (Some(401), _) => reasons::UNAUTHORIZED,
         (Some(403), _) => reasons::FORBIDDEN,
-        (_, talkturo::Error::InvalidResponse { .. }) => reasons::INVALID_RESPONSE,
+        (_, talkturo::Error::InvalidResponse { .. } | talkturo::Error::Redirect { .. }) => {
+            reasons::INVALID_RESPONSE
+        }
         (_, talkturo::Error::InvalidRequest { .. }) => reasons::INVALID_SPEC,
         (Some(s), _) if s < 500 && s != 429 && s != 408 => reasons::INVALID_RESPONSE,
         _ => reasons::UNREACHABLE,

@@ -939,7 +939,8 @@ async fn buy(
             // it, and it is not bought again if absent), and the number the answer names may
             // now be billed to the team, so it gets a PhoneNumber of its own.
             ctx.metrics.purchase(class, "mismatch");
-            let tracked = track_answered(ctx, class_obj, &answered).await;
+            let offer = account.cached_offer(&answered);
+            let tracked = track_answered(ctx, class_obj, &answered, offer).await;
             let mut st = attempted(pn.status.clone().unwrap_or_default(), true);
             let message = format!(
                 "Talkturo answered the purchase of {number} with a record of {answered} (id {id}); {number} is settled from the account list and not bought again; {tracked}"
@@ -1031,7 +1032,12 @@ async fn buy(
 /// Gives a number a purchase answer named (instead of the one asked for) a PhoneNumber of its
 /// own: managed, bound to no claim, so it is never billed untracked; an admin binds or releases
 /// it. Says what became of it, for the Warning.
-async fn track_answered(ctx: &Context, class: &PhoneNumberClass, answered: &str) -> String {
+async fn track_answered(
+    ctx: &Context,
+    class: &PhoneNumberClass,
+    answered: &str,
+    offer: Option<crate::talkturo::AvailableNumber>,
+) -> String {
     if !crate::talkturo::wire::is_e164(answered) {
         return format!(
             "{answered:?} is not an E.164 number, so no PhoneNumber can track it; check the account in the Talkturo dashboard"
@@ -1042,6 +1048,15 @@ async fn track_answered(ctx: &Context, class: &PhoneNumberClass, answered: &str)
         metadata: kube::api::ObjectMeta {
             name: Some(name.clone()),
             labels: Some([(super::CLASS_LABEL.to_owned(), class.name_any())].into()),
+            // Its price, when a recent search offered it: the budget counts it (else the price
+            // is unknown and the budget fails closed).
+            annotations: offer.map(|o| {
+                [(
+                    OFFER_ANNOTATION.to_owned(),
+                    super::claim::offer_annotation(&o),
+                )]
+                .into()
+            }),
             ..Default::default()
         },
         spec: crate::api::v1alpha1::PhoneNumberSpec {

@@ -37,7 +37,7 @@ pub fn routes() -> Router<Arc<Sim>> {
 /// the world, then lost or garbled answers; counts the call and its answer.
 async fn serve_op<F, R>(sim: Arc<Sim>, op: Op, headers: HeaderMap, f: F) -> Response
 where
-    F: FnOnce(&mut World, &str, Timestamp) -> Result<R, ApiError>,
+    F: FnOnce(&mut World, &str, Timestamp, Option<&FaultAction>) -> Result<R, ApiError>,
     R: serde::Serialize,
 {
     sim.count_call(op);
@@ -45,7 +45,9 @@ where
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
-    let (response, label) = if let Some((status, retry_after)) = plan.reject {
+    let (response, label) = if let Some(action) = &plan.instead {
+        hostile_answer(action, &headers)
+    } else if let Some((status, retry_after)) = plan.reject {
         let err = ApiError::new(status, "injected", format!("injected fault: HTTP {status}"));
         let mut r = error_response(&err);
         if let Some(secs) = retry_after {
@@ -60,7 +62,7 @@ where
             world.tick(now);
             match bearer(&headers).and_then(|t| world.authenticate(t)) {
                 None => Err(None),
-                Some(account) => f(&mut world, &account, now).map_err(Some),
+                Some(account) => f(&mut world, &account, now, plan.after.as_ref()).map_err(Some),
             }
         };
         match (result, plan.after) {
@@ -111,6 +113,38 @@ where
     };
     sim.count_response(op, label);
     response
+}
+
+/// An answer a hostile server or proxy gives instead of handling the request.
+fn hostile_answer(action: &FaultAction, headers: &HeaderMap) -> (Response, String) {
+    match action {
+        FaultAction::Redirect { location } => {
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            (r, "302".into())
+        }
+        FaultAction::EchoAuthorization { bytes } => {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let body = json!({
+                "success": false,
+                "message": format!("bad request; received headers: Authorization: {auth}; {}", "x".repeat(*bytes)),
+                "error": "bad_request",
+            });
+            (
+                (StatusCode::BAD_REQUEST, axum::Json(body)).into_response(),
+                "400".into(),
+            )
+        }
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            "500".into(),
+        ),
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -187,15 +221,25 @@ struct SearchFilters {
 
 async fn search(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let h = headers.clone();
-    serve_op(sim, Op::Search, headers, move |world, _account, _now| {
+    serve_op(sim, Op::Search, headers, move |world, _account, _now, hostile| {
         let b: SearchBody = json_body(&h, &body)?;
         let f = b.filters.ok_or_else(|| ApiError::new(400, "missing_filters", "filters is required"))?;
         let country = f.country_code.ok_or_else(|| ApiError::new(400, "missing_country_code", "filters.countryCode is required"))?;
         let offers = world.search(&country, f.area_code.as_deref(), f.number_type.as_deref(), f.limit)?;
-        let numbers: Vec<Value> = offers
+        let mut numbers: Vec<Value> = offers
             .iter()
             .map(|o| json!({"phoneNumber": o.phone_number, "monthlyPrice": o.monthly_price.to_string(), "setupPrice": o.setup_price.to_string(), "features": o.features}))
             .collect();
+        if let Some(first) = numbers.first_mut() {
+            match hostile {
+                Some(FaultAction::UnpricedOffers) => {
+                    first["monthlyPrice"] = json!("contact sales");
+                    first["setupPrice"] = json!("contact sales");
+                }
+                Some(FaultAction::AbsurdPrices) => first["monthlyPrice"] = json!("99999999999.00"),
+                _ => {}
+            }
+        }
         Ok(json!({"success": true, "count": numbers.len(), "numbers": numbers, "provider": "telnyx"}))
     })
     .await
@@ -211,9 +255,15 @@ struct PurchaseBody {
 
 async fn purchase(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let h = headers.clone();
-    serve_op(sim, Op::Purchase, headers, move |world, account, now| {
+    serve_op(sim, Op::Purchase, headers, move |world, account, now, hostile| {
         let b: PurchaseBody = json_body(&h, &body)?;
-        let number = b.phone_number.ok_or_else(|| ApiError::new(400, "missing_phone_number", "phoneNumber is required"))?;
+        let mut number = b.phone_number.ok_or_else(|| ApiError::new(400, "missing_phone_number", "phoneNumber is required"))?;
+        if hostile == Some(&FaultAction::MismatchedPurchase)
+            && let Some(other) = world.substitute(&number)
+        {
+            world.note_substitute(&other);
+            number = other;
+        }
         let team = b.team_id.ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
         let (record, eligibility) = world.purchase(account, &number, &team, b.connection_id, now)?;
         Ok(json!({"success": true, "phoneNumber": world.record_json(&record), "eligibility": eligibility}))
@@ -244,12 +294,23 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    serve_op(sim, Op::List, headers, move |world, account, _now| {
+    serve_op(sim, Op::List, headers, move |world, account, _now, hostile| {
         let team = q
             .team_id
             .ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
-        let offset = q.offset.unwrap_or(0);
+        let endless = hostile == Some(&FaultAction::EndlessList);
+        let offset = if endless { 0 } else { q.offset.unwrap_or(0) };
         let (page, count, limit) = world.list(account, &team, q.limit, offset)?;
+        if let Some(action) = hostile.filter(|a| is_list_distortion(a)) {
+            let numbers: Vec<Value> = page
+                .iter()
+                .map(|r| serde_json::to_value(world.record_json(r)).unwrap_or(Value::Null))
+                .collect();
+            let (numbers, count) = distort_list(action, numbers, count);
+            let page = json!({"success": true, "numbers": numbers, "count": count, "limit": limit, "offset": offset});
+            return serde_json::value::to_raw_value(&page)
+                .map_err(|e| ApiError::new(500, "internal_error", e.to_string()));
+        }
         // Serialized here, straight from the records (a page can hold 10,000 of them), so that
         // no copy of the page outlives the world's lock.
         let numbers: Vec<_> = page.iter().map(|r| world.record_json(r)).collect();
@@ -266,6 +327,54 @@ async fn list(
     .await
 }
 
+fn is_list_distortion(a: &FaultAction) -> bool {
+    matches!(
+        a,
+        FaultAction::EmptyList
+            | FaultAction::MalformedNumbers
+            | FaultAction::DuplicateIds
+            | FaultAction::EndlessList
+    )
+}
+
+/// A list page as a hostile answer has it: its records and `count`.
+fn distort_list(action: &FaultAction, mut numbers: Vec<Value>, count: usize) -> (Vec<Value>, u64) {
+    let number_key = |r: &Value| {
+        if r.get("phoneNumber").is_some() {
+            "phoneNumber"
+        } else {
+            "phone_number"
+        }
+    };
+    match action {
+        FaultAction::EmptyList => (Vec::new(), 0),
+        FaultAction::MalformedNumbers => {
+            for r in &mut numbers {
+                let key = number_key(r);
+                if let Some(n) = r[key]
+                    .as_str()
+                    .map(|n| n.trim_start_matches('+').to_owned())
+                {
+                    r[key] = json!(n);
+                }
+            }
+            (numbers, count as u64)
+        }
+        FaultAction::DuplicateIds => {
+            if let Some(first) = numbers.first().cloned() {
+                let mut twin = first;
+                let id = format!("{}_twin", twin["id"].as_str().unwrap_or("pn"));
+                twin["id"] = json!(id);
+                numbers.push(twin);
+            }
+            let n = numbers.len() as u64;
+            (numbers, n.max(count as u64))
+        }
+        FaultAction::EndlessList => (numbers, 1_000_000_000_000),
+        _ => (numbers, count as u64),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AssignBody {
@@ -280,7 +389,7 @@ async fn assign(
     body: Bytes,
 ) -> Response {
     let h = headers.clone();
-    serve_op(sim, Op::Assign, headers, move |world, account, _now| {
+    serve_op(sim, Op::Assign, headers, move |world, account, _now, _| {
         let b: AssignBody = json_body(&h, &body)?;
         let slug = b
             .account_slug
@@ -307,7 +416,7 @@ async fn assistant_numbers(
         sim,
         Op::AssistantNumbers,
         headers,
-        move |world, account, _now| {
+        move |world, account, _now, _| {
             let held = world.assistant_numbers(account, &assistant)?;
             let numbers: Vec<_> = held.iter().map(|r| world.record_json(r)).collect();
             Ok(json!({"success": true, "numbers": numbers}))
@@ -327,7 +436,7 @@ async fn set_assistant_numbers(
         sim,
         Op::SetAssistantNumbers,
         headers,
-        move |world, account, _now| {
+        move |world, account, _now, _| {
             let b: AssignBody = json_body(&h, &body)?;
             let ids = b.phone_number_ids.ok_or_else(|| {
                 ApiError::new(
@@ -348,7 +457,7 @@ async fn release(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    serve_op(sim, Op::Release, headers, move |world, account, _now| {
+    serve_op(sim, Op::Release, headers, move |world, account, _now, _| {
         world.release(account, &id)?;
         Ok(json!({"success": true, "message": "Phone number released"}))
     })

@@ -36,6 +36,59 @@ pub enum FaultAction {
     LostResponse { mode: LostMode },
     /// Let the request take effect, then answer 200 with a body that is not valid JSON.
     Malformed,
+    // Hostile answers: each is a way the real service, or a proxy in front of it, could answer
+    // wrongly. The client must refuse them or the operator must not act on them.
+    /// Purchase: buy another number on offer in the same pool instead, and answer its record.
+    MismatchedPurchase,
+    /// List: answer no numbers (`count` 0) whatever the account holds.
+    EmptyList,
+    /// List: answer every number without its leading `+`.
+    MalformedNumbers,
+    /// List: answer the first number a second time, under another id.
+    DuplicateIds,
+    /// Search: the first offer's prices are unreadable (`"contact sales"`).
+    UnpricedOffers,
+    /// Search: the first offer costs an absurd price.
+    AbsurdPrices,
+    /// List: every page claims 10^12 numbers and ignores `offset` (the same page again).
+    EndlessList,
+    /// Answer 400, before taking effect, with a body that echoes the request's `Authorization`
+    /// header, padded to about `bytes` bytes.
+    EchoAuthorization {
+        #[serde(default)]
+        bytes: usize,
+    },
+    /// Answer `302 Found`, before taking effect, pointing at `location`.
+    Redirect { location: String },
+}
+
+impl FaultAction {
+    /// Whether the action answers instead of handling the request.
+    fn answers_instead(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::EchoAuthorization { .. } | FaultAction::Redirect { .. }
+        )
+    }
+
+    /// A stable label for the injected-fault counters.
+    fn label(&self) -> String {
+        match self {
+            FaultAction::Latency { .. } => "latency".into(),
+            FaultAction::Status { status, .. } => format!("status_{status}"),
+            FaultAction::LostResponse { mode } => format!("lost_{mode:?}").to_lowercase(),
+            FaultAction::Malformed => "malformed".into(),
+            FaultAction::MismatchedPurchase => "mismatched_purchase".into(),
+            FaultAction::EmptyList => "empty_list".into(),
+            FaultAction::MalformedNumbers => "malformed_numbers".into(),
+            FaultAction::DuplicateIds => "duplicate_ids".into(),
+            FaultAction::UnpricedOffers => "unpriced_offers".into(),
+            FaultAction::AbsurdPrices => "absurd_prices".into(),
+            FaultAction::EndlessList => "endless_list".into(),
+            FaultAction::EchoAuthorization { .. } => "echo_authorization".into(),
+            FaultAction::Redirect { .. } => "redirect".into(),
+        }
+    }
 }
 
 /// How an answer is lost after the request took effect.
@@ -88,8 +141,11 @@ pub struct Plan {
     pub latency: Duration,
     /// Answer this instead of handling the request.
     pub reject: Option<(u16, Option<u64>)>,
-    /// Handle the request, then lose or garble the answer.
+    /// Handle the request, then lose or garble the answer (or, for the hostile actions, handle
+    /// it the distorted way).
     pub after: Option<FaultAction>,
+    /// Answer this way instead of handling the request.
+    pub instead: Option<FaultAction>,
 }
 
 /// The active rules and the RNG they draw from.
@@ -126,7 +182,8 @@ impl Faults {
                 continue;
             }
             let decisive = !matches!(rule.action, FaultAction::Latency { .. });
-            if decisive && (plan.reject.is_some() || plan.after.is_some()) {
+            if decisive && (plan.reject.is_some() || plan.after.is_some() || plan.instead.is_some())
+            {
                 continue;
             }
             if rule.probability < 1.0 && !self.rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
@@ -135,28 +192,16 @@ impl Faults {
             if let Some(n) = rule.remaining.as_mut() {
                 *n -= 1;
             }
-            let label = match &rule.action {
-                FaultAction::Latency { ms } => {
-                    plan.latency += Duration::from_millis(*ms);
-                    "latency".to_owned()
-                }
+            match &rule.action {
+                FaultAction::Latency { ms } => plan.latency += Duration::from_millis(*ms),
                 FaultAction::Status {
                     status,
                     retry_after_secs,
-                } => {
-                    plan.reject = Some((*status, *retry_after_secs));
-                    format!("status_{status}")
-                }
-                FaultAction::LostResponse { mode } => {
-                    plan.after = Some(rule.action.clone());
-                    format!("lost_{mode:?}").to_lowercase()
-                }
-                FaultAction::Malformed => {
-                    plan.after = Some(FaultAction::Malformed);
-                    "malformed".to_owned()
-                }
-            };
-            *self.injected.entry(label).or_default() += 1;
+                } => plan.reject = Some((*status, *retry_after_secs)),
+                a if a.answers_instead() => plan.instead = Some(a.clone()),
+                a => plan.after = Some(a.clone()),
+            }
+            *self.injected.entry(rule.action.label()).or_default() += 1;
         }
         plan
     }

@@ -146,6 +146,13 @@ impl Inventory {
 
     /// The offer for an exact number, if the carrier has it in its inventory.
     pub fn offer(&self, e164: &str) -> Option<Offer> {
+        self.pool_of(e164)?
+            .into_iter()
+            .find(|o| o.phone_number == e164)
+    }
+
+    /// The pool an exact number belongs to (its neighbours on offer), if the carrier has it.
+    pub fn pool_of(&self, e164: &str) -> Option<Vec<Offer>> {
         let national_of = |cc: &str| e164.strip_prefix('+')?.strip_prefix(cc);
         for &Country {
             cc,
@@ -179,12 +186,9 @@ impl Inventory {
                     .collect()
             };
             for (prefix, kind) in candidates {
-                if let Some(o) = self
-                    .pool(cc, prefix, digits, kind)
-                    .into_iter()
-                    .find(|o| o.phone_number == e164)
-                {
-                    return Some(o);
+                let pool = self.pool(cc, prefix, digits, kind);
+                if pool.iter().any(|o| o.phone_number == e164) {
+                    return Some(pool);
                 }
             }
         }

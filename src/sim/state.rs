@@ -100,6 +100,8 @@ pub struct World {
     clock_offset: SignedDuration,
     purchases: u64,
     releases: u64,
+    /// Numbers bought in place of the one asked for (the `mismatchedPurchase` fault).
+    substitutes: BTreeSet<String>,
 }
 
 impl World {
@@ -142,6 +144,7 @@ impl World {
             clock_offset: SignedDuration::ZERO,
             purchases: 0,
             releases: 0,
+            substitutes: BTreeSet::new(),
         }
     }
 
@@ -494,13 +497,22 @@ impl World {
         Ok(())
     }
 
-    /// `GET /api/assistants/{id}/telephony/phone-numbers`: the numbers assigned to it.
+    /// `GET /api/assistants/{id}/telephony/phone-numbers`: every number of the account that is
+    /// `active` and either unassigned or on this assistant (contract §2.6 and §6). The
+    /// assistant's own set is the records whose `assistant_id` is this assistant; a client that
+    /// takes the whole answer for it assigns every unassigned number.
     pub fn assistant_numbers(&self, account: &str, assistant: &str) -> Result<Vec<Record>> {
         self.assistant(account, assistant)?;
         Ok(self
             .records
             .values()
-            .filter(|r| r.assistant_id.as_deref() == Some(assistant))
+            .filter(|r| {
+                self.teams
+                    .get(&r.team_id)
+                    .is_some_and(|t| t.account == account)
+            })
+            .filter(|r| r.status == NumberStatus::Active)
+            .filter(|r| r.assistant_id.as_deref().is_none_or(|a| a == assistant))
             .cloned()
             .collect())
     }
@@ -565,6 +577,26 @@ impl World {
     pub fn vanish(&mut self, number: &str) -> Option<Record> {
         let id = self.owned(number)?.id.clone();
         self.records.remove(&id)
+    }
+
+    /// A number other than `number` still on offer in its pool: what a purchase that goes to
+    /// the wrong number buys (the `mismatchedPurchase` fault).
+    pub fn substitute(&self, number: &str) -> Option<String> {
+        self.inventory
+            .pool_of(number)?
+            .into_iter()
+            .map(|o| o.phone_number)
+            .find(|n| n != number && self.available(n))
+    }
+
+    /// Notes that `number` was bought in place of another (the operator never chose it).
+    pub fn note_substitute(&mut self, number: &str) {
+        self.substitutes.insert(number.to_owned());
+    }
+
+    /// Numbers bought in place of the one asked for, so far.
+    pub fn substitutes(&self) -> &BTreeSet<String> {
+        &self.substitutes
     }
 
     /// Stops the carrier from offering a number (purchase then answers 404).

@@ -46,9 +46,9 @@ pub const MAX_SANE_PRICE: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0)
 
 /// A price: a decimal string (`"1.00"`, `"$1.00"`) or a JSON number (`1.5`); `None` when
 /// absent or unreadable ("contact sales"): an unknown price, which no price cap or budget
-/// accepts and which is never chosen over a priced offer. A negative price, or one above
-/// [`MAX_SANE_PRICE`], fails the whole answer. Money is never a float: numbers are read from
-/// their decimal text.
+/// accepts and which is never chosen over a priced offer; a negative one is unknown too. A price
+/// above [`MAX_SANE_PRICE`] (or out of any range) fails the whole answer. Money is never a
+/// float: numbers are read from their decimal text.
 fn lenient_money<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
     // Text that reads as a number but not as a Decimal (`1e30`) is out of any range: absurd.
     let numeric = |text: &str| -> Result<Option<Decimal>, D::Error> {
@@ -66,9 +66,8 @@ fn lenient_money<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::
         _ => None,
     };
     match price {
-        Some(p) if p.is_sign_negative() && !p.is_zero() => Err(serde::de::Error::custom(format!(
-            "a price of {p} is negative"
-        ))),
+        // Nonsense, but no figure to add up: an unknown price, like "contact sales".
+        Some(p) if p.is_sign_negative() && !p.is_zero() => Ok(None),
         Some(p) if p > MAX_SANE_PRICE => Err(serde::de::Error::custom(format!(
             "a price of {p} is above the sane bound of {MAX_SANE_PRICE}"
         ))),
@@ -406,7 +405,14 @@ mod tests {
             decode(json!({"phoneNumber": "+1", "monthlyPrice": 1.1, "setupPrice": "$0.75"}));
         assert_eq!(n.monthly_price, Some(Decimal::new(110, 2)));
         assert_eq!(n.setup_price, Some(Decimal::new(75, 2)));
-        for odd in [json!("free"), json!("1,50"), json!("NaN"), json!({})] {
+        for odd in [
+            json!("free"),
+            json!("1,50"),
+            json!("NaN"),
+            json!({}),
+            json!("-1"),
+            json!(-0.5),
+        ] {
             let n: AvailableNumber = decode(json!({"phoneNumber": "+1", "monthlyPrice": odd}));
             assert_eq!(n.monthly_price, None, "{odd}");
         }
@@ -417,10 +423,8 @@ mod tests {
     }
 
     #[test]
-    fn negative_and_absurd_prices_fail_the_answer() {
+    fn absurd_prices_fail_the_answer() {
         for bad in [
-            json!("-1"),
-            json!(-0.5),
             json!("100000.01"),
             json!(1e30),
             json!("79228162514264337593543950335"),

@@ -155,6 +155,8 @@ impl Fixture {
             .await
             .unwrap()
             .into_iter()
+            // The GET lists unassigned active numbers too; the assistant holds those with its id.
+            .filter(|r| r.assistant_id.as_deref() == Some(assistant))
             .map(|r| r.id)
             .collect()
     }
