@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::json;
 use support::TestEnv;
-use support::operator::{Fixture, claim_condition, condition, start_operator};
+use support::operator::{Fixture, assigned_to, claim_condition, condition, start_operator};
 use talkturo_operator::api::v1alpha1::{
     ClaimPhase, ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClaim, PhoneNumberClass,
     phone_number_name,
@@ -75,26 +75,70 @@ async fn events(f: &Fixture) -> Vec<Event> {
         .items
 }
 
-async fn set_assistant(f: &Fixture, claim: &str, assistant: Option<&str>) {
-    f.claims()
-        .patch(
-            claim,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"assistantId": assistant}})),
-        )
-        .await
-        .unwrap();
+/// Waits until the claim's condition `type_` has `reason`; its message.
+async fn claim_says(f: &Fixture, claim: &str, type_: &str, reason: &str) -> String {
+    let c = f
+        .wait_claim(claim, T, |c| {
+            claim_condition(c, type_).is_some_and(|r| r.1 == reason)
+        })
+        .await;
+    claim_condition(&c, type_).unwrap().2.to_owned()
 }
 
-fn assigned_to(assistant: Option<&'static str>) -> impl Fn(&PhoneNumberClaim) -> bool {
-    move |c| {
-        let observed = c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == assistant;
-        let condition = match assistant {
-            Some(_) => claim_condition(c, "Assigned").is_some_and(|r| r.0 == "True"),
-            None => claim_condition(c, "Assigned").is_none(),
-        };
-        ready(c) && observed && condition
-    }
+/// Makes every search's first offer unpriced; the offers of 415 as a claim's search sees them.
+async fn unpriced_first(f: &Fixture) -> Vec<talkturo_operator::talkturo::AvailableNumber> {
+    faults(
+        f,
+        vec![FaultRule::on(Op::Search, FaultAction::UnpricedOffers, None)],
+    );
+    let filters = SearchFilters {
+        country_code: "US".into(),
+        area_code: Some("415".into()),
+        number_type: Some("local".into()),
+        limit: Some(20),
+    };
+    f.talkturo().search(&filters).await.unwrap().numbers
+}
+
+/// The class's `monthlyCost` once it counts `numbers` numbers.
+async fn monthly_cost_of(f: &Fixture, numbers: i32) -> String {
+    let class = f
+        .wait_class(T, |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.totals.as_ref())
+                .is_some_and(|t| t.numbers == numbers)
+        })
+        .await;
+    class.status.unwrap().totals.unwrap().monthly_cost
+}
+
+/// A fixture whose claim `line` is bound and Ready; the claim.
+async fn one_line(env: &'static TestEnv, prefix: &str) -> (Fixture, PhoneNumberClaim) {
+    let f = Fixture::new(env, prefix, |_| {}, json!({})).await;
+    f.claim("line", json!({"countryCode": "US"})).await;
+    let c = f.wait_claim("line", T, ready).await;
+    (f, c)
+}
+
+/// Sets `action` on every list call and waits until the class reports `Ready=False` with
+/// `reason`; the condition's message.
+async fn list_refused(f: &Fixture, action: FaultAction, reason: &'static str) -> String {
+    faults(f, vec![FaultRule::on(Op::List, action, None)]);
+    let class = f
+        .wait_class(T, |c| {
+            class_condition(c, "Ready").is_some_and(|r| r.0 == "False" && r.1 == reason)
+        })
+        .await;
+    class_condition(&class, "Ready").unwrap().2.to_owned()
+}
+
+/// Two sync intervals later, `line`'s PhoneNumber as it is then, still `Bound`.
+async fn still_bound(f: &Fixture) -> PhoneNumber {
+    tokio::time::sleep(SETTLE).await;
+    let pn = numbers_of(f, &["line"]).await.remove(0);
+    assert_eq!(phase(&pn), Some(NumberPhase::Bound), "not Lost");
+    pn
 }
 
 /// Failure 1: the assistant GET lists unassigned active numbers too, so a move that PATCHed
@@ -127,7 +171,7 @@ async fn assistant_moves_touch_exactly_the_numbers_asked_for_and_then_stay_quiet
         want.push((i, Some(SUPPORT)));
     }
     for (i, a) in &want {
-        set_assistant(&f, &names[*i], *a).await;
+        f.set_assistant(&names[*i], *a).await;
     }
     let mut expected = std::collections::BTreeMap::<&str, BTreeSet<String>>::new();
     for (i, name) in names.iter().enumerate() {
@@ -154,23 +198,52 @@ async fn assistant_moves_touch_exactly_the_numbers_asked_for_and_then_stay_quiet
     assert!(f.sim.sim.calls(Op::List) > 0, "the class kept syncing");
 }
 
+/// An assignment Talkturo accepts but does not make: `AssignmentUnverified`, retried only after
+/// a back-off, never in a loop of calls and writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_the_read_back_does_not_show_backs_off_instead_of_looping() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "h-unverified", |_| {}, json!({})).await;
+    faults(
+        &f,
+        vec![FaultRule::on(Op::Assign, FaultAction::IgnoredWrite, None)],
+    );
+    f.claim("line", json!({"countryCode": "US", "assistantId": SALES}))
+        .await;
+    let message = claim_says(&f, "line", "Assigned", "AssignmentUnverified").await;
+    assert!(message.contains("trying again in 10 minutes"), "{message}");
+    let before = f.sim.sim.calls(Op::Assign);
+    let version = f
+        .claims()
+        .get("line")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(
+        f.sim.sim.calls(Op::Assign),
+        before,
+        "no retry within the back-off"
+    );
+    let after = f
+        .claims()
+        .get("line")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    assert_eq!(after, version, "no status rewrites");
+    assert!(f.held(SALES).await.is_empty());
+}
+
 /// Failure 2: an offer whose price does not parse sorted first under `Cheapest` and was bought
 /// over $1 offers; the class showed its cost as 0.00.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpriced_offer_is_not_chosen_over_priced_ones() {
     let Some(env) = env() else { return };
     let f = Fixture::new(env, "h-unpriced", |_| {}, json!({})).await;
-    faults(
-        &f,
-        vec![FaultRule::on(Op::Search, FaultAction::UnpricedOffers, None)],
-    );
-    let filters = SearchFilters {
-        country_code: "US".into(),
-        area_code: Some("415".into()),
-        number_type: Some("local".into()),
-        limit: Some(20),
-    };
-    let offers = f.talkturo().search(&filters).await.unwrap().numbers;
+    let offers = unpriced_first(&f).await;
     assert_eq!(offers[0].monthly_price, None, "the fault took effect");
     let unpriced = offers[0].phone_number.clone();
     f.claim("cheap", json!({"countryCode": "US", "areaCode": "415"}))
@@ -180,15 +253,7 @@ async fn an_unpriced_offer_is_not_chosen_over_priced_ones() {
     assert_ne!(st.number.as_deref(), Some(unpriced.as_str()));
     let price: rust_decimal::Decimal = st.monthly_price.unwrap().parse().unwrap();
     assert!(price > rust_decimal::Decimal::ZERO);
-    let class = f
-        .wait_class(T, |c| {
-            c.status
-                .as_ref()
-                .and_then(|s| s.totals.as_ref())
-                .is_some_and(|t| t.numbers == 1)
-        })
-        .await;
-    let cost = class.status.unwrap().totals.unwrap().monthly_cost;
+    let cost = monthly_cost_of(&f, 1).await;
     assert_eq!(cost, format!("{price:.2}"));
 }
 
@@ -207,27 +272,10 @@ async fn an_unknown_price_under_a_budget_is_refused_without_a_panic() {
     f.claim("first", json!({"countryCode": "US", "areaCode": "212"}))
         .await;
     f.wait_bound("first", T).await;
-    faults(
-        &f,
-        vec![FaultRule::on(Op::Search, FaultAction::UnpricedOffers, None)],
-    );
-    let filters = SearchFilters {
-        country_code: "US".into(),
-        area_code: Some("415".into()),
-        number_type: Some("local".into()),
-        limit: Some(20),
-    };
-    let unpriced = f.talkturo().search(&filters).await.unwrap().numbers[0]
-        .phone_number
-        .clone();
+    let unpriced = unpriced_first(&f).await[0].phone_number.clone();
     f.claim("exact", json!({"countryCode": "US", "number": unpriced}))
         .await;
-    let c = f
-        .wait_claim("exact", T, |c| {
-            claim_condition(c, "Ready").is_some_and(|r| r.1 == "BudgetExceeded")
-        })
-        .await;
-    let message = claim_condition(&c, "Ready").unwrap().2.to_owned();
+    let message = claim_says(&f, "exact", "Ready", "BudgetExceeded").await;
     assert!(message.contains("no known monthly price"), "{message}");
     // Absurd prices fail the search: nothing is chosen from it.
     faults(
@@ -277,15 +325,7 @@ async fn an_empty_list_spends_forgets_and_deletes_nothing() {
     for c in claims {
         f.wait_claim(c, T, ready).await;
     }
-    let class = f
-        .wait_class(T, |c| {
-            c.status
-                .as_ref()
-                .and_then(|s| s.totals.as_ref())
-                .is_some_and(|t| t.numbers == 3)
-        })
-        .await;
-    let spent = class.status.unwrap().totals.unwrap().monthly_cost;
+    let spent = monthly_cost_of(&f, 3).await;
     f.patch_class(json!({"monthlyBudget": spent})).await;
     let names: Vec<String> = numbers_of(&f, &claims)
         .await
@@ -335,23 +375,10 @@ async fn an_empty_list_spends_forgets_and_deletes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_of_malformed_numbers_is_invalid_and_changes_nothing() {
     let Some(env) = env() else { return };
-    let f = Fixture::new(env, "h-malformed", |_| {}, json!({})).await;
-    f.claim("line", json!({"countryCode": "US"})).await;
-    f.wait_claim("line", T, ready).await;
-    faults(
-        &f,
-        vec![FaultRule::on(Op::List, FaultAction::MalformedNumbers, None)],
-    );
-    let class = f
-        .wait_class(T, |c| {
-            class_condition(c, "Ready").is_some_and(|r| r.1 == "InvalidResponse")
-        })
-        .await;
-    let message = class_condition(&class, "Ready").unwrap().2.to_owned();
+    let (f, _) = one_line(env, "h-malformed").await;
+    let message = list_refused(&f, FaultAction::MalformedNumbers, "InvalidResponse").await;
     assert!(message.contains("not E.164"), "{message}");
-    tokio::time::sleep(SETTLE).await;
-    let pn = &numbers_of(&f, &["line"]).await[0];
-    assert_eq!(phase(pn), Some(NumberPhase::Bound));
+    still_bound(&f).await;
 }
 
 /// Failure 5: a purchase answer naming another number was recorded under the number asked
@@ -405,31 +432,12 @@ async fn a_purchase_answer_for_another_number_is_not_recorded_and_that_number_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_number_under_two_ids_is_an_invalid_list_and_the_id_stays() {
     let Some(env) = env() else { return };
-    let f = Fixture::new(env, "h-twins", |_| {}, json!({})).await;
-    f.claim("line", json!({"countryCode": "US"})).await;
-    let c = f.wait_claim("line", T, ready).await;
+    let (f, c) = one_line(env, "h-twins").await;
     let id = c.status.unwrap().number_id.unwrap();
-    faults(
-        &f,
-        vec![FaultRule::on(Op::List, FaultAction::DuplicateIds, None)],
-    );
-    let class = f
-        .wait_class(T, |c| {
-            class_condition(c, "Ready").is_some_and(|r| r.1 == "InvalidResponse")
-        })
-        .await;
-    assert!(
-        class_condition(&class, "Ready")
-            .unwrap()
-            .2
-            .contains("listed twice"),
-        "{:?}",
-        class_condition(&class, "Ready")
-    );
-    tokio::time::sleep(SETTLE).await;
-    let pn = &numbers_of(&f, &["line"]).await[0];
-    assert_eq!(pn.status.as_ref().unwrap().id.as_deref(), Some(id.as_str()));
-    assert_eq!(phase(pn), Some(NumberPhase::Bound));
+    let message = list_refused(&f, FaultAction::DuplicateIds, "InvalidResponse").await;
+    assert!(message.contains("listed twice"), "{message}");
+    let pn = still_bound(&f).await;
+    assert_eq!(pn.status.unwrap().id.as_deref(), Some(id.as_str()));
 }
 
 /// Failure 8: an error body that echoes the `Authorization` header put the key into the
@@ -473,38 +481,20 @@ async fn an_error_that_echoes_the_key_is_cut_and_scrubbed_before_anyone_sees_it(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_not_followed_and_another_hosts_answer_is_never_used() {
     let Some(env) = env() else { return };
-    let f = Fixture::new(env, "h-redirect", |_| {}, json!({})).await;
-    f.claim("line", json!({"countryCode": "US"})).await;
-    f.wait_claim("line", T, ready).await;
+    let (f, _) = one_line(env, "h-redirect").await;
     // Another host that answers every request with an empty account, without asking for a key.
     let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", other.local_addr().unwrap());
     let app = axum::Router::new()
         .fallback(|| async { axum::Json(json!({"success": true, "numbers": [], "count": 0})) });
     let server = tokio::spawn(async move { axum::serve(other, app).await });
-    faults(
-        &f,
-        vec![FaultRule::on(
-            Op::List,
-            FaultAction::Redirect {
-                location: format!("{origin}/api/phone-numbers/purchase?teamId=team_demo"),
-            },
-            None,
-        )],
-    );
-    let class = f
-        .wait_class(T, |c| {
-            class_condition(c, "Ready").is_some_and(|r| r.0 == "False")
-        })
-        .await;
-    let message = class_condition(&class, "Ready").unwrap().2.to_owned();
+    let location = format!("{origin}/api/phone-numbers/purchase?teamId=team_demo");
+    let message = list_refused(&f, FaultAction::Redirect { location }, "InvalidResponse").await;
     assert!(
         message.contains("redirect") && message.contains(&origin),
         "{message}"
     );
-    tokio::time::sleep(SETTLE).await;
-    let pn = &numbers_of(&f, &["line"]).await[0];
-    assert_eq!(phase(pn), Some(NumberPhase::Bound), "not Lost");
+    still_bound(&f).await;
     server.abort();
 }
 
@@ -513,22 +503,10 @@ async fn a_redirect_is_not_followed_and_another_hosts_answer_is_never_used() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_list_is_refused_and_the_numbers_stay_as_they_were() {
     let Some(env) = env() else { return };
-    let f = Fixture::new(env, "h-endless", |_| {}, json!({})).await;
-    f.claim("line", json!({"countryCode": "US"})).await;
-    f.wait_claim("line", T, ready).await;
-    faults(
-        &f,
-        vec![FaultRule::on(Op::List, FaultAction::EndlessList, None)],
-    );
+    let (f, _) = one_line(env, "h-endless").await;
     let started = Instant::now();
-    let class = f
-        .wait_class(T, |c| {
-            class_condition(c, "Ready").is_some_and(|r| r.1 == "InvalidResponse")
-        })
-        .await;
-    let message = class_condition(&class, "Ready").unwrap().2.to_owned();
+    let message = list_refused(&f, FaultAction::EndlessList, "InvalidResponse").await;
     assert!(message.contains("1000000000000"), "{message}");
     assert!(started.elapsed() < Duration::from_secs(30));
-    let pn = &numbers_of(&f, &["line"]).await[0];
-    assert_eq!(phase(pn), Some(NumberPhase::Bound));
+    still_bound(&f).await;
 }

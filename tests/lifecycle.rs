@@ -10,7 +10,7 @@ use std::time::Duration;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::TestEnv;
-use support::operator::{Fixture, claim_condition, start_operator};
+use support::operator::{Fixture, assigned_to, claim_condition, start_operator};
 use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
 
 const T: Duration = Duration::from_secs(40);
@@ -23,29 +23,6 @@ fn env() -> Option<&'static TestEnv> {
     Some(env)
 }
 
-fn assigned_to(assistant: Option<&'static str>) -> impl Fn(&PhoneNumberClaim) -> bool {
-    move |c| {
-        let ready = claim_condition(c, "Ready").is_some_and(|r| r.0 == "True");
-        let observed = c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == assistant;
-        let condition = match assistant {
-            Some(_) => claim_condition(c, "Assigned").is_some_and(|r| r.0 == "True"),
-            None => claim_condition(c, "Assigned").is_none(),
-        };
-        ready && observed && condition
-    }
-}
-
-async fn set_assistant(f: &Fixture, claim: &str, assistant: Option<&str>) {
-    f.claims()
-        .patch(
-            claim,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"assistantId": assistant}})),
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
     let Some(env) = env() else { return };
@@ -56,7 +33,7 @@ async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
     let id = c.status.unwrap().number_id.unwrap();
     assert_eq!(f.held(SALES).await, std::slice::from_ref(&id));
 
-    set_assistant(&f, "line", Some(SUPPORT)).await;
+    f.set_assistant("line", Some(SUPPORT)).await;
     f.wait_claim("line", T, assigned_to(Some(SUPPORT))).await;
     assert_eq!(
         (f.held(SALES).await, f.held(SUPPORT).await),
@@ -64,7 +41,7 @@ async fn an_assistant_is_assigned_moved_and_unassigned_as_the_claim_says() {
         "moved"
     );
 
-    set_assistant(&f, "line", None).await;
+    f.set_assistant("line", None).await;
     f.wait_claim("line", T, assigned_to(None)).await;
     assert!(
         f.held(SALES).await.is_empty() && f.held(SUPPORT).await.is_empty(),
@@ -161,7 +138,7 @@ async fn an_assistant_that_does_not_exist_is_a_reason_not_an_error_storm() {
         "{retries} assign calls in 8 s for an assistant that does not exist"
     );
     // Fixing the claim assigns it.
-    set_assistant(&f, "line", Some(SALES)).await;
+    f.set_assistant("line", Some(SALES)).await;
     f.wait_claim("line", T, assigned_to(Some(SALES))).await;
 }
 

@@ -47,8 +47,10 @@ pub fn suspect(known: usize, dropped: usize, listed: usize) -> bool {
 }
 
 /// What the account is known to hold, to judge a list against: the numbers of the class's
-/// PhoneNumbers holding a record id (a process that just started has no earlier list).
-pub type KnownNumbers = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+/// PhoneNumbers holding a record id (a process that just started has no earlier list), each with
+/// when its purchase came back, if it was bought by the operator: a list sent before that cannot
+/// show it.
+pub type KnownNumbers = Box<dyn Fn() -> Vec<(String, Option<Timestamp>)> + Send + Sync>;
 
 /// The numbers recent lists lacked.
 #[derive(Default)]
@@ -241,7 +243,11 @@ impl Account {
             .map(|p| p.records.keys().chain(&p.unconfirmed).cloned().collect())
             .unwrap_or_default();
         if let Some(f) = &self.known {
-            known.extend(f());
+            known.extend(
+                f().into_iter()
+                    .filter(|(_, bought)| bought.is_none_or(|b| b < started_at))
+                    .map(|(n, _)| n),
+            );
         }
         let released = lock(&self.released);
         known.retain(|n| !a.gone.contains(n) && !released.contains_key(n));
@@ -663,6 +669,107 @@ mod tests {
             setup_price: None,
             features: vec![],
         }
+    }
+
+    #[test]
+    fn a_list_is_suspect_when_it_drops_more_than_a_few_or_all_known_numbers() {
+        assert!(!suspect(0, 0, 0), "nothing known, nothing listed");
+        assert!(suspect(1, 1, 0), "empty while a number is known");
+        assert!(!suspect(1, 1, 1), "one of one gone, another listed");
+        assert!(!suspect(10, 2, 8));
+        assert!(suspect(10, 3, 7), "more than 2");
+        assert!(!suspect(100, 20, 80));
+        assert!(suspect(100, 21, 79), "more than 20 %");
+    }
+
+    fn record(number: &str) -> NumberRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("pn_{}", &number[1..]), "phone_number": number, "status": "active"
+        }))
+        .unwrap()
+    }
+
+    fn listing(numbers: &[&str]) -> BTreeMap<String, NumberRecord> {
+        numbers
+            .iter()
+            .map(|n| ((*n).to_owned(), record(n)))
+            .collect()
+    }
+
+    #[test]
+    fn a_suspect_lists_absences_wait_one_sync_interval_for_confirmation() {
+        let a = account();
+        a.set_confirm_after(Duration::from_secs(60));
+        let all = [
+            "+14155550101",
+            "+14155550102",
+            "+14155550103",
+            "+14155550104",
+        ];
+        let full = Snapshot::new(at(0), listing(&all));
+        // Empty while four were listed: suspect, nothing decided.
+        let empty = a.judge(Some(&full), &BTreeMap::new(), at(10));
+        assert_eq!(empty.len(), 4);
+        let held = Snapshot {
+            started_at: at(10),
+            records: BTreeMap::new(),
+            unconfirmed: empty,
+        };
+        // One comes back; the others stay undecided until a list 60 s after the first.
+        let later = a.judge(Some(&held), &listing(&all[..1]), at(40));
+        assert_eq!(later.len(), 3);
+        let held = Snapshot {
+            started_at: at(40),
+            records: listing(&all[..1]),
+            unconfirmed: later,
+        };
+        let confirmed = a.judge(Some(&held), &listing(&all[..1]), at(70));
+        assert!(confirmed.is_empty(), "confirmed absent: decided now");
+        // Gone for good: a later list lacking them is not suspect about them again.
+        let after = Snapshot::new(at(70), listing(&all[..1]));
+        assert!(
+            a.judge(Some(&after), &listing(&all[..1]), at(80))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_few_numbers_gone_or_released_by_us_are_decided_at_once() {
+        let a = account();
+        let all = [
+            "+14155550101",
+            "+14155550102",
+            "+14155550103",
+            "+14155550104",
+        ];
+        let full = Snapshot::new(at(0), listing(&all));
+        assert!(a.judge(Some(&full), &listing(&all[..3]), at(10)).is_empty());
+        // Released by this process: expected to be absent.
+        a.forget_record("+14155550103");
+        a.forget_record("+14155550102");
+        let three = Snapshot::new(at(10), listing(&all[..3]));
+        assert!(
+            a.judge(Some(&three), &listing(&all[..1]), at(20))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_fresh_process_judges_its_first_list_against_the_phone_numbers() {
+        let known = vec![
+            ("+14155550101".to_owned(), None),
+            ("+14155550102".to_owned(), Some(at(-5))),
+            ("+14155550103".to_owned(), Some(at(1))),
+            ("+14155550104".to_owned(), Some(at(2))),
+            ("+14155550105".to_owned(), Some(at(3))),
+        ];
+        let a = account().with_known(Box::new(move || known.clone()));
+        let unconfirmed = a.judge(None, &BTreeMap::new(), at(0));
+        assert_eq!(
+            unconfirmed.into_iter().collect::<Vec<_>>(),
+            ["+14155550101", "+14155550102"],
+            "an empty first list is suspect, but not about numbers bought after it was sent"
+        );
     }
 
     #[test]

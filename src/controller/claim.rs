@@ -1393,6 +1393,36 @@ mod tests {
         );
     }
 
+    fn unpriced(number: &str) -> AvailableNumber {
+        AvailableNumber {
+            phone_number: number.into(),
+            monthly_price: None,
+            setup_price: None,
+            features: vec!["voice".into()],
+        }
+    }
+
+    #[test]
+    fn an_unpriced_offer_is_chosen_only_when_no_priced_offer_matches() {
+        let mut with_unpriced = vec![unpriced("+14155550100")];
+        with_unpriced.extend(offers());
+        for selection in ["Cheapest", "First"] {
+            let c = class("c", json!({ "selection": selection }));
+            let any = claim(json!({"countryCode": "US"}));
+            let pick = choose(&any, &c, &with_unpriced, &none()).unwrap();
+            assert_ne!(pick.phone_number, "+14155550100", "{selection}");
+            assert!(pick.monthly_price.is_some());
+            // Nothing priced matches (the others are taken): the unpriced one, with no caps.
+            let taken: BTreeSet<String> = offers().into_iter().map(|o| o.phone_number).collect();
+            let pick = choose(&any, &c, &with_unpriced, &taken).unwrap();
+            assert_eq!(pick.phone_number, "+14155550100", "{selection}");
+            // With a cap, never: an unknown price is over every cap.
+            let capped = claim(json!({"countryCode": "US", "maxMonthlyPrice": "100000"}));
+            let e = choose(&capped, &c, &with_unpriced, &taken).unwrap_err();
+            assert_eq!(e.reason, reasons::OVER_PRICE, "{selection}");
+        }
+    }
+
     #[test]
     fn first_picks_in_search_order_and_features_filter() {
         let first = class("c", json!({"selection": "First"}));

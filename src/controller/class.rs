@@ -260,12 +260,16 @@ fn build_account(
                 .state()
                 .iter()
                 .filter(|n| n.spec.class_name == class_name)
-                .filter(|n| {
-                    n.status
+                .filter_map(|n| {
+                    let s = n.status.as_ref()?;
+                    (s.id.is_some() && s.phase != Some(NumberPhase::Lost)).then_some(())?;
+                    let bought = s
+                        .purchase
                         .as_ref()
-                        .is_some_and(|s| s.id.is_some() && s.phase != Some(NumberPhase::Lost))
+                        .and_then(|p| p.last_attempt_time.as_ref())
+                        .map(|t| t.0);
+                    Some((n.spec.number.clone(), bought))
                 })
-                .map(|n| n.spec.number.clone())
                 .collect()
         });
         Ok(Account::new(

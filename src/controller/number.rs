@@ -1357,6 +1357,60 @@ mod tests {
     }
 
     #[test]
+    fn after_a_mismatched_answer_an_absent_number_fails_and_is_not_bought_again() {
+        let mut st = unknown_since("2026-01-01T00:00:10Z", 1, Some("2026-01-01T00:00:20Z"));
+        if let Some(p) = st.as_mut().and_then(|s| s.purchase.as_mut()) {
+            p.failure_reason = Some(reasons::PURCHASE_MISMATCH.to_owned());
+            p.failure_message = Some("answered with another number".into());
+        }
+        let (st, _, _) = settled(plan(
+            &number(st),
+            &class(),
+            &snapshot("2026-01-01T00:00:25Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.phase, Some(NumberPhase::Failed));
+        let p = st.purchase.unwrap();
+        assert_eq!(p.outcome_unknown_since, None, "settled: deletable");
+        assert_eq!(
+            p.failure_reason.as_deref(),
+            Some(reasons::PURCHASE_MISMATCH)
+        );
+    }
+
+    #[test]
+    fn a_number_listed_under_another_id_keeps_its_recorded_id_and_says_so() {
+        let owned = PhoneNumberStatus {
+            id: Some("pn_0".into()),
+            phase: Some(NumberPhase::Bound),
+            ..Default::default()
+        };
+        let (st, _, ev) = settled(plan(
+            &number(Some(owned)),
+            &class(),
+            &snapshot(NOW, vec![record(NumberStatus::Active)]),
+            ClaimLink::Present,
+            ts(NOW),
+            &cfg(),
+            false,
+        ));
+        assert_eq!(st.id.as_deref(), Some("pn_0"));
+        let synced = conditions::find(&st.conditions, types::SYNCED).unwrap();
+        assert_eq!(
+            (synced.status.as_str(), synced.reason.as_str()),
+            ("False", reasons::RECORD_MISMATCH)
+        );
+        assert_eq!(ev.map(|e| e.reason), Some(reasons::RECORD_MISMATCH));
+        assert!(
+            !trusted(&st),
+            "neither assigned nor released until an admin checks"
+        );
+    }
+
+    #[test]
     fn a_list_sent_before_the_attempt_does_not_count_as_absence() {
         let pn = number(unknown_since(
             "2026-01-01T00:00:10Z",

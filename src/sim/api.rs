@@ -382,6 +382,18 @@ struct AssignBody {
     phone_number_ids: Option<Vec<String>>,
 }
 
+impl AssignBody {
+    fn ids(&self) -> Result<Vec<String>, ApiError> {
+        self.phone_number_ids.clone().ok_or_else(|| {
+            ApiError::new(
+                400,
+                "missing_phone_number_ids",
+                "phoneNumberIds is required",
+            )
+        })
+    }
+}
+
 async fn assign(
     State(sim): State<Arc<Sim>>,
     Path(assistant): Path<String>,
@@ -389,21 +401,22 @@ async fn assign(
     body: Bytes,
 ) -> Response {
     let h = headers.clone();
-    serve_op(sim, Op::Assign, headers, move |world, account, _now, _| {
-        let b: AssignBody = json_body(&h, &body)?;
-        let slug = b
-            .account_slug
-            .ok_or_else(|| ApiError::new(400, "missing_account_slug", "accountSlug is required"))?;
-        let ids = b.phone_number_ids.ok_or_else(|| {
-            ApiError::new(
-                400,
-                "missing_phone_number_ids",
-                "phoneNumberIds is required",
-            )
-        })?;
-        world.assign(account, &assistant, &slug, &ids)?;
-        Ok(json!({"success": true}))
-    })
+    serve_op(
+        sim,
+        Op::Assign,
+        headers,
+        move |world, account, _now, hostile| {
+            let b: AssignBody = json_body(&h, &body)?;
+            let ids = b.ids()?;
+            let slug = b.account_slug.ok_or_else(|| {
+                ApiError::new(400, "missing_account_slug", "accountSlug is required")
+            })?;
+            if hostile != Some(&FaultAction::IgnoredWrite) {
+                world.assign(account, &assistant, &slug, &ids)?;
+            }
+            Ok(json!({"success": true}))
+        },
+    )
     .await
 }
 
@@ -436,16 +449,12 @@ async fn set_assistant_numbers(
         sim,
         Op::SetAssistantNumbers,
         headers,
-        move |world, account, _now, _| {
+        move |world, account, _now, hostile| {
             let b: AssignBody = json_body(&h, &body)?;
-            let ids = b.phone_number_ids.ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "missing_phone_number_ids",
-                    "phoneNumberIds is required",
-                )
-            })?;
-            world.set_assistant_numbers(account, &assistant, &ids)?;
+            let ids = b.ids()?;
+            if hostile != Some(&FaultAction::IgnoredWrite) {
+                world.set_assistant_numbers(account, &assistant, &ids)?;
+            }
             Ok(json!({"success": true, "message": "Phone numbers updated"}))
         },
     )

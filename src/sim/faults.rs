@@ -60,6 +60,8 @@ pub enum FaultAction {
     },
     /// Answer `302 Found`, before taking effect, pointing at `location`.
     Redirect { location: String },
+    /// Assign or set an assistant's numbers: answer success without taking effect.
+    IgnoredWrite,
 }
 
 impl FaultAction {
@@ -87,6 +89,7 @@ impl FaultAction {
             FaultAction::EndlessList => "endless_list".into(),
             FaultAction::EchoAuthorization { .. } => "echo_authorization".into(),
             FaultAction::Redirect { .. } => "redirect".into(),
+            FaultAction::IgnoredWrite => "ignored_write".into(),
         }
     }
 }

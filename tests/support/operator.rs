@@ -301,6 +301,18 @@ impl Fixture {
         evs.into_iter().filter_map(|e| e.reason).collect()
     }
 
+    /// Sets (or, with `None`, clears) a claim's `assistantId`.
+    pub async fn set_assistant(&self, claim: &str, assistant: Option<&str>) {
+        self.claims()
+            .patch(
+                claim,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"assistantId": assistant}})),
+            )
+            .await
+            .unwrap();
+    }
+
     /// Patches the class spec.
     pub async fn patch_class(&self, spec: Value) {
         self.classes()
@@ -372,4 +384,18 @@ pub fn claim_condition<'a>(
     type_: &str,
 ) -> Option<(&'a str, &'a str, &'a str)> {
     condition(c.status.as_ref().map_or(&[][..], |s| &s.conditions), type_)
+}
+
+/// A claim `Ready` with its number on `assistant` (observed, with `Assigned` True), or on none
+/// (no `Assigned` condition) when `None`.
+pub fn assigned_to(assistant: Option<&'static str>) -> impl Fn(&PhoneNumberClaim) -> bool {
+    move |c| {
+        let ready = claim_condition(c, "Ready").is_some_and(|r| r.0 == "True");
+        let observed = c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == assistant;
+        let condition = match assistant {
+            Some(_) => claim_condition(c, "Assigned").is_some_and(|r| r.0 == "True"),
+            None => claim_condition(c, "Assigned").is_none(),
+        };
+        ready && observed && condition
+    }
 }
