@@ -46,11 +46,20 @@ pub fn suspect(known: usize, dropped: usize, listed: usize) -> bool {
     (listed == 0 && known > 0) || dropped > (known / 5).max(2)
 }
 
-/// What the account is known to hold, to judge a list against: the numbers of the class's
-/// PhoneNumbers holding a record id (a process that just started has no earlier list), each with
-/// when its purchase came back, if it was bought by the operator: a list sent before that cannot
-/// show it.
-pub type KnownNumbers = Box<dyn Fn() -> Vec<(String, Option<Timestamp>)> + Send + Sync>;
+/// A number a PhoneNumber of the class records as owned (it holds a record id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub number: String,
+    /// When the operator's purchase of it came back, if it bought it: a list sent before that
+    /// cannot show it.
+    pub bought: Option<Timestamp>,
+    /// Marked `Lost`: gone from the account's lists, still counted against the plan.
+    pub lost: bool,
+}
+
+/// What the account is known to hold, to judge a list against (a process that just started has
+/// no earlier list): the class's PhoneNumbers that hold a record id.
+pub type KnownNumbers = Box<dyn Fn() -> Vec<Known> + Send + Sync>;
 
 /// The numbers recent lists lacked.
 #[derive(Default)]
@@ -150,6 +159,9 @@ pub struct Account {
     /// Assignments Talkturo accepted but whose read-back did not show them: number → (the
     /// assistant, when). Retried only after a back-off (`assign::UNVERIFIED_RETRY`).
     unverified: Mutex<HashMap<String, (String, Timestamp)>>,
+    /// One change at a time per assistant: the replace-the-set PATCH reads the set first, and
+    /// two reconciles doing it at once would each put back the number the other took away.
+    assistants: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     absences: Mutex<Absences>,
     /// Numbers this process released, by when: their absence is expected.
     released: Mutex<HashMap<String, Timestamp>>,
@@ -206,6 +218,7 @@ impl Account {
             attempts: Mutex::new(HashMap::new()),
             changed,
             unverified: Mutex::new(HashMap::new()),
+            assistants: Mutex::new(HashMap::new()),
             absences: Mutex::new(Absences::default()),
             released: Mutex::new(HashMap::new()),
             confirm_after_ms: AtomicU64::new(60_000),
@@ -234,6 +247,7 @@ impl Account {
         &self,
         previous: Option<&Snapshot>,
         records: &BTreeMap<String, NumberRecord>,
+        numbers: &[Known],
         started_at: Timestamp,
     ) -> BTreeSet<String> {
         let mut a = lock(&self.absences);
@@ -242,13 +256,12 @@ impl Account {
         let mut known: BTreeSet<String> = previous
             .map(|p| p.records.keys().chain(&p.unconfirmed).cloned().collect())
             .unwrap_or_default();
-        if let Some(f) = &self.known {
-            known.extend(
-                f().into_iter()
-                    .filter(|(_, bought)| bought.is_none_or(|b| b < started_at))
-                    .map(|(n, _)| n),
-            );
-        }
+        known.extend(
+            numbers
+                .iter()
+                .filter(|k| !k.lost && k.bought.is_none_or(|b| b < started_at))
+                .map(|k| k.number.clone()),
+        );
         let released = lock(&self.released);
         known.retain(|n| !a.gone.contains(n) && !released.contains_key(n));
         drop(released);
@@ -280,6 +293,15 @@ impl Account {
             a.gone.insert(n);
         }
         a.pending.keys().cloned().collect()
+    }
+
+    /// Held while changing `assistant`'s numbers (read the set, write it, read it back).
+    pub async fn changing_assistant(&self, assistant: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = lock(&self.assistants)
+            .entry(assistant.to_owned())
+            .or_default()
+            .clone();
+        gate.lock_owned().await
     }
 
     /// Notes that assigning `number` to `assistant` was accepted but not shown at `at`.
@@ -344,7 +366,12 @@ impl Account {
                     .map(|r| (r.phone_number.clone(), r))
                     .collect();
                 let previous = self.current();
-                let unconfirmed = self.judge(previous.as_deref(), &records, started_at);
+                let numbers = self.known.as_ref().map(|f| f()).unwrap_or_default();
+                let unconfirmed = self.judge(previous.as_deref(), &records, &numbers, started_at);
+                let lost = numbers
+                    .iter()
+                    .filter(|k| k.lost && !records.contains_key(&k.number))
+                    .count();
                 if !unconfirmed.is_empty() {
                     tracing::warn!(
                         team_id = self.key.team_id,
@@ -361,8 +388,8 @@ impl Account {
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
                 *lock(&self.last_error) = None;
-                // Numbers not confirmed gone still count against the plan.
-                let count = new.records.len() + new.unconfirmed.len();
+                // Numbers not confirmed gone, and Lost ones, still count against the plan.
+                let count = new.records.len() + new.unconfirmed.len() + lost;
                 self.observe_count(count as u64, started_at);
                 drop(old);
                 crate::memory::release_free();
@@ -708,7 +735,7 @@ mod tests {
         ];
         let full = Snapshot::new(at(0), listing(&all));
         // Empty while four were listed: suspect, nothing decided.
-        let empty = a.judge(Some(&full), &BTreeMap::new(), at(10));
+        let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
         assert_eq!(empty.len(), 4);
         let held = Snapshot {
             started_at: at(10),
@@ -716,19 +743,19 @@ mod tests {
             unconfirmed: empty,
         };
         // One comes back; the others stay undecided until a list 60 s after the first.
-        let later = a.judge(Some(&held), &listing(&all[..1]), at(40));
+        let later = a.judge(Some(&held), &listing(&all[..1]), &[], at(40));
         assert_eq!(later.len(), 3);
         let held = Snapshot {
             started_at: at(40),
             records: listing(&all[..1]),
             unconfirmed: later,
         };
-        let confirmed = a.judge(Some(&held), &listing(&all[..1]), at(70));
+        let confirmed = a.judge(Some(&held), &listing(&all[..1]), &[], at(70));
         assert!(confirmed.is_empty(), "confirmed absent: decided now");
         // Gone for good: a later list lacking them is not suspect about them again.
         let after = Snapshot::new(at(70), listing(&all[..1]));
         assert!(
-            a.judge(Some(&after), &listing(&all[..1]), at(80))
+            a.judge(Some(&after), &listing(&all[..1]), &[], at(80))
                 .is_empty()
         );
     }
@@ -743,32 +770,40 @@ mod tests {
             "+14155550104",
         ];
         let full = Snapshot::new(at(0), listing(&all));
-        assert!(a.judge(Some(&full), &listing(&all[..3]), at(10)).is_empty());
+        assert!(
+            a.judge(Some(&full), &listing(&all[..3]), &[], at(10))
+                .is_empty()
+        );
         // Released by this process: expected to be absent.
         a.forget_record("+14155550103");
         a.forget_record("+14155550102");
         let three = Snapshot::new(at(10), listing(&all[..3]));
         assert!(
-            a.judge(Some(&three), &listing(&all[..1]), at(20))
+            a.judge(Some(&three), &listing(&all[..1]), &[], at(20))
                 .is_empty()
         );
     }
 
     #[test]
     fn a_fresh_process_judges_its_first_list_against_the_phone_numbers() {
-        let known = vec![
-            ("+14155550101".to_owned(), None),
-            ("+14155550102".to_owned(), Some(at(-5))),
-            ("+14155550103".to_owned(), Some(at(1))),
-            ("+14155550104".to_owned(), Some(at(2))),
-            ("+14155550105".to_owned(), Some(at(3))),
+        let known = |n: &str, bought: Option<Timestamp>, lost: bool| Known {
+            number: n.to_owned(),
+            bought,
+            lost,
+        };
+        let numbers = [
+            known("+14155550101", None, false),
+            known("+14155550102", Some(at(-5)), false),
+            known("+14155550103", Some(at(1)), false),
+            known("+14155550104", Some(at(2)), false),
+            known("+14155550105", Some(at(-9)), true),
         ];
-        let a = account().with_known(Box::new(move || known.clone()));
-        let unconfirmed = a.judge(None, &BTreeMap::new(), at(0));
+        let unconfirmed = account().judge(None, &BTreeMap::new(), &numbers, at(0));
         assert_eq!(
             unconfirmed.into_iter().collect::<Vec<_>>(),
             ["+14155550101", "+14155550102"],
-            "an empty first list is suspect, but not about numbers bought after it was sent"
+            "an empty first list is suspect, but not about numbers bought after it was sent, \
+             nor about numbers already Lost"
         );
     }
 

@@ -197,6 +197,7 @@ async fn assign(
             Err(e) => return failure(ctx, pn, to, e).await,
         }
     }
+    let _changing = account.changing_assistant(to).await;
     if let Err(e) = account
         .client
         .assign(to, &account.key.account_slug, &[id.to_owned()])
@@ -303,6 +304,7 @@ async fn failure(
 
 /// Takes `id` out of `assistant`'s set (the replace-the-set call is the only unassign).
 async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talkturo::Error> {
+    let _changing = account.changing_assistant(assistant).await;
     let held = match account.client.assistant_numbers(assistant).await {
         Ok(h) => h,
         // The other assistant is gone: nothing holds the number there any more.
@@ -315,7 +317,11 @@ async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talk
     // take them away.
     if let Some(listed) = account.current() {
         for r in listed.records.values() {
-            if r.assistant_id.as_deref() == Some(assistant) && !keep.contains(&r.id) && r.id != id {
+            if r.assistant_id.as_deref() == Some(assistant)
+                && r.status != crate::talkturo::NumberStatus::Active
+                && !keep.contains(&r.id)
+                && r.id != id
+            {
                 keep.push(r.id.clone());
             }
         }

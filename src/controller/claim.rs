@@ -1206,6 +1206,7 @@ fn condition_reason(reason: &str) -> &'static str {
         reasons::ASSISTANT_NOT_FOUND,
         reasons::NUMBER_NOT_ACTIVE,
         reasons::ASSIGNMENT_FAILED,
+        reasons::ASSIGNMENT_UNVERIFIED,
         reasons::ASSIGNING,
         reasons::TRIAL_ACTIVE,
         reasons::TRIAL_EXPIRING,

@@ -262,13 +262,16 @@ fn build_account(
                 .filter(|n| n.spec.class_name == class_name)
                 .filter_map(|n| {
                     let s = n.status.as_ref()?;
-                    (s.id.is_some() && s.phase != Some(NumberPhase::Lost)).then_some(())?;
-                    let bought = s
-                        .purchase
-                        .as_ref()
-                        .and_then(|p| p.last_attempt_time.as_ref())
-                        .map(|t| t.0);
-                    Some((n.spec.number.clone(), bought))
+                    s.id.as_ref()?;
+                    Some(super::account::Known {
+                        number: n.spec.number.clone(),
+                        bought: s
+                            .purchase
+                            .as_ref()
+                            .and_then(|p| p.last_attempt_time.as_ref())
+                            .map(|t| t.0),
+                        lost: s.phase == Some(NumberPhase::Lost),
+                    })
                 })
                 .collect()
         });
