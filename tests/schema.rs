@@ -59,6 +59,16 @@ fn valid_claims_classes_and_numbers_are_accepted() {
         json!({"monthlyBudget": "100", "syncInterval": "5m", "trial": {"warnBefore": "1h30m", "onExpiry": "Replace"}}),
     );
     assert_eq!(errors(&c, None), Vec::<String>::new());
+    // Plain http:// only to loopback, or when the class says so.
+    for spec in [
+        json!({"apiBaseUrl": "http://127.0.0.1:8081"}),
+        json!({"apiBaseUrl": "http://localhost/tenant"}),
+        json!({"apiBaseUrl": "http://[::1]:9000"}),
+        json!({"apiBaseUrl": "http://proxy.internal", "allowInsecureHTTP": true}),
+    ] {
+        let errs = errors(&class(spec.clone()), None);
+        assert!(errs.is_empty(), "{spec}: {errs:?}");
+    }
     let n = number(
         "tel-14155550101",
         json!({"number": "+14155550101", "className": "standard"}),

@@ -38,6 +38,8 @@ pub mod reasons {
     pub const FORBIDDEN: &str = "Forbidden";
     pub const UNREACHABLE: &str = "Unreachable";
     pub const INVALID_RESPONSE: &str = "InvalidResponse";
+    /// The class's `apiBaseUrl` would send the API key in clear text to another host.
+    pub const INSECURE_URL: &str = "InsecureURL";
     pub const ACCOUNT_REACHABLE: &str = "AccountReachable";
     pub const NO_CANDIDATES: &str = "NoCandidates";
     pub const OVER_PRICE: &str = "OverPrice";

@@ -45,7 +45,11 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
     let now = Timestamp::now();
     let name = class.name_any();
     let sync = parse_duration(&class.spec.sync_interval, Duration::from_secs(60));
-    let account = match fetch_token(&ctx.client, &class).await {
+    let account = match insecure_url(&class.spec) {
+        Some(nr) => Err(nr),
+        None => fetch_token(&ctx.client, &class).await,
+    };
+    let account = match account {
         Ok(token) => build_account(&ctx, &class, token).map_err(|e| NotReady {
             reason: reasons::INVALID_SPEC,
             message: e.to_string(),
@@ -184,6 +188,26 @@ async fn import_unmanaged(
         }
     }
     Ok(())
+}
+
+/// Why the class's `apiBaseUrl` may not be used, if it would send the key in clear text to a host
+/// other than a loopback address without `allowInsecureHTTP` (the schema refuses it too; this
+/// covers CRDs installed without that rule). Pure.
+pub fn insecure_url(spec: &crate::api::v1alpha1::PhoneNumberClassSpec) -> Option<NotReady> {
+    let url = reqwest::Url::parse(&spec.api_base_url).ok()?;
+    let loopback = match url.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    (url.scheme() == "http" && !loopback && !spec.allow_insecure_http).then(|| NotReady {
+        reason: reasons::INSECURE_URL,
+        message: format!(
+            "apiBaseUrl {} is plain http:// to {}: the API key would travel in clear text; use https://, or set allowInsecureHTTP: true for a trusted network",
+            spec.api_base_url,
+            url.host_str().unwrap_or_default()
+        ),
+    })
 }
 
 /// The API token from the class's Secret.
@@ -487,6 +511,38 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
     }
     t.monthly_cost = cost.to_string();
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::v1alpha1::PhoneNumberClassSpec;
+
+    fn spec(url: &str, allow: bool) -> PhoneNumberClassSpec {
+        let mut s: PhoneNumberClassSpec = serde_json::from_value(serde_json::json!({
+            "apiBaseUrl": url, "teamId": "t", "accountSlug": "a",
+            "apiKeySecretRef": {"namespace": "n", "name": "s"}
+        }))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        s.allow_insecure_http = allow;
+        s
+    }
+
+    #[test]
+    fn the_key_travels_in_clear_text_only_to_loopback_or_when_allowed() {
+        for ok in [
+            "https://app.talkturo.com",
+            "http://127.0.0.1:8081",
+            "http://localhost",
+            "http://[::1]:9000/x",
+        ] {
+            assert_eq!(insecure_url(&spec(ok, false)), None, "{ok}");
+        }
+        let nr = insecure_url(&spec("http://app.talkturo.com", false));
+        assert_eq!(nr.map(|n| n.reason), Some(reasons::INSECURE_URL));
+        assert_eq!(insecure_url(&spec("http://proxy.internal", true)), None);
+        assert!(insecure_url(&spec("http://127.0.0.1.evil.example", false)).is_some());
+    }
 }
 
 fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {

@@ -166,6 +166,16 @@ pub fn invalid() -> Vec<Case> {
             "must be an http:// or https:// URL",
         ),
         cel(
+            "class URL in clear text to another host",
+            class(json!({"apiBaseUrl": "http://app.talkturo.com"})),
+            "apiBaseUrl must be https://",
+        ),
+        cel(
+            "class URL in clear text to a look-alike of loopback",
+            class(json!({"apiBaseUrl": "http://127.0.0.1.evil.example"})),
+            "apiBaseUrl must be https://",
+        ),
+        cel(
             "class sync interval 1s",
             class(json!({"syncInterval": "1s"})),
             "must be at least 5s",

@@ -25,10 +25,14 @@ use super::common::{DURATION_PATTERN, MONEY_PATTERN, ReclaimPolicy, SecretKeyRef
     printcolumn = r#"{"name":"Monthly","type":"string","jsonPath":".status.totals.monthlyCost"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
+#[x_kube(
+    validation = Rule::new("self.apiBaseUrl.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP) || self.apiBaseUrl.matches('^http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')").message("apiBaseUrl must be https:// (the API key travels with every request); plain http:// only to a loopback address, or with allowInsecureHTTP: true"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneNumberClassSpec {
     /// Base URL of the Talkturo account domain, e.g. `https://app.talkturo.com`. Paths
-    /// `/api/...` are appended to it.
+    /// `/api/...` are appended to it. Must be `https://` unless the host is a loopback address
+    /// or `allowInsecureHTTP` is true.
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))").message("must be an http:// or https:// URL, e.g. https://app.talkturo.com"))]
     pub api_base_url: String,
@@ -36,6 +40,16 @@ pub struct PhoneNumberClassSpec {
     /// Talkturo team that owns the numbers bought through this class (`team_...`).
     #[schemars(length(min = 1, max = 128))]
     pub team_id: String,
+
+    /// Allows a plain `http://` `apiBaseUrl` to a host other than a loopback address, so that the
+    /// API key travels in clear text: only for a trusted network (a local proxy, a test
+    /// double). Default false.
+    #[serde(
+        default,
+        rename = "allowInsecureHTTP",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub allow_insecure_http: bool,
 
     /// Workspace slug of the account (as in the dashboard URL); the assistant endpoints need it.
     #[schemars(length(min = 1, max = 128))]
