@@ -484,6 +484,20 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         claim_condition(c, "Ready").is_some_and(|r| r.0 == "True")
     })
     .await;
+    // A ConfigMap write the status lost (as after a crash between the two): the operator finds
+    // its own ConfigMap and updates it (patch), where a foreign one would be left alone.
+    f.claims()
+        .patch_status(
+            "line",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"configMapName": null}})),
+        )
+        .await
+        .unwrap();
+    f.wait_claim("line", T, |c| {
+        c.status.as_ref().and_then(|s| s.config_map_name.as_deref()) == Some("line-phone")
+    })
+    .await;
     drop(stop);
 
     let requests = audited(&audit, &user);

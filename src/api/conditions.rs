@@ -21,6 +21,9 @@ pub mod types {
     pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
     /// Releasing the number at Talkturo failed; the number is kept.
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
+    /// The ConfigMap `spec.configMapName` names holds the bound number (True), or cannot be
+    /// written because another owner has it (False).
+    pub const CONFIG_MAP: &str = "ConfigMap";
     /// The class's latest account list lacks numbers it held before, more than a few at once:
     /// nothing is marked Lost until later lists confirm it.
     pub const SUSPECT_LIST: &str = "SuspectList";
@@ -73,6 +76,10 @@ pub mod reasons {
     /// Talkturo accepted an assignment, but reading the assistant's numbers back does not show
     /// it; retried after a back-off, never in a loop.
     pub const ASSIGNMENT_UNVERIFIED: &str = "AssignmentUnverified";
+    /// The ConfigMap holds the bound number.
+    pub const CONFIG_MAP_WRITTEN: &str = "ConfigMapWritten";
+    /// The ConfigMap exists and was not created by the operator for this claim: not written.
+    pub const CONFIG_MAP_CONFLICT: &str = "ConfigMapConflict";
     /// A purchase answer named another number than the one asked for.
     pub const PURCHASE_MISMATCH: &str = "PurchaseMismatch";
     /// The latest account list lacks numbers it held before (see the `SuspectList` condition).

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -123,7 +125,32 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         if trial_progress.is_some() {
             status.purchase = trial_progress;
         }
-        status.config_map_name = write_config_map(&ctx, &claim, &pn).await?;
+        let (written, config_map) = write_config_map(&ctx, &claim, &pn).await?;
+        status.config_map_name = written;
+        let before = claim
+            .status
+            .as_ref()
+            .and_then(|s| conditions::find(&s.conditions, types::CONFIG_MAP))
+            .map(|c| c.reason.clone());
+        if let Some(c) = config_map.as_ref().filter(|c| !c.status)
+            && before.as_deref() != Some(c.reason)
+        {
+            ctx.event(
+                claim.as_ref(),
+                EventType::Warning,
+                c.reason,
+                "ConfigMap",
+                c.message.clone(),
+            )
+            .await;
+        }
+        status.conditions = conditions::merge(
+            &status.conditions,
+            &config_map.into_iter().collect::<Vec<_>>(),
+            &[types::CONFIG_MAP],
+            claim.metadata.generation,
+            &now_time(now),
+        );
         if claim.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound)
             && status.phase == Some(ClaimPhase::Bound)
         {
@@ -1271,49 +1298,155 @@ pub(super) async fn write_status(
     .await
 }
 
-/// The ConfigMap `spec.configMapName` asks for, with the bound number: written (server-side
-/// apply, owned by the claim) only when the name or the number changed since the last write, so
-/// a steady state writes nothing. Returns the name now written, for `status.configMapName`.
+/// The ConfigMap `spec.configMapName` asks for, with the bound number. The operator never takes
+/// over a ConfigMap: it creates one that does not exist (controlled by the claim), and updates
+/// only one it created for this claim (its controller reference carries the claim's uid); any
+/// other is left untouched and the claim says why. Written only when the name or the number
+/// changed since the last write, so a steady state reads and writes nothing. Returns the name
+/// now written (for `status.configMapName`) and the `ConfigMap` condition.
 async fn write_config_map(
     ctx: &Context,
     claim: &PhoneNumberClaim,
     pn: &PhoneNumber,
-) -> Result<Option<String>, Error> {
+) -> Result<(Option<String>, Option<Desired>), Error> {
     let (Some(name), Some(id)) = (
         claim.spec.config_map_name.clone(),
         pn.status.as_ref().and_then(|s| s.id.clone()),
     ) else {
-        return Ok(None);
+        return Ok((None, None));
+    };
+    let written = || {
+        Desired::new(
+            types::CONFIG_MAP,
+            true,
+            reasons::CONFIG_MAP_WRITTEN,
+            format!("ConfigMap {name} holds {}", pn.spec.number),
+        )
     };
     let prev = claim.status.as_ref();
     let current = prev.and_then(|s| s.config_map_name.as_deref()) == Some(name.as_str())
         && prev.and_then(|s| s.number.as_deref()) == Some(pn.spec.number.as_str())
         && prev.and_then(|s| s.number_id.as_deref()) == Some(id.as_str());
     if current {
-        return Ok(Some(name));
+        return Ok((Some(name.clone()), Some(written())));
     }
+    let api: Api<ConfigMap> =
+        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube("reading the ConfigMap"))?;
+    let desired = desired_config_map(claim, pn, &name, &id);
+    let result = match existing {
+        None => api.create(&PostParams::default(), &desired).await.map(drop),
+        Some(cm) if controlled_by(&cm, claim) => {
+            // Applied with the version read as precondition: a ConfigMap replaced meanwhile is
+            // not written (the next reconcile looks again).
+            let mut apply = desired;
+            apply.metadata.resource_version = cm.metadata.resource_version.clone();
+            api.patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&apply),
+            )
+            .await
+            .map(drop)
+        }
+        Some(cm) => return Ok((None, Some(config_map_conflict(&name, &cm, claim)))),
+    };
+    match result {
+        Ok(()) => Ok((Some(name.clone()), Some(written()))),
+        // Created or replaced by someone else between the read and the write: looked at again
+        // on the next reconcile, never overwritten.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok((
+            None,
+            Some(Desired::new(
+                types::CONFIG_MAP,
+                false,
+                reasons::CONFIG_MAP_CONFLICT,
+                format!("ConfigMap {name} changed while it was being written; looking again"),
+            )),
+        )),
+        Err(e) => Err(Error::kube("writing the ConfigMap")(e)),
+    }
+}
+
+/// The ConfigMap a claim asks for, controlled by the claim. Pure.
+fn desired_config_map(
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    name: &str,
+    id: &str,
+) -> ConfigMap {
     let country = claim
         .spec
         .country_code
         .clone()
         .or_else(|| crate::api::v1alpha1::country_of(&pn.spec.number).map(str::to_owned))
         .unwrap_or_default();
-    let owner = json!({"apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumberClaim", "name": claim.name_any(), "uid": claim.metadata.uid, "controller": true, "blockOwnerDeletion": true});
-    let cm = json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "talkturo-operator"}, "ownerReferences": [owner]},
-        "data": {"PHONE_NUMBER": pn.spec.number, "PHONE_NUMBER_ID": id, "PHONE_NUMBER_COUNTRY": country},
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "talkturo-operator".to_owned(),
+                )]
+                .into(),
+            ),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "telephony.talkturo.ai/v1alpha1".into(),
+                kind: "PhoneNumberClaim".into(),
+                name: claim.name_any(),
+                uid: claim.metadata.uid.clone().unwrap_or_default(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..Default::default()
+        },
+        data: Some(
+            [
+                ("PHONE_NUMBER".to_owned(), pn.spec.number.clone()),
+                ("PHONE_NUMBER_ID".to_owned(), id.to_owned()),
+                ("PHONE_NUMBER_COUNTRY".to_owned(), country),
+            ]
+            .into(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Whether the operator created `cm` for this claim: its controller reference is the claim's uid.
+fn controlled_by(cm: &ConfigMap, claim: &PhoneNumberClaim) -> bool {
+    let uid = claim.metadata.uid.as_deref();
+    cm.metadata.owner_references.as_ref().is_some_and(|refs| {
+        refs.iter()
+            .any(|r| r.controller == Some(true) && Some(r.uid.as_str()) == uid)
+    })
+}
+
+/// Why `cm` is not written for the claim. Only objects of the claim's own namespace are named.
+fn config_map_conflict(name: &str, cm: &ConfigMap, claim: &PhoneNumberClaim) -> Desired {
+    let other_claim = cm.metadata.owner_references.as_ref().and_then(|refs| {
+        refs.iter()
+            .find(|r| r.controller == Some(true) && r.kind == "PhoneNumberClaim")
+            .map(|r| r.name.clone())
     });
-    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&cm),
+    let why = match other_claim {
+        Some(other) if other != claim.name_any() => {
+            format!("it holds the number of claim {other}")
+        }
+        Some(_) => "it belongs to an earlier claim of the same name".to_owned(),
+        None => "it was not created by the operator for this claim".to_owned(),
+    };
+    Desired::new(
+        types::CONFIG_MAP,
+        false,
+        reasons::CONFIG_MAP_CONFLICT,
+        format!(
+            "ConfigMap {name} exists and {why}; it is left untouched. Name another configMapName, or delete that ConfigMap"
+        ),
     )
-    .await
-    .map_err(Error::kube("writing the ConfigMap"))?;
-    Ok(Some(name))
 }
 
 /// The claims to reconcile when a PhoneNumber changes: the one it is bound to.

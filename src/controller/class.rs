@@ -513,6 +513,35 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
     t
 }
 
+fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {
+    let phases = [
+        (NumberPhase::Purchasing, "Purchasing"),
+        (NumberPhase::Available, "Available"),
+        (NumberPhase::Bound, "Bound"),
+        (NumberPhase::Released, "Released"),
+        (NumberPhase::Expired, "Expired"),
+        (NumberPhase::Lost, "Lost"),
+        (NumberPhase::Failed, "Failed"),
+    ];
+    phases
+        .iter()
+        .map(|(p, label)| {
+            (
+                *label,
+                numbers
+                    .iter()
+                    .filter(|n| n.status.as_ref().and_then(|s| s.phase) == Some(*p))
+                    .count() as i64,
+            )
+        })
+        .collect()
+}
+
+/// The classes to reconcile when a PhoneNumber changes.
+pub fn for_number(pn: &PhoneNumber) -> Option<ObjectRef<PhoneNumberClass>> {
+    Some(ObjectRef::new(&pn.spec.class_name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,33 +572,4 @@ mod tests {
         assert_eq!(insecure_url(&spec("http://proxy.internal", true)), None);
         assert!(insecure_url(&spec("http://127.0.0.1.evil.example", false)).is_some());
     }
-}
-
-fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {
-    let phases = [
-        (NumberPhase::Purchasing, "Purchasing"),
-        (NumberPhase::Available, "Available"),
-        (NumberPhase::Bound, "Bound"),
-        (NumberPhase::Released, "Released"),
-        (NumberPhase::Expired, "Expired"),
-        (NumberPhase::Lost, "Lost"),
-        (NumberPhase::Failed, "Failed"),
-    ];
-    phases
-        .iter()
-        .map(|(p, label)| {
-            (
-                *label,
-                numbers
-                    .iter()
-                    .filter(|n| n.status.as_ref().and_then(|s| s.phase) == Some(*p))
-                    .count() as i64,
-            )
-        })
-        .collect()
-}
-
-/// The classes to reconcile when a PhoneNumber changes.
-pub fn for_number(pn: &PhoneNumber) -> Option<ObjectRef<PhoneNumberClass>> {
-    Some(ObjectRef::new(&pn.spec.class_name))
 }
