@@ -292,7 +292,10 @@ fn granted(rendered: &str) -> Grants {
         let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) else {
             continue;
         };
-        if !matches!(v["kind"].as_str(), Some("ClusterRole" | "Role")) {
+        // The operator's own roles; those the chart gives app teams are not its grants.
+        if !matches!(v["kind"].as_str(), Some("ClusterRole" | "Role"))
+            || v["metadata"]["labels"]["telephony.talkturo.ai/rbac"] == "tenants"
+        {
             continue;
         }
         for rule in v["rules"].as_array().into_iter().flatten() {

@@ -21,6 +21,9 @@ pub mod types {
     pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
     /// Releasing the number at Talkturo failed; the number is kept.
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
+    /// Present (False) when the claim's class no longer accepts claims from its namespace: the
+    /// bound number is kept, not released.
+    pub const CLASS_ALLOWED: &str = "ClassAllowed";
     /// The ConfigMap `spec.configMapName` names holds the bound number (True), or cannot be
     /// written because another owner has it (False).
     pub const CONFIG_MAP: &str = "ConfigMap";
@@ -76,6 +79,10 @@ pub mod reasons {
     /// Talkturo accepted an assignment, but reading the assistant's numbers back does not show
     /// it; retried after a back-off, never in a loop.
     pub const ASSIGNMENT_UNVERIFIED: &str = "AssignmentUnverified";
+    /// The class does not accept claims from the claim's namespace (`allowedNamespaces`).
+    pub const CLASS_NOT_ALLOWED: &str = "ClassNotAllowed";
+    /// The assistant is not in the namespace's allow list (`assistantPolicy: NamespaceAllowList`).
+    pub const ASSISTANT_NOT_ALLOWED: &str = "AssistantNotAllowed";
     /// The ConfigMap holds the bound number.
     pub const CONFIG_MAP_WRITTEN: &str = "ConfigMapWritten";
     /// The ConfigMap exists and was not created by the operator for this claim: not written.

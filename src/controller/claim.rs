@@ -103,16 +103,72 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
                 } => (Some(condition), progress),
                 Replacement::None => (None, None),
             };
-        if pn.spec.assistant_id != claim.spec.assistant_id
+        let policy = tenant_policy(&ctx, &claim, &pn, &ns);
+        if pn.spec.assistant_id != policy.assistant
             && pn.status.as_ref().is_some_and(|s| s.id.is_some())
         {
-            // The claim's assistant is the number's desired one; the PhoneNumber controller
-            // assigns it (and moves or unassigns it when this changes).
-            let patch = json!({"spec": {"assistantId": claim.spec.assistant_id}});
+            // The claim's assistant (when its namespace may name it) is the number's desired
+            // one; the PhoneNumber controller assigns it (and moves or unassigns it).
+            let patch = json!({"spec": {"assistantId": policy.assistant}});
             ctx.patch_number(&pn, &patch, "setting the PhoneNumber's assistant")
                 .await?;
         }
         let mut status = desired_bound(&claim, &pn, now);
+        for (type_, reason, why) in [
+            (
+                types::ASSIGNED,
+                reasons::ASSISTANT_NOT_ALLOWED,
+                policy.assistant_refused,
+            ),
+            (
+                types::CLASS_ALLOWED,
+                reasons::CLASS_NOT_ALLOWED,
+                policy.class_refused.clone(),
+            ),
+        ] {
+            let before = claim
+                .status
+                .as_ref()
+                .and_then(|s| conditions::find(&s.conditions, type_))
+                .map(|c| c.reason.clone());
+            let desired: Vec<Desired> = why
+                .clone()
+                .map(|m| Desired::new(type_, false, reason, m))
+                .into_iter()
+                .collect();
+            if let Some(m) = why.filter(|_| before.as_deref() != Some(reason)) {
+                ctx.event(claim.as_ref(), EventType::Warning, reason, "Policy", m)
+                    .await;
+            }
+            // A refused assistant replaces the assignment's condition; ClassAllowed is there
+            // only while the class refuses the namespace.
+            let managed: &[&str] = if type_ == types::CLASS_ALLOWED || !desired.is_empty() {
+                &[type_]
+            } else {
+                &[]
+            };
+            status.conditions = conditions::merge(
+                &status.conditions,
+                &desired,
+                managed,
+                claim.metadata.generation,
+                &now_time(now),
+            );
+            if type_ == types::ASSIGNED && !desired.is_empty() {
+                status.conditions = conditions::merge(
+                    &status.conditions,
+                    &[Desired::new(
+                        types::READY,
+                        false,
+                        reason,
+                        desired[0].message.clone(),
+                    )],
+                    &[],
+                    claim.metadata.generation,
+                    &now_time(now),
+                );
+            }
+        }
         if let Some(c) = trial_report {
             status.conditions = conditions::merge(
                 &status.conditions,
@@ -426,6 +482,25 @@ async fn provision(
                 Duration::from_secs(60),
             )));
         };
+        // The number's class must accept this namespace, as for a claim that buys.
+        let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
+            return Ok(Provision::Pending(Pending::new(
+                reasons::CLASS_NOT_FOUND,
+                format!(
+                    "PhoneNumber {target} belongs to class {}, which does not exist",
+                    pn.spec.class_name
+                ),
+                Duration::from_secs(60),
+            )));
+        };
+        if let Err(why) = super::tenancy::class_allows(&class, ns, ctx.namespace_meta(ns).as_ref())
+        {
+            return Ok(Provision::Pending(Pending::new(
+                reasons::CLASS_NOT_ALLOWED,
+                why,
+                Duration::from_secs(60),
+            )));
+        }
         return bind_existing(ctx, claim, &pn, None).await;
     }
     let classes = ctx.classes.state();
@@ -433,6 +508,13 @@ async fn provision(
         Ok(c) => c,
         Err(p) => return Ok(Provision::Pending(p)),
     };
+    if let Err(why) = super::tenancy::class_allows(&class, ns, ctx.namespace_meta(ns).as_ref()) {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::CLASS_NOT_ALLOWED,
+            why,
+            Duration::from_secs(60),
+        )));
+    }
     // An exact number that already has a PhoneNumber is bound, never bought.
     if let Some(number) = &claim.spec.number
         && let Some(pn) = ctx.numbers.get(&ObjectRef::new(&phone_number_name(number)))
@@ -462,6 +544,75 @@ async fn provision(
     .await
 }
 
+/// The tenancy policies as they apply to a bound claim.
+struct TenantPolicy {
+    /// The assistant its number is to have.
+    assistant: Option<String>,
+    /// Why the assistant it names is refused, if it is.
+    assistant_refused: Option<String>,
+    /// Why its class no longer accepts its namespace, if it does not (the number is kept).
+    class_refused: Option<String>,
+}
+
+fn tenant_policy(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    ns: &str,
+) -> TenantPolicy {
+    let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
+        return TenantPolicy {
+            assistant: claim.spec.assistant_id.clone(),
+            assistant_refused: None,
+            class_refused: None,
+        };
+    };
+    let meta = ctx.namespace_meta(ns);
+    let asked = claim.spec.assistant_id.as_deref();
+    let (assistant, assistant_refused) =
+        match super::tenancy::assistant_allowed(&class, ns, meta.as_ref(), asked) {
+            Ok(a) => (a.map(str::to_owned), None),
+            Err(why) => (None, Some(why)),
+        };
+    TenantPolicy {
+        assistant,
+        assistant_refused,
+        class_refused: super::tenancy::class_allows(&class, ns, meta.as_ref())
+            .err()
+            .map(|why| format!("{why}; the bound number is kept, not released")),
+    }
+}
+
+/// The assistant a claim's number of class `class` may be given: the one it names, unless the
+/// class limits assistants per namespace and this one is not allowed.
+pub(super) fn allowed_assistant(
+    ctx: &Context,
+    claim: &PhoneNumberClaim,
+    class: &str,
+) -> Option<String> {
+    let ns = claim.namespace().unwrap_or_default();
+    let class = ctx.classes.get(&ObjectRef::new(class))?;
+    super::tenancy::assistant_allowed(
+        &class,
+        &ns,
+        ctx.namespace_meta(&ns).as_ref(),
+        claim.spec.assistant_id.as_deref(),
+    )
+    .ok()
+    .flatten()
+    .map(str::to_owned)
+}
+
+/// Who holds a number, as the claim's owner may read it: another namespace's objects are never
+/// named (tenants share a class, not their names).
+fn holder(r: &ClaimRef, claim: &PhoneNumberClaim) -> String {
+    if Some(&r.namespace) == claim.namespace().as_ref() {
+        format!("claim {}", r.name)
+    } else {
+        "a claim in another namespace".to_owned()
+    }
+}
+
 /// Binds an existing PhoneNumber (static binding or an exact number someone already has).
 async fn bind_existing(
     ctx: &Context,
@@ -481,11 +632,22 @@ async fn bind_existing(
         return Ok(Provision::Pending(Pending::new(
             reasons::NUMBER_TAKEN,
             format!(
-                "PhoneNumber {} ({}) is bound to claim {}/{}",
+                "PhoneNumber {} ({}) is bound to {}",
                 pn.name_any(),
                 pn.spec.number,
-                r.namespace,
-                r.name
+                holder(r, claim)
+            ),
+            retry,
+        )));
+    }
+    if pn.spec.management_policy == ManagementPolicy::ObserveOnly {
+        // An imported number (a company line) is nobody's to take: only an admin gives it to a
+        // claim, by setting its claimRef.
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PHONE_NUMBER_UNAVAILABLE,
+            format!(
+                "PhoneNumber {} is ObserveOnly (imported); it binds only to a claim an admin names in its spec.claimRef",
+                pn.name_any()
             ),
             retry,
         )));
@@ -516,7 +678,7 @@ async fn bind_existing(
     }
     let patch = json!({
         "metadata": {"resourceVersion": pn.resource_version()},
-        "spec": {"claimRef": claim_ref(claim), "assistantId": claim.spec.assistant_id},
+        "spec": {"claimRef": claim_ref(claim), "assistantId": allowed_assistant(ctx, claim, &pn.spec.class_name)},
     });
     match ctx
         .patch_number(pn, &patch, "binding the PhoneNumber")
@@ -812,6 +974,46 @@ pub(super) async fn choose_and_record(
         }
     }
 
+    // The namespace's budget (all classes), serialized like the class's.
+    let mut ns_ledger = ctx.namespace_ledger.lock().await;
+    let meta = ctx.namespace_meta(ns);
+    match super::tenancy::namespace_budget(ns, meta.as_ref()) {
+        Err(why) => {
+            return Ok(Provision::Pending(Pending::new(
+                reasons::BUDGET_EXCEEDED,
+                why,
+                Duration::from_secs(60),
+            )));
+        }
+        Ok(None) => {}
+        Ok(Some(budget)) => {
+            ns_ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
+            let mut spent = super::tenancy::namespace_spend(&numbers, ns);
+            for (_, price) in ns_ledger.values().filter(|(n, _)| n == ns) {
+                spent.add(*price);
+            }
+            let message = match money::fits_budget(spent, pick.monthly_price, budget) {
+                money::BudgetCheck::Within(_) => None,
+                money::BudgetCheck::Over(total) => Some(format!(
+                    "buying {} (${}/month) would bring namespace {ns} to ${total}/month, over its ${budget} budget",
+                    pick.phone_number,
+                    pick.monthly_price.unwrap_or_default()
+                )),
+                money::BudgetCheck::Unknown => Some(format!(
+                    "namespace {ns} has a ${budget} budget and the price of {} or of a number it holds is unknown; nothing is bought",
+                    pick.phone_number
+                )),
+            };
+            if let Some(message) = message {
+                return Ok(Provision::Pending(Pending::new(
+                    reasons::BUDGET_EXCEEDED,
+                    message,
+                    Duration::from_secs(60),
+                )));
+            }
+        }
+    }
+
     // 1. Intent, with the claim's resourceVersion as precondition: a stale cache buys nothing.
     let mut progress = progress_of(claim);
     progress.candidate = Some(pick.phone_number.clone());
@@ -826,6 +1028,11 @@ pub(super) async fn choose_and_record(
         Err(e) => return Err(e),
     }
     ledger.insert(pick.phone_number.clone(), pick.monthly_price);
+    ns_ledger.insert(
+        pick.phone_number.clone(),
+        (ns.to_owned(), pick.monthly_price),
+    );
+    drop(ns_ledger);
     drop(ledger);
     // 2. The PhoneNumber; its controller buys.
     create_number(ctx, claim, ns, class, &pick.phone_number, Some(&pick)).await
@@ -895,9 +1102,11 @@ async fn continue_candidate(
                 claim,
                 now,
                 format!(
-                    "{candidate} was taken by claim {}/{}",
-                    pn.spec.claim_ref.as_ref().map_or("", |r| &r.namespace),
-                    pn.spec.claim_ref.as_ref().map_or("", |r| &r.name)
+                    "{candidate} was taken by {}",
+                    pn.spec
+                        .claim_ref
+                        .as_ref()
+                        .map_or_else(|| "another claim".to_owned(), |r| holder(r, claim))
                 ),
             )
             .await
@@ -954,7 +1163,7 @@ pub(super) async fn create_number(
                 name: claim.name_any(),
                 uid: claim.metadata.uid.clone(),
             }),
-            assistant_id: claim.spec.assistant_id.clone(),
+            assistant_id: allowed_assistant(ctx, claim, &class.name_any()),
             reclaim_policy: class.spec.reclaim_policy,
             management_policy: ManagementPolicy::Managed,
         },

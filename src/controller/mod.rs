@@ -15,6 +15,7 @@ mod money;
 mod number;
 mod reclaim;
 pub mod run;
+mod tenancy;
 mod trial;
 pub mod writes;
 
@@ -157,6 +158,8 @@ pub struct Context {
     pub classes: Store<PhoneNumberClass>,
     pub claims: Store<PhoneNumberClaim>,
     pub numbers: Store<PhoneNumber>,
+    /// Namespaces' metadata (labels, annotations): the tenancy policies.
+    pub namespaces: Store<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>>,
     /// Publishes Warnings, which may repeat: kube's recorder folds a repeat into the first
     /// Event's series (count, last seen), keeping each Event it published for a few minutes.
     pub recorder: Recorder,
@@ -172,6 +175,23 @@ pub struct Context {
     pub synced: std::sync::atomic::AtomicBool,
     /// This process's own writes, until the caches show them.
     pub writes: writes::Writes,
+    /// Serializes namespace budget decisions, with the purchases decided and not yet in the
+    /// cache: number → (namespace, monthly price).
+    pub namespace_ledger: tokio::sync::Mutex<
+        std::collections::BTreeMap<String, (String, Option<rust_decimal::Decimal>)>,
+    >,
+}
+
+impl Context {
+    /// A namespace's labels and annotations from the cache (`None` if it has not seen it).
+    pub fn namespace_meta(&self, ns: &str) -> Option<tenancy::NamespaceMeta> {
+        self.namespaces
+            .get(&ObjectRef::new(ns))
+            .map(|n| tenancy::NamespaceMeta {
+                labels: n.metadata.labels.clone().unwrap_or_default(),
+                annotations: n.metadata.annotations.clone().unwrap_or_default(),
+            })
+    }
 }
 
 impl Context {

@@ -11,6 +11,8 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -167,6 +169,16 @@ async fn controllers(
     ) else {
         return;
     };
+    // Namespaces' labels and annotations (metadata only): which classes a namespace may use, which
+    // assistants its claims may name, what it may spend.
+    let (namespace_store, namespace_writer) = reflector::store();
+    let reflect_namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        wc.clone(),
+    )
+    .default_backoff()
+    .reflect(namespace_writer)
+    .for_each(|_| async {});
     let reflect_classes = watch::<PhoneNumberClass>(&client, &wc)
         .reflect_shared(class_writer)
         .for_each(|_| async {});
@@ -211,10 +223,12 @@ async fn controllers(
         classes: class_store.clone(),
         claims: claim_store.clone(),
         numbers: number_store.clone(),
+        namespaces: namespace_store,
         metrics,
         number_changed: changed_tx,
         synced: AtomicBool::new(false),
         writes: Default::default(),
+        namespace_ledger: Default::default(),
     });
 
     let class_run = Controller::for_shared_stream(classes_for_classes, class_store)
@@ -280,7 +294,8 @@ async fn controllers(
             let _ = futures::join!(
                 ctx.classes.wait_until_ready(),
                 ctx.claims.wait_until_ready(),
-                ctx.numbers.wait_until_ready()
+                ctx.numbers.wait_until_ready(),
+                ctx.namespaces.wait_until_ready()
             );
             tracing::info!("caches synced; reconciling");
             ctx.synced.store(true, Ordering::SeqCst);
@@ -291,7 +306,7 @@ async fn controllers(
     // The reflectors run until the controllers have stopped (they stop on `shutdown`).
     let reflectors = async {
         tokio::select! {
-            () = async { futures::join!(reflect_classes, reflect_claims, reflect_numbers); } => {}
+            () = async { futures::join!(reflect_classes, reflect_claims, reflect_numbers, reflect_namespaces); } => {}
             () = shutdown => {}
         }
     };

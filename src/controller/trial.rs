@@ -279,7 +279,8 @@ pub(super) async fn replace(
         ));
     }
     // 1. The assistant answers on the replacement before it leaves the trial number.
-    if let Some(assistant) = claim.spec.assistant_id.as_deref() {
+    let allowed = super::claim::allowed_assistant(ctx, claim, &next.spec.class_name);
+    if let Some(assistant) = allowed.as_deref() {
         if next.spec.assistant_id.as_deref() != Some(assistant) {
             let patch = json!({"spec": {"assistantId": assistant}});
             ctx.patch_number(&next, &patch, "assigning the replacement")

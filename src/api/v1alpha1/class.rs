@@ -1,7 +1,7 @@
 //! `PhoneNumberClass`: how to reach one Talkturo account, and the admin's policies for the
 //! numbers provisioned through it. Cluster-scoped, like a StorageClass.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +100,33 @@ pub struct PhoneNumberClassSpec {
     /// `ObserveOnly` PhoneNumbers. When false they are only counted in `status.unmanagedNumbers`.
     #[serde(default)]
     pub import_unmanaged: bool,
+
+    /// The namespaces whose claims may use this class, as a label selector over Namespaces
+    /// (absent: every namespace). A claim from another namespace gets `ClassNotAllowed`, and
+    /// nothing is bought or bound for it. Changing the selector never releases numbers already
+    /// bound: their claims report `ClassAllowed=False`, and the numbers stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_namespaces: Option<LabelSelector>,
+
+    /// Which assistants a claim may name: `Any` (the default) or `NamespaceAllowList`, the ids
+    /// listed (comma-separated) in the claim's Namespace annotation
+    /// `telephony.talkturo.ai/allowed-assistants`. A claim naming another gets
+    /// `Assigned=False AssistantNotAllowed`, and its number stays unassigned.
+    #[serde(default)]
+    pub assistant_policy: AssistantPolicy,
+}
+
+/// Which assistants a class's claims may name.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum AssistantPolicy {
+    /// Any assistant id.
+    #[default]
+    Any,
+    /// Only the assistants the claim's Namespace lists in its annotation
+    /// `telephony.talkturo.ai/allowed-assistants`.
+    NamespaceAllowList,
 }
 
 fn default_sync_interval() -> String {
