@@ -7,12 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, PostParams};
-use serde_json::json;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, start_operator};
-use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
+use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -144,4 +145,336 @@ async fn two_claims_naming_one_config_map_do_not_overwrite_each_other() {
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].name, "first");
     assert_eq!(second.status.unwrap().config_map_name, None);
+}
+
+/// An impersonated user's client (the API server checks its RBAC, not the admin's).
+fn client_as(env: &TestEnv, user: &str) -> kube::Client {
+    let mut config = env.config();
+    config.auth_info.impersonate = Some(user.to_owned());
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The chart's tenant roles (rendered by helm under release `release`), created in the cluster.
+async fn install_tenant_roles(client: &kube::Client, release: &str) {
+    let helm = talkturo_operator::testenv::Binaries::locate()
+        .unwrap()
+        .path("helm");
+    let out = std::process::Command::new(helm)
+        .args([
+            "template",
+            release,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator"),
+            "--show-only",
+            "templates/tenant-rbac.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v: Value = serde::Deserialize::deserialize(doc).unwrap();
+        if v.is_null() {
+            continue;
+        }
+        match v["kind"].as_str() {
+            Some("ClusterRole") => {
+                Api::<ClusterRole>::all(client.clone())
+                    .create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap();
+            }
+            Some("ClusterRoleBinding") => {
+                Api::<ClusterRoleBinding>::all(client.clone())
+                    .create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap();
+            }
+            other => panic!("unexpected {other:?} in the tenant roles"),
+        }
+    }
+}
+
+/// Binds `user` in `ns` to the chart's `claims-edit` role (what `edit` aggregates).
+async fn bind_tenant(client: &kube::Client, ns: &str, user: &str, release: &str) {
+    let rb: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": format!("{user}-claims"), "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+            "name": format!("{release}-talkturo-operator-claims-edit")},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &rb)
+        .await
+        .unwrap();
+}
+
+/// A tenant's claim, created with the tenant's own rights (retried while RBAC settles).
+async fn tenant_claim(tenant: &kube::Client, ns: &str, name: &str, spec: Value) {
+    let obj: PhoneNumberClaim =
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+    let api: Api<PhoneNumberClaim> = Api::namespaced(tenant.clone(), ns);
+    let started = std::time::Instant::now();
+    loop {
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(s)) if s.code == 403 && started.elapsed() < T => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+}
+
+fn ready_says(reason: &'static str) -> impl Fn(&PhoneNumberClaim) -> bool {
+    move |c| claim_condition(c, "Ready").is_some_and(|r| r.1 == reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_get_nothing_through_a_claim_that_their_rbac_denies() {
+    let Some(env) = env() else { return };
+    // Tenant A's namespace may use the class, with one assistant and a budget; tenant B's may not,
+    // and has an open class of its own.
+    let a = Fixture::new(
+        env,
+        "tenant-a",
+        |_| {},
+        json!({"assistantPolicy": "NamespaceAllowList"}),
+    )
+    .await;
+    let b = Fixture::new(env, "tenant-b", |_| {}, json!({})).await;
+    let admin = env.client();
+    let key = format!("tenancy-test/{}", a.ns);
+    a.patch_class(json!({"allowedNamespaces": {"matchLabels": {key.clone(): "on"}}}))
+        .await;
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    namespaces
+        .patch(
+            &a.ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {
+                "labels": {key: "on"},
+                "annotations": {"telephony.talkturo.ai/allowed-assistants": "asst_demo_sales"}
+            }})),
+        )
+        .await
+        .unwrap();
+    let release = format!("r{}", &a.ns[a.ns.len() - 6..]);
+    install_tenant_roles(&admin, &release).await;
+    bind_tenant(&admin, &a.ns, "tenant-a", &release).await;
+    bind_tenant(&admin, &b.ns, "tenant-b", &release).await;
+    let (ta, tb) = (client_as(env, "tenant-a"), client_as(env, "tenant-b"));
+
+    // A ConfigMap of tenant A's app, which tenant A may not even read.
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), &a.ns);
+    let victim: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "app-config"}, "data": {"SECRET_URL": "https://x"}}),
+    )
+    .unwrap();
+    let victim = cms.create(&PostParams::default(), &victim).await.unwrap();
+    let denied = Api::<ConfigMap>::namespaced(ta.clone(), &a.ns)
+        .get("app-config")
+        .await;
+    assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
+
+    // Tenant A: a number on an allowed assistant; a disallowed assistant; a foreign ConfigMap.
+    let class = a.class.clone();
+    tenant_claim(
+        &ta,
+        &a.ns,
+        "a1",
+        json!({"className": class, "countryCode": "US", "assistantId": "asst_demo_sales"}),
+    )
+    .await;
+    tenant_claim(
+        &ta,
+        &a.ns,
+        "a2",
+        json!({"className": class, "countryCode": "US", "assistantId": "asst_demo_support"}),
+    )
+    .await;
+    tenant_claim(
+        &ta,
+        &a.ns,
+        "a3",
+        json!({"className": class, "countryCode": "US", "configMapName": "app-config"}),
+    )
+    .await;
+    let a1 = a
+        .wait_claim("a1", T, |c| {
+            claim_condition(c, "Assigned").is_some_and(|r| r.0 == "True")
+        })
+        .await;
+    let a2 = a
+        .wait_claim("a2", T, |c| {
+            claim_condition(c, "Assigned").is_some_and(|r| r.1 == "AssistantNotAllowed")
+        })
+        .await;
+    a.wait_claim("a3", T, config_map_says("ConfigMapConflict"))
+        .await;
+    let a2_id = a2.status.unwrap().number_id;
+    assert!(
+        a.held("asst_demo_support").await.is_empty(),
+        "a2's number stays unassigned"
+    );
+    assert!(
+        !a.held("asst_demo_sales")
+            .await
+            .contains(a2_id.as_ref().unwrap())
+    );
+    let untouched = cms.get("app-config").await.unwrap();
+    assert_eq!(
+        untouched.metadata.resource_version,
+        victim.metadata.resource_version
+    );
+
+    // Tenant A's budget: what it holds now; one more is refused.
+    let held = a.class_numbers().await;
+    let mut total = rust_decimal::Decimal::ZERO;
+    for n in &held {
+        total += n
+            .status
+            .as_ref()
+            .and_then(|s| s.monthly_price.as_deref())
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap();
+    }
+    namespaces
+        .patch(
+            &a.ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": total.to_string()}}})),
+        )
+        .await
+        .unwrap();
+    let purchases = a.sim.sim.world().purchases();
+    tenant_claim(
+        &ta,
+        &a.ns,
+        "a4",
+        json!({"className": class, "countryCode": "US"}),
+    )
+    .await;
+    let a4 = a.wait_claim("a4", T, ready_says("BudgetExceeded")).await;
+    assert!(
+        claim_condition(&a4, "Ready")
+            .unwrap()
+            .2
+            .contains(&format!("namespace {}", a.ns))
+    );
+    assert_eq!(a.sim.sim.world().purchases(), purchases);
+
+    // Tenant B: A's class is not for it; A's number is not its to bind, and B learns no names.
+    tenant_claim(
+        &tb,
+        &b.ns,
+        "b1",
+        json!({"className": class, "countryCode": "US"}),
+    )
+    .await;
+    b.wait_claim("b1", T, ready_says("ClassNotAllowed")).await;
+    let a1_st = a1.status.unwrap();
+    tenant_claim(
+        &tb,
+        &b.ns,
+        "b2",
+        json!({"phoneNumberName": a1_st.phone_number_name.clone().unwrap()}),
+    )
+    .await;
+    b.wait_claim("b2", T, ready_says("ClassNotAllowed")).await;
+    tenant_claim(
+        &tb,
+        &b.ns,
+        "b3",
+        json!({"className": b.class, "number": a1_st.number.clone().unwrap()}),
+    )
+    .await;
+    let b3 = b.wait_claim("b3", T, ready_says("NumberTaken")).await;
+    let message = claim_condition(&b3, "Ready").unwrap().2.to_owned();
+    assert!(
+        message.contains("a claim in another namespace"),
+        "{message}"
+    );
+    // An imported company number binds only when an admin pre-binds it.
+    let company = b.bought_outside("US").await;
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&company);
+    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": name},
+        "spec": {"number": company, "className": b.class, "managementPolicy": "ObserveOnly"}}))
+    .unwrap();
+    b.numbers()
+        .create(&PostParams::default(), &pn)
+        .await
+        .unwrap();
+    tenant_claim(&tb, &b.ns, "b4", json!({"phoneNumberName": name})).await;
+    b.wait_claim("b4", T, ready_says("PhoneNumberUnavailable"))
+        .await;
+    b.numbers()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"claimRef": {"namespace": b.ns, "name": "b5"}}})),
+        )
+        .await
+        .unwrap();
+    tenant_claim(&tb, &b.ns, "b5", json!({"phoneNumberName": name})).await;
+    b.wait_bound("b5", T).await;
+    // Nothing of A's in B's view: its claims' statuses and Events.
+    let theirs = Api::<PhoneNumberClaim>::namespaced(tb.clone(), &b.ns)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), &b.ns)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let seen = format!(
+        "{:?}{:?}",
+        theirs.items.iter().map(|c| &c.status).collect::<Vec<_>>(),
+        events.items.iter().map(|e| &e.note).collect::<Vec<_>>()
+    );
+    // (Class names are cluster-wide and readable by all; the fixtures' happen to contain A's
+    // namespace, so only namespace and claim references count.)
+    for leak in [format!("namespace {}", a.ns), format!("{}/", a.ns)] {
+        assert!(
+            !seen.contains(&leak),
+            "B's claims or Events name {leak}:\n{seen}"
+        );
+    }
+    assert!(
+        !seen.contains("\"a1\"") && !seen.contains("claim a1"),
+        "{seen}"
+    );
+    assert!(
+        Api::<PhoneNumberClaim>::namespaced(tb, &a.ns)
+            .list(&Default::default())
+            .await
+            .is_err()
+    );
+    assert_eq!(b.sim.sim.world().purchases(), 0, "B bought nothing");
+
+    // The platform team takes A off the class: A's numbers are reported, never released.
+    let key = format!("tenancy-test/{}", a.ns);
+    namespaces
+        .patch(
+            &a.ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {key: "off"}}})),
+        )
+        .await
+        .unwrap();
+    let a1 = a
+        .wait_claim("a1", T, |c| {
+            claim_condition(c, "ClassAllowed").is_some_and(|r| r.1 == "ClassNotAllowed")
+        })
+        .await;
+    assert_eq!(
+        a1.status.unwrap().phase,
+        Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
+    );
+    assert_eq!(a.sim.sim.world().releases(), 0);
 }

@@ -172,13 +172,7 @@ async fn controllers(
     // Namespaces' labels and annotations (metadata only): which classes a namespace may use, which
     // assistants its claims may name, what it may spend.
     let (namespace_store, namespace_writer) = reflector::store();
-    let reflect_namespaces = watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-        wc.clone(),
-    )
-    .default_backoff()
-    .reflect(namespace_writer)
-    .for_each(|_| async {});
+
     let reflect_classes = watch::<PhoneNumberClass>(&client, &wc)
         .reflect_shared(class_writer)
         .for_each(|_| async {});
@@ -186,6 +180,28 @@ async fn controllers(
     // PhoneNumber gone) start with one: the deleted object's counterpart is woken directly.
     let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
     let (claim_wake_tx, claim_wake_rx) = futures::channel::mpsc::unbounded();
+    // A namespace's policies changed (labels, annotations): its claims look again. (Not at the
+    // initial list: every claim is reconciled then anyway.)
+    let reflect_namespaces = {
+        let (claims, wake) = (claim_store.clone(), claim_wake_tx.clone());
+        watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            wc.clone(),
+        )
+        .default_backoff()
+        .reflect(namespace_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Apply(ns)) = event {
+                let name = ns.metadata.name.clone();
+                for c in claims.state() {
+                    if c.metadata.namespace == name {
+                        let _ = wake.unbounded_send(ObjectRef::from_obj(c.as_ref()));
+                    }
+                }
+            }
+            async {}
+        })
+    };
     let reflect_claims = {
         let (numbers, wake) = (number_store.clone(), changed_tx.clone());
         watch::<PhoneNumberClaim>(&client, &wc)
