@@ -461,7 +461,16 @@ async fn imported_numbers_are_observe_only_and_never_released() {
     })
     .await;
 
-    // A claim binds it statically; deleting the claim and then the object releases nothing.
+    // An admin pre-binds it to a claim (an imported number binds no other way), which binds it
+    // statically; deleting the claim and then the object releases nothing.
+    f.numbers()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"claimRef": {"namespace": f.ns, "name": "line"}}})),
+        )
+        .await
+        .unwrap();
     bound(&f, "line", json!({"phoneNumberName": name})).await;
     f.claims()
         .delete("line", &Default::default())

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -477,4 +477,48 @@ async fn two_tenants_get_nothing_through_a_claim_that_their_rbac_denies() {
         Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
     );
     assert_eq!(a.sim.sim.world().releases(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_quota_caps_how_many_claims_a_namespace_may_create() {
+    let Some(env) = env() else { return };
+    let (client, ns) = env.namespace("quota").await;
+    let resource = "count/phonenumberclaims.telephony.talkturo.ai";
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), &ns);
+    let quota: ResourceQuota = serde_json::from_value(
+        json!({"metadata": {"name": "phone-lines"}, "spec": {"hard": {resource: "1"}}}),
+    )
+    .unwrap();
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    // The test control plane runs no kube-controller-manager: its quota controller would fill
+    // the status in; done here as it would.
+    quotas
+        .patch_status(
+            "phone-lines",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"hard": {resource: "1"}, "used": {resource: "0"}}})),
+        )
+        .await
+        .unwrap();
+    let claims: Api<PhoneNumberClaim> = Api::namespaced(client, &ns);
+    let claim = |name: &str| -> PhoneNumberClaim {
+        serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"className": "none", "countryCode": "US"}}),
+        )
+        .unwrap()
+    };
+    claims
+        .create(&PostParams::default(), &claim("first"))
+        .await
+        .unwrap();
+    let second = claims
+        .create(&PostParams::default(), &claim("second"))
+        .await;
+    match second {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 403);
+            assert!(s.message.contains("exceeded quota"), "{}", s.message);
+        }
+        other => panic!("the quota did not refuse the second claim: {other:?}"),
+    }
 }
