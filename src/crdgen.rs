@@ -9,10 +9,64 @@ use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 /// Every CRD this operator serves, with the file name it is committed under in `crds/`.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("phonenumberclasses.yaml", PhoneNumberClass::crd()),
-        ("phonenumberclaims.yaml", PhoneNumberClaim::crd()),
-        ("phonenumbers.yaml", PhoneNumber::crd()),
+        ("phonenumberclasses.yaml", reflowed(PhoneNumberClass::crd())),
+        ("phonenumberclaims.yaml", reflowed(PhoneNumberClaim::crd())),
+        ("phonenumbers.yaml", reflowed(PhoneNumber::crd())),
     ]
+}
+
+/// The CRD with every description reflowed: doc comments wrap at 100 columns, and `kubectl
+/// explain` would show those breaks mid-sentence. Paragraph breaks (blank lines) stay.
+fn reflowed(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    match v {
+                        serde_json::Value::String(s) if k == "description" => *s = reflow(s),
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut v) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    walk(&mut v);
+    serde_json::from_value(v).unwrap_or(crd)
+}
+
+/// One description: lines joined with spaces, paragraphs kept apart by a blank line.
+pub fn reflow(text: &str) -> String {
+    text.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_have_no_breaks_inside_a_paragraph() {
+        assert_eq!(
+            reflow("Base URL of the\naccount.\n\nSecond   para\ngraph."),
+            "Base URL of the account.\n\nSecond para graph."
+        );
+        for (_, crd) in crds() {
+            let yaml = serde_json::to_string(&crd).unwrap_or_default();
+            for d in yaml.split("\"description\":\"").skip(1) {
+                let text = d.split("\",").next().unwrap_or_default();
+                let single = text.replace("\\n\\n", "");
+                assert!(!single.contains("\\n"), "a line break inside: {text}");
+            }
+        }
+    }
 }
 
 /// One CRD as a YAML document.
