@@ -48,6 +48,21 @@ pub fn reflow(text: &str) -> String {
         .join("\n\n")
 }
 
+/// One CRD as a YAML document.
+pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    serde_yaml::to_string(crd)
+}
+
+/// All CRDs as one multi-document YAML stream.
+pub fn all_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for (_, crd) in crds() {
+        out.push_str("---\n");
+        out.push_str(&to_yaml(&crd)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,19 +82,4 @@ mod tests {
             }
         }
     }
-}
-
-/// One CRD as a YAML document.
-pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(crd)
-}
-
-/// All CRDs as one multi-document YAML stream.
-pub fn all_yaml() -> Result<String, serde_yaml::Error> {
-    let mut out = String::new();
-    for (_, crd) in crds() {
-        out.push_str("---\n");
-        out.push_str(&to_yaml(&crd)?);
-    }
-    Ok(out)
 }
