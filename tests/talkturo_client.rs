@@ -572,3 +572,19 @@ async fn lists_with_malformed_numbers_or_twin_ids_are_invalid() {
         .set_faults(vec![FaultRule::on(Op::List, FaultAction::EmptyList, None)]);
     assert!(c.list(TEAM).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_unreachable_service_is_reported_with_its_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = Client::new(ClientConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        SecretString::from("tk_demo_token"),
+    ))
+    .unwrap();
+    let e = c.list(TEAM).await.unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e}");
+    assert!(e.to_string().contains("Connection refused"), "{e}");
+}

@@ -90,15 +90,18 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
             // reconcile away. Nothing has changed for the number, so nothing is written.
             return Ok(Action::requeue(Duration::from_millis(500)));
         }
-        let why = conditions::find(
+        let ready = conditions::find(
             class.status.as_ref().map_or(&[][..], |s| &s.conditions),
             types::READY,
-        )
-        .map_or_else(
+        );
+        let why = ready.map_or_else(
             || "the class has not been reconciled yet".to_owned(),
             |c| format!("class {} is not ready: {}", pn.spec.class_name, c.message),
         );
-        let status = not_synced(&pn, reasons::CLASS_NOT_FOUND, why, now);
+        // The class's own reason (its Secret is missing, the key is refused, ...), not a claim
+        // that the class does not exist.
+        let reason = ready.map_or(reasons::CLASS_NOT_READY, |c| class_reason(&c.reason));
+        let status = not_synced(&pn, reason, why, now);
         apply_status(&ctx, &pn, status).await?;
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
@@ -235,6 +238,23 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// The reason constant matching a class's `Ready` reason (a closed set), else `ClassNotReady`.
+fn class_reason(reason: &str) -> &'static str {
+    [
+        reasons::SECRET_NOT_FOUND,
+        reasons::SECRET_KEY_MISSING,
+        reasons::UNAUTHORIZED,
+        reasons::FORBIDDEN,
+        reasons::UNREACHABLE,
+        reasons::INVALID_RESPONSE,
+        reasons::INVALID_SPEC,
+        reasons::INSECURE_URL,
+    ]
+    .into_iter()
+    .find(|r| *r == reason)
+    .unwrap_or(reasons::CLASS_NOT_READY)
 }
 
 /// Looks again at `at` (at least 100 ms from now).

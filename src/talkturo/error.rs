@@ -71,14 +71,17 @@ pub enum Error {
     #[error("Talkturo {op} did not answer within {after:?}")]
     Timeout { op: Operation, after: Duration },
     /// The connection could not be opened; the request never reached the service.
-    #[error("cannot connect to Talkturo for {op}: {source}")]
+    #[error("cannot connect to Talkturo for {op}: {}", causes(source))]
     Connect {
         op: Operation,
         #[source]
         source: reqwest::Error,
     },
     /// The connection broke after the request was sent, before a full answer arrived.
-    #[error("Talkturo {op}: connection lost before a full answer: {source}")]
+    #[error(
+        "Talkturo {op}: connection lost before a full answer: {}",
+        causes(source)
+    )]
     Transport {
         op: Operation,
         #[source]
@@ -226,6 +229,23 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// An error with the chain of its causes (`error sending request: … : dns error: …`,
+/// `… : Connection refused`), so a message says *why* Talkturo is unreachable: DNS, TLS, a
+/// refused connection.
+fn causes(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 /// The longest text taken from a Talkturo answer into an error (and so into conditions,

@@ -31,10 +31,13 @@ pub fn phone_number_name(e164: &str) -> String {
     printcolumn = r#"{"name":"Number","type":"string","jsonPath":".spec.number"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Class","type":"string","jsonPath":".spec.className"}"#,
+    printcolumn = r#"{"name":"Claim-Namespace","type":"string","jsonPath":".spec.claimRef.namespace"}"#,
     printcolumn = r#"{"name":"Claim","type":"string","jsonPath":".spec.claimRef.name"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.providerStatus"}"#,
     printcolumn = r#"{"name":"Monthly","type":"string","jsonPath":".status.monthlyPrice"}"#,
     printcolumn = r#"{"name":"Trial","type":"boolean","priority":1,"jsonPath":".status.isTrial"}"#,
+    printcolumn = r#"{"name":"Trial-Expires","type":"date","priority":1,"jsonPath":".status.trialExpiresAt"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
