@@ -287,3 +287,66 @@ async fn the_apiserver_streams_initial_lists() {
     let Some(env) = support::env() else { return };
     assert!(talkturo_operator::controller::run::streams_lists(&env.client()).await);
 }
+
+#[tokio::test]
+async fn a_class_that_owns_numbers_keeps_its_team_and_account() {
+    let Some(env) = support::env() else { return };
+    let client = env.client();
+    let classes: Api<talkturo_operator::api::v1alpha1::PhoneNumberClass> = Api::all(client);
+    let mut obj = cases::class(json!({}));
+    obj["metadata"]["name"] = json!("owns-numbers");
+    let class = serde_json::from_value(obj).unwrap();
+    let _ = classes.delete("owns-numbers", &Default::default()).await;
+    classes
+        .create(&PostParams::default(), &class)
+        .await
+        .unwrap();
+    let change = |team: &str| {
+        Patch::Merge(json!({"spec": {"teamId": team, "accountSlug": format!("{team}-slug")}}))
+    };
+    // No numbers yet: the account may still be corrected.
+    classes
+        .patch("owns-numbers", &PatchParams::default(), &change("team_2"))
+        .await
+        .unwrap();
+    let totals = |n: i32| {
+        Patch::Merge(
+            json!({"status": {"totals": {"numbers": n, "bound": n, "available": 0, "trial": 0, "monthlyCost": "1.00"}}}),
+        )
+    };
+    classes
+        .patch_status("owns-numbers", &PatchParams::default(), &totals(2))
+        .await
+        .unwrap();
+    let refused = classes
+        .patch("owns-numbers", &PatchParams::default(), &change("team_3"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("teamId and accountSlug cannot change while the class owns numbers"),
+        "{refused}"
+    );
+    // Other fields still change; and once it owns none, the account may change again.
+    classes
+        .patch(
+            "owns-numbers",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"syncInterval": "2m"}})),
+        )
+        .await
+        .unwrap();
+    classes
+        .patch_status("owns-numbers", &PatchParams::default(), &totals(0))
+        .await
+        .unwrap();
+    classes
+        .patch("owns-numbers", &PatchParams::default(), &change("team_3"))
+        .await
+        .unwrap();
+    classes
+        .delete("owns-numbers", &Default::default())
+        .await
+        .unwrap();
+}

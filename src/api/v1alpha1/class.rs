@@ -23,7 +23,8 @@ use super::common::{DURATION_PATTERN, MONEY_PATTERN, ReclaimPolicy, SecretKeyRef
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Numbers","type":"integer","jsonPath":".status.totals.numbers"}"#,
     printcolumn = r#"{"name":"Monthly","type":"string","jsonPath":".status.totals.monthlyCost"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.totals) || oldSelf.status.totals.numbers == 0 || (self.spec.teamId == oldSelf.spec.teamId && self.spec.accountSlug == oldSelf.spec.accountSlug)").message("teamId and accountSlug cannot change while the class owns numbers (status.totals.numbers): they name the account those numbers are in; create another class instead")
 )]
 #[x_kube(
     validation = Rule::new("self.apiBaseUrl.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP) || self.apiBaseUrl.matches('^http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')").message("apiBaseUrl must be https:// (the API key travels with every request); plain http:// only to a loopback address, or with allowInsecureHTTP: true"),
