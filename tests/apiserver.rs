@@ -233,6 +233,8 @@ async fn kubectl_get_shows_the_printer_columns() {
         phase: Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound),
         number: Some("+14155550101".into()),
         assistant_id: Some("asst_1".into()),
+        // The class column shows the class in use (here as the operator would resolve it).
+        class_name: Some("standard".into()),
         ..Default::default()
     };
     claims

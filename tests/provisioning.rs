@@ -58,6 +58,7 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
     let st = claim.status.clone().unwrap();
     assert_eq!(st.phase, Some(ClaimPhase::Bound));
     assert_eq!(claim_condition(&claim, "Bound").map(|c| c.0), Some("True"));
+    assert_eq!(st.class_name.as_deref(), Some(f.class.as_str()));
 
     let pn = f
         .numbers()

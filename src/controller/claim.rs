@@ -1431,6 +1431,7 @@ pub fn desired_bound(
         setup_price: st.setup_price.clone(),
         assistant_id: st.assigned_assistant_id.clone(),
         config_map_name: prev.config_map_name.clone(),
+        class_name: Some(pn.spec.class_name.clone()),
         purchase,
     }
 }
@@ -1490,9 +1491,22 @@ pub fn desired_pending(
 pub(super) async fn write_status(
     ctx: &Context,
     claim: &PhoneNumberClaim,
-    status: PhoneNumberClaimStatus,
+    mut status: PhoneNumberClaimStatus,
     precondition: Option<String>,
 ) -> Result<(), Error> {
+    // The class in use: the bound number's, else the one the claim resolves to.
+    let bound_class = status
+        .phone_number_name
+        .as_ref()
+        .and_then(|n| ctx.numbers.get(&ObjectRef::new(n)))
+        .map(|pn| pn.spec.class_name.clone());
+    status.class_name = bound_class
+        .or_else(|| {
+            resolve_class(claim, &ctx.classes.state())
+                .ok()
+                .map(|c| c.name_any())
+        })
+        .or(status.class_name);
     if claim.status.as_ref() == Some(&status) {
         return Ok(());
     }

@@ -22,7 +22,7 @@ use super::common::{E164_PATTERN, MONEY_PATTERN, NumberType};
     derive = "PartialEq",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Number","type":"string","jsonPath":".status.number"}"#,
-    printcolumn = r#"{"name":"Class","type":"string","jsonPath":".spec.className"}"#,
+    printcolumn = r#"{"name":"Class","type":"string","jsonPath":".status.className"}"#,
     printcolumn = r#"{"name":"Assistant","type":"string","jsonPath":".status.assistantId"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
@@ -181,6 +181,11 @@ pub struct PhoneNumberClaimStatus {
     /// The ConfigMap the operator last wrote the number into (`spec.configMapName` once written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_name: Option<String>,
+
+    /// The class the claim uses: its `className`, the default class it resolved to when it names
+    /// none, or its bound number's class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
 
     /// Progress of dynamic provisioning; kept across restarts so backoff survives them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
