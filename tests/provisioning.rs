@@ -59,6 +59,10 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
     assert_eq!(st.phase, Some(ClaimPhase::Bound));
     assert_eq!(claim_condition(&claim, "Bound").map(|c| c.0), Some("True"));
     assert_eq!(st.class_name.as_deref(), Some(f.class.as_str()));
+    // Created moments after its class: no Warning on the happy path (the class was one
+    // reconcile away, not "not ready").
+    let warned = f.event_reasons("PhoneNumberClaim", "line").await;
+    assert!(!warned.contains(&"ClassNotReady".to_owned()), "{warned:?}");
 
     let pn = f
         .numbers()

@@ -277,6 +277,7 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
             Ok(Action::requeue(p.requeue))
         }
         Provision::Progress => Ok(Action::requeue(Duration::from_secs(30))),
+        Provision::Wait(after) => Ok(Action::requeue(after)),
     }
 }
 
@@ -293,6 +294,10 @@ pub(super) enum Provision {
     Pending(Pending),
     /// A write was made (binding, intent, PhoneNumber); watches bring the next step.
     Progress,
+    /// Nothing changed for the claim (this process is still building the class's account after
+    /// a start or a leader change, or the class was created moments ago): look again after
+    /// this long, writing nothing and publishing no Event.
+    Wait(Duration),
 }
 
 /// The claim's recorded provisioning progress (empty before the first attempt).
@@ -835,6 +840,17 @@ pub(super) async fn choose_and_record(
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, types::READY));
     let class_ready = ready.is_some_and(|c| c.status == "True");
+    let class_new = class.status.is_none()
+        && class
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .is_some_and(|c| now.duration_since(c.0).unsigned_abs() < QUIET_WAIT);
+    if (class_ready || class_new) && ctx.accounts.get(&class_name).is_none() {
+        // One class reconcile away (a start, a leader change, a class created moments ago):
+        // nothing to report, and nothing to rewrite.
+        return Ok(Provision::Wait(Duration::from_secs(1)));
+    }
     let Some(account) = ctx.accounts.get(&class_name).filter(|_| class_ready) else {
         let why = ready.map_or_else(
             || format!("class {class_name} has not been checked yet"),

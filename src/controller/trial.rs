@@ -212,6 +212,7 @@ pub(super) async fn replace(
                 .await;
                 Replacement::Done(Action::requeue(Duration::from_secs(30)))
             }
+            Provision::Wait(after) => Replacement::Done(Action::requeue(after)),
             Provision::Pending(p) if p.reason == reasons::PLAN_LIMIT_REACHED => {
                 progress.replacement_blocked = Some(format!(
                     "no paid replacement can be bought ({}); onExpiry Replace falls back to Notify",
