@@ -846,7 +846,7 @@ pub(super) async fn choose_and_record(
             .creation_timestamp
             .as_ref()
             .is_some_and(|c| now.duration_since(c.0).unsigned_abs() < QUIET_WAIT);
-    if (class_ready || class_new) && ctx.accounts.get(&class_name).is_none() {
+    if class_new || (class_ready && ctx.accounts.get(&class_name).is_none()) {
         // One class reconcile away (a start, a leader change, a class created moments ago):
         // nothing to report, and nothing to rewrite.
         return Ok(Provision::Wait(Duration::from_secs(1)));
