@@ -398,7 +398,7 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     f.claim("line", json!({"countryCode": "US"})).await;
     let name = delete_during_purchase(&f).await;
     let reasons = f.event_reasons("PhoneNumber", &name).await;
-    for r in ["PurchaseOutcomeUnknown", "Adopted", "NumberKept"] {
+    for r in ["PurchaseUnsettled", "Adopted", "NumberKept"] {
         assert!(reasons.contains(&r.to_owned()), "{r} missing: {reasons:?}");
     }
     assert_eq!(f.sim.sim.world().purchases(), 1);
@@ -417,7 +417,7 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     let name = delete_during_purchase(&g).await;
     let reasons = g.event_reasons("PhoneNumber", &name).await;
     assert!(
-        reasons.contains(&"PurchaseOutcomeUnknown".to_owned())
+        reasons.contains(&"PurchaseUnsettled".to_owned())
             && !reasons.contains(&"NumberKept".to_owned()),
         "{reasons:?}"
     );

@@ -1033,9 +1033,11 @@ async fn buy(
                 pn.metadata.generation,
                 &now_time(now),
             );
+            // Not a Warning yet: most unknown outcomes settle within seconds. The Warning
+            // (`PurchaseOutcomeUnknown`) is for one still unsettled after --outcome-alert-secs.
             let note = Note {
-                warning: true,
-                reason: "PurchaseOutcomeUnknown",
+                warning: false,
+                reason: "PurchaseUnsettled",
                 message: format!("purchase of {number}: {e}; the account list will settle it"),
             };
             Ok((st, grace, Some(note)))
