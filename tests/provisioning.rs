@@ -324,6 +324,18 @@ async fn the_plan_limit_stops_purchases_on_class_and_claims() {
     );
     assert!(attempts <= 4, "{attempts} purchase calls for 2 numbers");
     assert_eq!(f.sim.sim.world().purchases(), 2);
+    // The waiting claims said PlanLimitReached throughout (no "retrying in 3s" in between).
+    for i in 0..4 {
+        let c = f.claims().get(&format!("c{i}")).await.unwrap();
+        if !ready(&c) {
+            assert!(pending_with("PlanLimitReached")(&c), "c{i}");
+            let said = f.event_reasons("PhoneNumberClaim", &format!("c{i}")).await;
+            assert!(
+                !said.contains(&"PurchaseFailed".to_owned()),
+                "c{i}: {said:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

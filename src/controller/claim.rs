@@ -874,6 +874,17 @@ pub(super) async fn choose_and_record(
             retry,
         )));
     };
+    // The plan limit first: a claim refused for it waits out its retry back-off saying so, not
+    // flapping to "retrying in 3s" and back.
+    if let Some((count, _)) = account.purchase_blocked(now, ctx.config.plan_limit_recheck) {
+        return Ok(Provision::Pending(Pending::new(
+            reasons::PLAN_LIMIT_REACHED,
+            format!(
+                "the Talkturo plan's number limit is reached ({count} numbers); release a number or upgrade the plan"
+            ),
+            ctx.config.plan_limit_recheck,
+        )));
+    }
     if let Some(retry_at) = claim
         .status
         .as_ref()
@@ -892,15 +903,6 @@ pub(super) async fn choose_and_record(
             reasons::PURCHASE_FAILED,
             format!("retrying in {}s after: {last}", wait.as_secs()),
             wait,
-        )));
-    }
-    if let Some((count, _)) = account.purchase_blocked(now, ctx.config.plan_limit_recheck) {
-        return Ok(Provision::Pending(Pending::new(
-            reasons::PLAN_LIMIT_REACHED,
-            format!(
-                "the Talkturo plan's number limit is reached ({count} numbers); release a number or upgrade the plan"
-            ),
-            ctx.config.plan_limit_recheck,
         )));
     }
     let Some(filters) = filters(claim) else {
