@@ -742,11 +742,8 @@ pub fn choose(
 ) -> Result<AvailableNumber, Pending> {
     let retry = Duration::from_secs(60);
     let s = &claim.spec;
-    let wanted = |o: &AvailableNumber| s.number.as_ref().is_none_or(|n| &o.phone_number == n);
-    let capable: Vec<&AvailableNumber> = offers
-        .iter()
-        .filter(|o| wanted(o) && s.features.iter().all(|f| o.features.contains(f)))
-        .collect();
+    let capable: Vec<&AvailableNumber> =
+        offers.iter().filter(|o| matches_claim(claim, o)).collect();
     let free: Vec<&AvailableNumber> = capable
         .iter()
         .copied()
@@ -822,6 +819,40 @@ pub fn choose(
             Duration::from_secs(60),
         )
     })
+}
+
+/// Whether an offer is what the claim asks for (its exact number, its features). Pure.
+fn matches_claim(claim: &PhoneNumberClaim, o: &AvailableNumber) -> bool {
+    let s = &claim.spec;
+    s.number.as_ref().is_none_or(|n| &o.phone_number == n)
+        && s.features.iter().all(|f| o.features.contains(f))
+}
+
+/// A claim that found every offer taken, when every matching offer is a number the account
+/// already holds (`owned`): no purchase in flight will free one, so it backs off and says so
+/// instead of searching again every few seconds. Otherwise `p` as it is. Pure.
+pub(super) fn held_back(
+    p: Pending,
+    claim: &PhoneNumberClaim,
+    offers: &[AvailableNumber],
+    owned: &BTreeSet<String>,
+) -> Pending {
+    let matching: Vec<&AvailableNumber> =
+        offers.iter().filter(|o| matches_claim(claim, o)).collect();
+    if !p.transient
+        || matching.is_empty()
+        || !matching.iter().all(|o| owned.contains(&o.phone_number))
+    {
+        return p;
+    }
+    Pending::new(
+        reasons::NO_CANDIDATES,
+        format!(
+            "every offer matching the criteria ({}) is a number the account already holds; the carrier offers nothing new, looking again in 60s",
+            matching.len()
+        ),
+        Duration::from_secs(60),
+    )
 }
 
 /// Gates, search, choice, budget, then the intent and the PhoneNumber.
@@ -946,7 +977,14 @@ pub(super) async fn choose_and_record(
             };
             match choose(claim, class, &fresh, &taken) {
                 Ok(pick) => pick,
-                Err(p) => return Ok(Provision::Pending(p)),
+                Err(p) => {
+                    let owned: BTreeSet<String> = numbers
+                        .iter()
+                        .filter(|n| n.status.as_ref().is_some_and(|s| s.id.is_some()))
+                        .map(|n| n.spec.number.clone())
+                        .collect();
+                    return Ok(Provision::Pending(held_back(p, claim, &fresh, &owned)));
+                }
             }
         }
         Err(p) => return Ok(Provision::Pending(p)),
@@ -1796,6 +1834,26 @@ mod tests {
             let e = choose(&capped, &c, &with_unpriced, &taken).unwrap_err();
             assert_eq!(e.reason, reasons::OVER_PRICE, "{selection}");
         }
+    }
+
+    #[test]
+    fn a_claim_whose_offers_are_all_held_backs_off_and_says_so() {
+        let c = claim(json!({"countryCode": "US"}));
+        let all: BTreeSet<String> = offers().into_iter().map(|o| o.phone_number).collect();
+        let taken = choose(&c, &class("c", json!({})), &offers(), &all).unwrap_err();
+        assert!(
+            taken.transient,
+            "taken by purchases in flight: look again soon"
+        );
+        // Every one of them a number the account holds: nothing will free one.
+        let p = held_back(taken.clone(), &c, &offers(), &all);
+        assert!(!p.transient);
+        assert_eq!(p.requeue, Duration::from_secs(60));
+        assert!(p.message.contains("already holds"), "{}", p.message);
+        // Some held by a purchase in flight only: unchanged.
+        let mut some = all.clone();
+        some.remove("+14155550101");
+        assert_eq!(held_back(taken.clone(), &c, &offers(), &some), taken);
     }
 
     #[test]
