@@ -407,7 +407,8 @@ async fn a_purchase_answer_for_another_number_is_not_recorded_and_that_number_is
         .map(|r| (r.phone_number.clone(), r.id.clone()))
         .collect();
     assert_eq!(owned.len(), 2, "{owned:?}");
-    // Every number the account holds has a PhoneNumber; the substitute one is bound to no claim.
+    // Every number the account holds has a PhoneNumber; the substitute one is bound to no claim
+    // and only observed (the answer could have been wrong: it is never bought on its word).
     for (number, id) in &owned {
         let pn = f
             .wait_number(&phone_number_name(number), T, |p| {
@@ -416,7 +417,7 @@ async fn a_purchase_answer_for_another_number_is_not_recorded_and_that_number_is
             .await;
         if number != &bound {
             assert_eq!(pn.spec.claim_ref, None);
-            assert_eq!(pn.spec.management_policy, ManagementPolicy::Managed);
+            assert_eq!(pn.spec.management_policy, ManagementPolicy::ObserveOnly);
         }
     }
     let mismatch = events(&f).await.into_iter().any(|e| {
@@ -426,6 +427,51 @@ async fn a_purchase_answer_for_another_number_is_not_recorded_and_that_number_is
                 .is_some_and(|r| r.kind.as_deref() == Some("PhoneNumber"))
     });
     assert!(mismatch, "a PurchaseMismatch Warning");
+}
+
+/// A purchase answer naming a number that was *not* bought: the operator tracks what the answer
+/// names, but never buys it on the strength of that answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_answer_naming_a_number_never_bought_buys_nothing_more() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "h-misreport", |_| {}, json!({})).await;
+    faults(
+        &f,
+        vec![FaultRule::on(
+            Op::Purchase,
+            FaultAction::MisreportedPurchase,
+            Some(1),
+        )],
+    );
+    f.claim("line", json!({"countryCode": "US", "areaCode": "415"}))
+        .await;
+    f.wait_bound("line", T).await;
+    let tracked = f
+        .class_numbers()
+        .await
+        .into_iter()
+        .find(|n| n.spec.claim_ref.is_none())
+        .expect("a PhoneNumber for the number the answer named");
+    // Two sync intervals: nothing buys the named number.
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(f.sim.sim.world().purchases(), 1, "only the asked number");
+    assert!(
+        f.sim
+            .sim
+            .world()
+            .records()
+            .all(|r| r.phone_number != tracked.spec.number),
+        "the number the answer named was bought"
+    );
+    let tracked = f
+        .numbers()
+        .get(&tracked.metadata.name.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        tracked.spec.management_policy,
+        ManagementPolicy::ObserveOnly
+    );
 }
 
 /// Failure 6: one number listed under two ids switched `status.id` to the twin.

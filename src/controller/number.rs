@@ -1052,8 +1052,10 @@ async fn buy(
 }
 
 /// Gives a number a purchase answer named (instead of the one asked for) a PhoneNumber of its
-/// own: managed, bound to no claim, so it is never billed untracked; an admin binds or releases
-/// it. Says what became of it, for the Warning.
+/// own, bound to no claim, so it is never billed untracked. `ObserveOnly`: the answer may be
+/// wrong, and a managed PhoneNumber absent from the account would be bought on the strength of
+/// it; this one only mirrors the account, and an admin decides what becomes of the number.
+/// Says what became of it, for the Warning.
 async fn track_answered(
     ctx: &Context,
     class: &PhoneNumberClass,
@@ -1086,14 +1088,16 @@ async fn track_answered(
             class_name: class.name_any(),
             claim_ref: None,
             assistant_id: None,
-            reclaim_policy: class.spec.reclaim_policy,
-            management_policy: ManagementPolicy::Managed,
+            reclaim_policy: ReclaimPolicy::Retain,
+            management_policy: ManagementPolicy::ObserveOnly,
         },
         status: None,
     };
     let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     match api.create(&kube::api::PostParams::default(), &pn).await {
-        Ok(_) => format!("PhoneNumber {name} now tracks {answered}, bound to no claim"),
+        Ok(_) => format!(
+            "PhoneNumber {name} now tracks {answered} (ObserveOnly, bound to no claim: an admin decides whether to keep or release it)"
+        ),
         Err(kube::Error::Api(s)) if s.code == 409 => {
             format!("PhoneNumber {name} already tracks {answered}")
         }

@@ -265,7 +265,14 @@ async fn purchase(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
             number = other;
         }
         let team = b.team_id.ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
-        let (record, eligibility) = world.purchase(account, &number, &team, b.connection_id, now)?;
+        let (mut record, eligibility) = world.purchase(account, &number, &team, b.connection_id, now)?;
+        if hostile == Some(&FaultAction::MisreportedPurchase)
+            && let Some(other) = world.substitute(&number)
+        {
+            // The asked number was bought; the answer names one still on offer.
+            record.phone_number = other;
+            record.id.push_str("_x");
+        }
         Ok(json!({"success": true, "phoneNumber": world.record_json(&record), "eligibility": eligibility}))
     })
     .await

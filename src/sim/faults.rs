@@ -40,6 +40,9 @@ pub enum FaultAction {
     // wrongly. The client must refuse them or the operator must not act on them.
     /// Purchase: buy another number on offer in the same pool instead, and answer its record.
     MismatchedPurchase,
+    /// Purchase: buy the number asked for, but answer with a record of another number, one still
+    /// on offer (nothing of it was bought).
+    MisreportedPurchase,
     /// List: answer no numbers (`count` 0) whatever the account holds.
     EmptyList,
     /// List: answer every number without its leading `+`.
@@ -81,6 +84,7 @@ impl FaultAction {
             FaultAction::LostResponse { mode } => format!("lost_{mode:?}").to_lowercase(),
             FaultAction::Malformed => "malformed".into(),
             FaultAction::MismatchedPurchase => "mismatched_purchase".into(),
+            FaultAction::MisreportedPurchase => "misreported_purchase".into(),
             FaultAction::EmptyList => "empty_list".into(),
             FaultAction::MalformedNumbers => "malformed_numbers".into(),
             FaultAction::DuplicateIds => "duplicate_ids".into(),
