@@ -4,7 +4,7 @@
 //! and the plan-limit gate.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -165,8 +165,8 @@ pub struct Account {
     absences: Mutex<Absences>,
     /// Numbers this process released, by when: their absence is expected.
     released: Mutex<HashMap<String, Timestamp>>,
-    /// How long a suspect list's absences wait for confirmation (the class's sync interval), ms.
-    confirm_after_ms: AtomicU64,
+    /// How long a suspect list's absences wait for confirmation (the class's sync interval).
+    confirm_after: Mutex<Duration>,
     known: Option<KnownNumbers>,
 }
 
@@ -221,7 +221,7 @@ impl Account {
             assistants: Mutex::new(HashMap::new()),
             absences: Mutex::new(Absences::default()),
             released: Mutex::new(HashMap::new()),
-            confirm_after_ms: AtomicU64::new(60_000),
+            confirm_after: Mutex::new(Duration::from_secs(60)),
             known: None,
         }
     }
@@ -235,10 +235,7 @@ impl Account {
 
     /// How long a suspect list's absences wait for confirmation: the class's sync interval.
     pub fn set_confirm_after(&self, d: Duration) -> &Self {
-        self.confirm_after_ms.store(
-            d.as_millis().min(u128::from(u64::MAX)) as u64,
-            Ordering::Relaxed,
-        );
+        *lock(&self.confirm_after) = d;
         self
     }
 
@@ -277,11 +274,8 @@ impl Account {
         } else {
             a.gone.extend(dropped);
         }
-        let wait = SignedDuration::from_millis(
-            self.confirm_after_ms
-                .load(Ordering::Relaxed)
-                .min(i64::MAX as u64) as i64,
-        );
+        let wait =
+            SignedDuration::try_from(*lock(&self.confirm_after)).unwrap_or(SignedDuration::MAX);
         let confirmed: Vec<String> = a
             .pending
             .iter()

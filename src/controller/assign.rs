@@ -312,6 +312,11 @@ async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talk
         Err(e) => return Err(e),
     };
     let mut keep = held_by(&held, assistant);
+    if !keep.iter().any(|h| h == id) {
+        // Not there (any more): nothing to take away, and no PATCH that could touch the others.
+        return Ok(());
+    }
+    keep.retain(|h| h != id);
     // The GET lists active numbers only: numbers the account list shows on this assistant in
     // another status (suspended) are its too, and a replace-the-set PATCH without them would
     // take them away.
@@ -326,11 +331,6 @@ async fn remove(account: &Account, assistant: &str, id: &str) -> Result<(), talk
             }
         }
     }
-    if !held_by(&held, assistant).iter().any(|h| h == id) {
-        // Not there (any more): nothing to take away, and no PATCH that could touch the others.
-        return Ok(());
-    }
-    keep.retain(|h| h != id);
     account.client.set_assistant_numbers(assistant, &keep).await
 }
 
