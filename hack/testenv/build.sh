@@ -6,6 +6,8 @@
 # committed). Output: $TESTENV_BIN (default: $HOME/.cache/talkturo-testenv/<versions>/), which
 # is printed on the last line so callers can `export KUBEBUILDER_ASSETS=$(hack/testenv/build.sh)`.
 set -euo pipefail
+# Version checks capture output rather than pipe into `grep -q`: under pipefail an early exit of
+# grep can fail the producer with SIGPIPE and make a cached binary look stale.
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -26,7 +28,7 @@ command -v go >/dev/null || fail "go is not installed; the control plane is buil
 minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
 
 build_kube() {
-  if [ -x "$out/kube-apiserver" ] && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $KUBE_VERSION"; then
+  if [ -x "$out/kube-apiserver" ] && [ "$("$out/kube-apiserver" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ]; then
     log "kube-apiserver $KUBE_VERSION: cached in $out"
     return
   fi
@@ -46,7 +48,7 @@ build_kube() {
 }
 
 build_etcd() {
-  if [ -x "$out/etcd" ] && "$out/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}"; then
+  if [ -x "$out/etcd" ] && [[ "$("$out/etcd" --version 2>/dev/null)" == *"etcd Version: ${ETCD_VERSION#v}"* ]]; then
     log "etcd $ETCD_VERSION: cached in $out"
     return
   fi
@@ -60,7 +62,7 @@ build_etcd() {
 }
 
 build_helm() {
-  if [ -x "$out/helm" ] && "$out/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+  if [ -x "$out/helm" ] && [[ "$("$out/helm" version --short 2>/dev/null)" == "$HELM_VERSION"* ]]; then
     log "helm $HELM_VERSION: cached in $out"
     return
   fi
