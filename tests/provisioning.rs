@@ -335,6 +335,14 @@ async fn the_plan_limit_stops_purchases_on_class_and_claims() {
                 "c{i}: {said:?}"
             );
         }
+        // No Warning that is not true: the only one a claim may carry is the plan limit.
+        let warned: Vec<_> = f
+            .events("PhoneNumberClaim", &format!("c{i}"))
+            .await
+            .into_iter()
+            .filter(|(t, r, _)| t == "Warning" && r != "PlanLimitReached")
+            .collect();
+        assert!(warned.is_empty(), "c{i}: {warned:?}");
     }
 }
 
@@ -367,6 +375,11 @@ async fn a_lost_response_and_a_timeout_on_purchase_are_adopted_from_the_list_wit
                 && !reasons.contains(&"PurchaseOutcomeUnknown".to_owned()),
             "{mode:?}: {reasons:?}"
         );
+        // Nothing went wrong that a user must act on: no Warning on the number or the claim.
+        let mut all = f.events("PhoneNumber", &pn).await;
+        all.extend(f.events("PhoneNumberClaim", "line").await);
+        let warned: Vec<_> = all.iter().filter(|(t, ..)| t == "Warning").collect();
+        assert!(warned.is_empty(), "{mode:?}: {warned:?}");
     }
 }
 

@@ -217,4 +217,19 @@ async fn release_on_expiry_releases_the_trial_number() {
     let (_, reason, message) = claim_condition(&c, "Ready").unwrap();
     assert_eq!(reason, "TrialExpired", "{message}");
     assert_eq!(f.sim.sim.world().purchases(), 1, "no new number bought");
+    // Only true alarms: the expiry is reported as such, never as a lost number.
+    let on_number = f.events("PhoneNumber", &pn).await;
+    let on_claim = f.events("PhoneNumberClaim", "line").await;
+    eprintln!("PhoneNumber events: {on_number:?}\nclaim events: {on_claim:?}");
+    for (type_, reason, note) in on_number.iter().chain(&on_claim) {
+        assert_ne!(reason, "NumberLost", "{type_} {reason}: {note}");
+    }
+    assert!(
+        on_number.iter().any(|(_, r, _)| r == "TrialExpired"),
+        "{on_number:?}"
+    );
+    assert!(
+        on_claim.iter().any(|(_, r, _)| r == "TrialExpired"),
+        "{on_claim:?}"
+    );
 }

@@ -153,16 +153,16 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     let link = claim_link(&pn, &ctx);
     let owned = pn.status.as_ref().is_some_and(|s| s.id.is_some());
     let in_account = snapshot.records.contains_key(&pn.spec.number);
-    let releasing = pn.spec.management_policy == ManagementPolicy::Managed
-        && pn.spec.reclaim_policy == ReclaimPolicy::Release;
     // Only a number this operator released goes without a trace: one that merely vanished may
-    // still be billed, so it stays, Lost, until an admin deletes its PhoneNumber.
+    // still be billed, so it stays, Lost, until an admin deletes its PhoneNumber. A released
+    // one may still be seen here before its deletion is (an onExpiry release keeps its claim):
+    // it is deleted again, never reported lost.
     let released = pn
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, types::READY))
         .is_some_and(|c| c.reason == reasons::RELEASED);
-    if owned && !in_account && (deleting || (releasing && released && link == ClaimLink::Missing)) {
+    if owned && !in_account && (deleting || released) {
         // Gone from the account (released by us, or vanished) and not wanted any more: the
         // object goes too, without reporting the number as lost.
         if deleting {
@@ -218,7 +218,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         && reclaim::releasable(&pn, &status, now)
     {
         // onExpiry Release: the trial number goes, whatever its claim.
-        let released = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await;
+        let why = reclaim::Why::TrialExpired;
+        let released = reclaim::release_now(&ctx, &pn, &account, (&mut status, why), now).await;
         if let Some(next) = keep_status(&ctx, &pn, &status, released).await? {
             return Ok(next);
         }
@@ -227,7 +228,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         let assigned = super::assign::reconcile(&ctx, &pn, &account, link, &mut status, now).await;
         keep_status(&ctx, &pn, &status, assigned).await?;
         if link == ClaimLink::Missing && reclaim::wants_release(&pn, &status, true, false, now) {
-            let released = reclaim::release_now(&ctx, &pn, &account, &mut status, now).await;
+            let why = reclaim::Why::ReclaimPolicy;
+            let released = reclaim::release_now(&ctx, &pn, &account, (&mut status, why), now).await;
             if let Some(next) = keep_status(&ctx, &pn, &status, released).await? {
                 return Ok(next);
             }
@@ -1193,7 +1195,15 @@ async fn finalize(
             // Refused recently: keep the number and the object; try again later.
             return Ok(Action::requeue(Duration::from_secs(3600)));
         }
-        return match reclaim::release(ctx, pn, account, &mut status, now).await? {
+        return match reclaim::release(
+            ctx,
+            pn,
+            account,
+            (&mut status, reclaim::Why::ReclaimPolicy),
+            now,
+        )
+        .await?
+        {
             Reclaimed::Released => remove_finalizer(ctx, pn, "released").await,
             Reclaimed::Kept => {
                 apply_status(ctx, pn, status).await?;

@@ -59,12 +59,30 @@ pub fn releasable(pn: &PhoneNumber, status: &PhoneNumberStatus, now: Timestamp) 
         && !refused_recently
 }
 
+/// Why the operator releases a number, as its Event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The claim or the PhoneNumber went, under `reclaimPolicy: Release`.
+    ReclaimPolicy,
+    /// The trial expired, under the class's `onExpiry: Release`.
+    TrialExpired,
+}
+
+impl Why {
+    fn because(self) -> &'static str {
+        match self {
+            Why::ReclaimPolicy => "as reclaimPolicy Release asks",
+            Why::TrialExpired => "because its trial expired (onExpiry Release)",
+        }
+    }
+}
+
 /// Releases the number at Talkturo, recording a refusal in `status`.
 pub async fn release(
     ctx: &Context,
     pn: &PhoneNumber,
     account: &Account,
-    status: &mut PhoneNumberStatus,
+    (status, why): (&mut PhoneNumberStatus, Why),
     now: Timestamp,
 ) -> Result<Reclaimed, Error> {
     let Some(id) = status.id.clone() else {
@@ -92,7 +110,8 @@ pub async fn release(
                 reasons::RELEASED,
                 "Reclaim",
                 format!(
-                    "released {number} (record {id}) at Talkturo, as reclaimPolicy Release asks"
+                    "released {number} (record {id}) at Talkturo, {}",
+                    why.because()
                 ),
             )
             .await;
@@ -159,29 +178,31 @@ pub async fn release_now(
     ctx: &Context,
     pn: &PhoneNumber,
     account: &Account,
-    status: &mut PhoneNumberStatus,
+    (status, why): (&mut PhoneNumberStatus, Why),
     now: Timestamp,
 ) -> Result<Option<Action>, Error> {
-    Ok(match release(ctx, pn, account, status, now).await? {
-        Reclaimed::Released => {
-            // The status first: a number bought in this same reconcile (its claim went while it
-            // was being bought) is recorded as ours before the object goes, so the deletion's
-            // reconcile sees an owned number that left the account, not an unrecorded purchase.
-            super::number::apply_status(ctx, pn, status.clone()).await?;
-            delete_number(
-                ctx,
-                &kube::ResourceExt::name_any(pn),
-                "deleting a released PhoneNumber",
-            )
-            .await?;
-            Some(Action::await_change())
-        }
-        Reclaimed::Unsettled => {
-            super::number::apply_status(ctx, pn, status.clone()).await?;
-            Some(Action::requeue(
-                ctx.config.purchase_grace.max(ctx.config.fast_sync),
-            ))
-        }
-        Reclaimed::Kept => None,
-    })
+    Ok(
+        match release(ctx, pn, account, (&mut *status, why), now).await? {
+            Reclaimed::Released => {
+                // The status first: a number bought in this same reconcile (its claim went while it
+                // was being bought) is recorded as ours before the object goes, so the deletion's
+                // reconcile sees an owned number that left the account, not an unrecorded purchase.
+                super::number::apply_status(ctx, pn, status.clone()).await?;
+                delete_number(
+                    ctx,
+                    &kube::ResourceExt::name_any(pn),
+                    "deleting a released PhoneNumber",
+                )
+                .await?;
+                Some(Action::await_change())
+            }
+            Reclaimed::Unsettled => {
+                super::number::apply_status(ctx, pn, status.clone()).await?;
+                Some(Action::requeue(
+                    ctx.config.purchase_grace.max(ctx.config.fast_sync),
+                ))
+            }
+            Reclaimed::Kept => None,
+        },
+    )
 }

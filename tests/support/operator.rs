@@ -284,6 +284,16 @@ impl Fixture {
 
     /// Reasons of the Events about an object (any namespace), newest last.
     pub async fn event_reasons(&self, kind: &str, name: &str) -> Vec<String> {
+        self.events(kind, name)
+            .await
+            .into_iter()
+            .map(|(_, reason, _)| reason)
+            .collect()
+    }
+
+    /// The Events about an object (cluster-scoped, or in this fixture's namespace) as (type,
+    /// reason, note), newest last.
+    pub async fn events(&self, kind: &str, name: &str) -> Vec<(String, String, String)> {
         let api: Api<k8s_openapi::api::events::v1::Event> = Api::all(self.client.clone());
         let mut evs: Vec<_> = api
             .list(&ListParams::default())
@@ -293,12 +303,22 @@ impl Fixture {
             .into_iter()
             .filter(|e| {
                 e.regarding.as_ref().is_some_and(|r| {
-                    r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)
+                    r.kind.as_deref() == Some(kind)
+                        && r.name.as_deref() == Some(name)
+                        && r.namespace.as_ref().is_none_or(|ns| *ns == self.ns)
                 })
             })
             .collect();
         evs.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-        evs.into_iter().filter_map(|e| e.reason).collect()
+        evs.into_iter()
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect()
     }
 
     /// Sets (or, with `None`, clears) a claim's `assistantId`.
