@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use kube::api::PostParams;
+use serde_json::json;
+use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
 use talkturo_operator::bench::{self, Bench};
 use talkturo_operator::sim::Op;
 use talkturo_operator::testenv::Binaries;
@@ -13,17 +16,25 @@ use talkturo_operator::testenv::Binaries;
 const BURST: usize = 30;
 const SYNC_SECS: u64 = 5;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_writes_and_restarts_cost_exactly_what_benchmarks_md_says() {
+/// Whether the control plane binaries are there (CI must have them).
+fn binaries() -> bool {
     if let Err(e) = Binaries::locate() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "control plane binaries missing (CI=true): {e}"
         );
         eprintln!("*** SKIPPED: {e}");
-        return;
+        return false;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_writes_and_restarts_cost_exactly_what_benchmarks_md_says() {
+    if !binaries() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut b = Bench::start(
         dir.path(),
@@ -132,4 +143,116 @@ async fn calls_writes_and_restarts_cost_exactly_what_benchmarks_md_says() {
     let w = b.writes_since(mark).unwrap();
     assert_eq!((w.state, w.events), (0, 0), "{w:?}");
     assert_eq!(b.sim.sim.world().purchases(), purchases);
+}
+
+/// The Ready reason of a claim, if it has one.
+fn ready_reason(c: &PhoneNumberClaim) -> Option<String> {
+    c.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.reason.clone())
+}
+
+/// Waits until claim `name` has Ready reason `reason`.
+async fn wait_reason(b: &Bench, name: &str, reason: &str) {
+    let api = b.claims();
+    for _ in 0..600 {
+        let c = api.get(name).await.unwrap();
+        if ready_reason(&c).as_deref() == Some(reason) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("claim {name} never said {reason}");
+}
+
+/// A restart (or leader change) rewrites nothing whose state did not change: with bound,
+/// plan-limited and pending claims, the new process lists the account once and makes no write
+/// and no Event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_bound_plan_limited_and_pending_claims_lists_once_and_writes_nothing() {
+    if !binaries() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Bench::start(
+        dir.path(),
+        env!("CARGO_BIN_EXE_talkturo-operator").into(),
+        |c| {
+            for t in c.accounts.iter_mut().flat_map(|a| a.teams.iter_mut()) {
+                t.max_numbers = 20;
+            }
+        },
+        &format!("{SYNC_SECS}s"),
+    )
+    .await
+    .unwrap();
+    b.start_operator().await.unwrap();
+    b.wait_class_ready(Duration::from_secs(30)).await.unwrap();
+
+    // 20 bound (the plan's limit), then 3 refused for the plan.
+    b.create_claims("bound", 0..20, 8).await.unwrap();
+    b.wait_bound(20, Duration::from_secs(60)).await.unwrap();
+    b.create_claims("limited", 0..3, 3).await.unwrap();
+    for i in 0..3 {
+        wait_reason(&b, &format!("limited-{i}"), "PlanLimitReached").await;
+    }
+    // 5 pending on what only a user can fix: a class that does not exist, a PhoneNumber that
+    // does not exist.
+    let pending: [(&str, serde_json::Value, &str); 5] = [
+        (
+            "noclass-0",
+            json!({"className": "premium", "countryCode": "US"}),
+            "ClassNotFound",
+        ),
+        (
+            "noclass-1",
+            json!({"className": "premium", "countryCode": "CA"}),
+            "ClassNotFound",
+        ),
+        (
+            "noclass-2",
+            json!({"className": "premium", "countryCode": "US", "areaCode": "212"}),
+            "ClassNotFound",
+        ),
+        (
+            "static-0",
+            json!({"phoneNumberName": "tel-14150000000"}),
+            "PhoneNumberNotFound",
+        ),
+        (
+            "static-1",
+            json!({"phoneNumberName": "tel-14150000001"}),
+            "PhoneNumberNotFound",
+        ),
+    ];
+    for (name, spec, _) in &pending {
+        let c: PhoneNumberClaim =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+        b.claims().create(&PostParams::default(), &c).await.unwrap();
+    }
+    for (name, _, reason) in &pending {
+        wait_reason(&b, name, reason).await;
+    }
+    // Everything settled (the class's debounced totals too).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    b.operator.take().unwrap().kill();
+    let (calls, mark, purchases) = (b.calls(), b.mark(), b.sim.sim.world().purchases());
+    b.start_operator().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(SYNC_SECS - 1)).await;
+    let restart = bench::delta(&b.calls(), &calls);
+    let w = b.writes_since(mark).unwrap();
+    eprintln!("restart: {restart:?}, writes {w:?}");
+    assert_eq!(restart.get(&Op::List), Some(&1), "{restart:?}");
+    assert_eq!(bench::total(&restart), 1, "{restart:?}");
+    assert_eq!((w.state, w.events), (0, 0), "{w:?}");
+    assert_eq!(b.sim.sim.world().purchases(), purchases);
+    // And the claims still say what they said.
+    for i in 0..3 {
+        let c = b.claims().get(&format!("limited-{i}")).await.unwrap();
+        assert_eq!(ready_reason(&c).as_deref(), Some("PlanLimitReached"));
+    }
 }
