@@ -188,6 +188,9 @@ async fn assign(
     status: &mut PhoneNumberStatus,
 ) -> Result<Desired, Error> {
     let number = &pn.spec.number;
+    if drifted {
+        ctx.metrics.drift_corrected(&pn.spec.class_name);
+    }
     if drifted && let Some(other) = &from {
         ctx.event(pn, EventType::Warning, "AssignmentDrift", "Assign", format!("{number} was moved to assistant {other} outside the operator; moving it back to {to}")).await;
     }

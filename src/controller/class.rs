@@ -115,9 +115,17 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         )
         .await;
     }
-    for (phase, count) in phase_counts(&numbers) {
-        ctx.metrics.set_numbers(&name, phase, count);
-    }
+    ctx.metrics.observe_class(
+        &name,
+        &super::figures::of(
+            &class,
+            &status,
+            &numbers,
+            listed.as_deref().ok(),
+            now,
+            ctx.config.outcome_alert_after,
+        ),
+    );
     if class.status.as_ref() != Some(&status) {
         ctx.apply_status(
             Api::all(ctx.client.clone()),
@@ -486,7 +494,6 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
         monthly_cost: "0.00".into(),
         ..Default::default()
     };
-    let mut cost = super::money::Spend::default();
     for n in numbers {
         let Some(st) = n
             .status
@@ -504,37 +511,9 @@ pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
         if st.is_trial == Some(true) {
             t.trial += 1;
         }
-        let price = super::claim::monthly_price(n);
-        if price.is_some() || n.spec.management_policy == ManagementPolicy::Managed {
-            cost.add(price);
-        }
     }
-    t.monthly_cost = cost.to_string();
+    t.monthly_cost = super::figures::spend(numbers).to_string();
     t
-}
-
-fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {
-    let phases = [
-        (NumberPhase::Purchasing, "Purchasing"),
-        (NumberPhase::Available, "Available"),
-        (NumberPhase::Bound, "Bound"),
-        (NumberPhase::Released, "Released"),
-        (NumberPhase::Expired, "Expired"),
-        (NumberPhase::Lost, "Lost"),
-        (NumberPhase::Failed, "Failed"),
-    ];
-    phases
-        .iter()
-        .map(|(p, label)| {
-            (
-                *label,
-                numbers
-                    .iter()
-                    .filter(|n| n.status.as_ref().and_then(|s| s.phase) == Some(*p))
-                    .count() as i64,
-            )
-        })
-        .collect()
 }
 
 /// The classes to reconcile when a PhoneNumber changes.

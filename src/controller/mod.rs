@@ -10,6 +10,7 @@ mod assign;
 mod claim;
 mod class;
 pub mod conditions;
+mod figures;
 mod metrics;
 mod money;
 mod number;

@@ -173,9 +173,17 @@ async fn controllers(
     // assistants its claims may name, what it may spend.
     let (namespace_store, namespace_writer) = reflector::store();
 
-    let reflect_classes = watch::<PhoneNumberClass>(&client, &wc)
-        .reflect_shared(class_writer)
-        .for_each(|_| async {});
+    let reflect_classes = {
+        let metrics = metrics.clone();
+        watch::<PhoneNumberClass>(&client, &wc)
+            .reflect_shared(class_writer)
+            .for_each(move |event| {
+                if let Ok(watcher::Event::Delete(class)) = event {
+                    metrics.forget_class(&class.name_any());
+                }
+                async {}
+            })
+    };
     // Shared streams carry no deletions, but both reclaim (a claim gone) and a lost binding (a
     // PhoneNumber gone) start with one: the deleted object's counterpart is woken directly.
     let (changed_tx, changed_rx) = futures::channel::mpsc::unbounded();
@@ -247,22 +255,31 @@ async fn controllers(
         namespace_ledger: Default::default(),
     });
 
-    let class_run = Controller::for_shared_stream(classes_for_classes, class_store)
-        .watches_shared_stream(numbers_for_classes, |pn| class::for_number(&pn))
+    let queue = Queued::new(&ctx, CLASSES);
+    let class_run = Controller::for_shared_stream(queue.objects(classes_for_classes), class_store)
+        .watches_shared_stream(numbers_for_classes, {
+            let q = queue.clone();
+            move |pn| class::for_number(&pn).map(|r| q.one(r))
+        })
         // Totals change with every PhoneNumber: a burst rewrites the class status once per
         // second, not once per number.
         .with_config(concurrency.clone().debounce(Duration::from_secs(1)))
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            |o, c| timed("phonenumberclass", o, c, class::reconcile),
+            |o, c| timed(CLASSES, o, c, class::reconcile),
             error_policy,
             ctx.clone(),
         )
-        .for_each(|_| async {});
+        .for_each(move |r| queue.settle(r));
 
     let claims_of_class = ctx.claims.clone();
-    let claim_run = Controller::for_shared_stream(claims_for_claims, claim_store)
-        .watches_shared_stream(numbers_for_claims, |pn| claim::for_number(&pn))
+    let queue = Queued::new(&ctx, CLAIMS);
+    let q = queue.clone();
+    let claim_run = Controller::for_shared_stream(queue.objects(claims_for_claims), claim_store)
+        .watches_shared_stream(numbers_for_claims, {
+            let q = queue.clone();
+            move |pn| claim::for_number(&pn).map(|r| q.one(r))
+        })
         .watches_shared_stream(classes_for_claims, move |class| {
             let default = class
                 .annotations()
@@ -276,33 +293,36 @@ async fn controllers(
                     c.spec.class_name.as_deref() == Some(name.as_str())
                         || (default && c.spec.class_name.is_none())
                 })
-                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .map(|c| q.one(ObjectRef::from_obj(c.as_ref())))
                 .collect::<Vec<_>>()
         })
-        .reconcile_on(claim_wake_rx)
+        .reconcile_on(queue.refs(claim_wake_rx))
         .with_config(concurrency.clone())
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            |o, c| timed("phonenumberclaim", o, c, claim::reconcile),
+            |o, c| timed(CLAIMS, o, c, claim::reconcile),
             error_policy,
             ctx.clone(),
         )
-        .for_each(|_| async {});
+        .for_each(move |r| queue.settle(r));
 
     let numbers_of_claim = ctx.numbers.clone();
-    let number_run = Controller::for_shared_stream(numbers_for_numbers, number_store)
-        .watches_shared_stream(claims_for_numbers, move |claim| {
-            numbers_of(&numbers_of_claim, &claim)
-        })
-        .reconcile_on(changed_rx)
-        .with_config(concurrency)
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            |o, c| timed("phonenumber", o, c, number::reconcile),
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
+    let queue = Queued::new(&ctx, NUMBERS);
+    let q = queue.clone();
+    let number_run =
+        Controller::for_shared_stream(queue.objects(numbers_for_numbers), number_store)
+            .watches_shared_stream(claims_for_numbers, move |claim| {
+                q.many(numbers_of(&numbers_of_claim, &claim))
+            })
+            .reconcile_on(queue.refs(changed_rx))
+            .with_config(concurrency)
+            .graceful_shutdown_on(shutdown.clone())
+            .run(
+                |o, c| timed(NUMBERS, o, c, number::reconcile),
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(move |r| queue.settle(r));
 
     let stores_ready = {
         let ctx = ctx.clone();
@@ -400,6 +420,91 @@ where
         .default_backoff()
 }
 
+/// The controllers' names, as metrics label them.
+const CLASSES: &str = "phonenumberclass";
+const CLAIMS: &str = "phonenumberclaim";
+const NUMBERS: &str = "phonenumber";
+
+/// An object's key in the `queue_depth` count.
+fn queue_key<K: kube::Resource>(r: &ObjectRef<K>) -> String {
+    format!("{}/{}", r.namespace.as_deref().unwrap_or_default(), r.name)
+}
+
+/// Counts a controller's triggers into `queue_depth` as they pass (the reconcile's start takes
+/// them out again).
+struct Queued {
+    controller: &'static str,
+    metrics: Arc<Metrics>,
+}
+
+impl Clone for Queued {
+    fn clone(&self) -> Self {
+        Self {
+            controller: self.controller,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl Queued {
+    fn new(ctx: &Context, controller: &'static str) -> Self {
+        Self {
+            controller,
+            metrics: ctx.metrics.clone(),
+        }
+    }
+
+    fn one<K: kube::Resource>(&self, r: ObjectRef<K>) -> ObjectRef<K> {
+        self.metrics.queue.queued(self.controller, queue_key(&r));
+        r
+    }
+
+    fn many<K: kube::Resource>(&self, refs: Vec<ObjectRef<K>>) -> Vec<ObjectRef<K>> {
+        refs.into_iter().map(|r| self.one(r)).collect()
+    }
+
+    /// The controller's own objects' changes.
+    fn objects<K>(
+        &self,
+        s: impl futures::Stream<Item = Arc<K>> + Send + 'static,
+    ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static
+    where
+        K: kube::Resource<DynamicType = ()> + Send + Sync + 'static,
+    {
+        let q = self.clone();
+        s.inspect(move |o| {
+            q.one(ObjectRef::from_obj(o.as_ref()));
+        })
+    }
+
+    /// Direct wake-ups.
+    fn refs<K>(
+        &self,
+        s: impl futures::Stream<Item = ObjectRef<K>> + Send + 'static,
+    ) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: kube::Resource<DynamicType = ()> + Send + Sync + 'static,
+    {
+        let q = self.clone();
+        s.map(move |r| q.one(r))
+    }
+
+    /// A trigger for an object that is gone is dropped by the controller without a reconcile:
+    /// it no longer waits either.
+    fn settle<K: kube::Resource, E>(
+        &self,
+        r: Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<E, watcher::Error>>,
+    ) -> futures::future::Ready<()>
+    where
+        E: std::error::Error + 'static,
+    {
+        if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = r {
+            self.metrics.queue.started(self.controller, &queue_key(&r));
+        }
+        futures::future::ready(())
+    }
+}
+
 /// One reconcile: in its own span, timed and counted.
 async fn timed<K, F, Fut>(
     controller: &'static str,
@@ -420,6 +525,9 @@ where
         // it was before would redo or undo it. The write's watch event reconciles it again.
         return Ok(Action::requeue(super::writes::CATCH_UP));
     }
+    ctx.metrics
+        .queue
+        .started(controller, &queue_key(&ObjectRef::from_obj(obj.as_ref())));
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();
     let result = f(obj, ctx.clone()).instrument(span).await;
