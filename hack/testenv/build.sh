@@ -79,11 +79,42 @@ build_helm() {
   log "helm built in $((SECONDS - start)) s"
 }
 
+# promtool (Prometheus's rule checker) and dashcheck (the Grafana dashboard checker in
+# monitoring/dashcheck), for the chart's alert rules and dashboard. One module pins both.
+build_monitoring() {
+  local mod="$here/monitoring"
+  if [ -x "$out/promtool" ] && [[ "$("$out/promtool" --version 2>/dev/null)" == *"version $PROMETHEUS_VERSION"* ]]; then
+    log "promtool $PROMETHEUS_VERSION: cached in $out"
+  else
+    log "building promtool $PROMETHEUS_VERSION (first build: ~5 min on 2 cores)..."
+    local start=$SECONDS
+    (cd "$mod" && go build -trimpath \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+      -o "$out/promtool.tmp" github.com/prometheus/prometheus/cmd/promtool) ||
+      fail "promtool $PROMETHEUS_VERSION did not build (is the Go module proxy reachable?). See the go error above."
+    mv "$out/promtool.tmp" "$out/promtool"
+    log "promtool built in $((SECONDS - start)) s"
+  fi
+  # dashcheck is this project's source: rebuilt whenever it or its module pins change.
+  local sum
+  sum="$(cat "$mod/go.mod" "$mod/go.sum" "$mod/dashcheck/main.go" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$out/dashcheck" ] && [ "$(cat "$out/dashcheck.sum" 2>/dev/null)" = "$sum" ]; then
+    log "dashcheck: cached in $out"
+  else
+    log "building dashcheck..."
+    (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/dashcheck.tmp" ./dashcheck) ||
+      fail "dashcheck did not build. See the go error above."
+    mv "$out/dashcheck.tmp" "$out/dashcheck"
+    echo "$sum" >"$out/dashcheck.sum"
+  fi
+}
+
 case "${1:-all}" in
-  all) build_etcd; build_kube; build_helm ;;
+  all) build_etcd; build_kube; build_helm; build_monitoring ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
-  *) fail "usage: $0 [all|kube|etcd|helm]" ;;
+  monitoring) build_monitoring ;;
+  *) fail "usage: $0 [all|kube|etcd|helm|monitoring]" ;;
 esac
 echo "$out"

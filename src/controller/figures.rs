@@ -43,6 +43,7 @@ pub fn of(
             .as_deref()
             .and_then(|b| Decimal::from_str(b).ok())
             .and_then(|b| b.to_f64()),
+        budget_exceeded: conditions::is_true(&status.conditions, types::BUDGET_EXCEEDED),
         plan_limit: account.and_then(|a| a.number_limit).map(i64::from),
         plan_numbers: listed
             .map(|s| i64::try_from(s.records.len()).unwrap_or(i64::MAX))

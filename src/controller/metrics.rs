@@ -81,6 +81,8 @@ pub struct ClassFigures {
     pub unpriced: i64,
     /// `spec.monthlyBudget`, USD.
     pub budget: Option<f64>,
+    /// `BudgetExceeded` is True: nothing more is bought for the class.
+    pub budget_exceeded: bool,
     /// The plan's number limit and the account's number count, as Talkturo last reported them
     /// (the count from the latest list when there is one).
     pub plan_limit: Option<i64>,
@@ -142,6 +144,7 @@ pub struct Metrics {
     monthly_cost: ClassFloat,
     unpriced: ClassGauge,
     budget: ClassFloat,
+    budget_exceeded: ClassGauge,
     plan_limit: ClassGauge,
     plan_numbers: ClassGauge,
     plan_limit_reached: ClassGauge,
@@ -190,6 +193,7 @@ impl Default for Metrics {
         let monthly_cost = ClassFloat::default();
         let unpriced = ClassGauge::default();
         let budget = ClassFloat::default();
+        let budget_exceeded = ClassGauge::default();
         let plan_limit = ClassGauge::default();
         let plan_numbers = ClassGauge::default();
         let plan_limit_reached = ClassGauge::default();
@@ -217,6 +221,11 @@ impl Default for Metrics {
             "monthly_budget_dollars",
             "The class's spec.monthlyBudget in USD (absent when it has none)",
             budget.clone(),
+        );
+        registry.register(
+            "budget_exceeded",
+            "1 while the class's BudgetExceeded is True (its numbers and purchases in flight cost its whole budget, or their prices are unknown), else 0",
+            budget_exceeded.clone(),
         );
         registry.register(
             "plan_number_limit",
@@ -276,6 +285,7 @@ impl Default for Metrics {
             monthly_cost,
             unpriced,
             budget,
+            budget_exceeded,
             plan_limit,
             plan_numbers,
             plan_limit_reached,
@@ -368,6 +378,9 @@ impl Metrics {
                 }
             }
         }
+        self.budget_exceeded
+            .get_or_create(&l)
+            .set(i64::from(f.budget_exceeded));
         self.plan_limit_reached
             .get_or_create(&l)
             .set(i64::from(f.plan_limit_reached));
@@ -389,6 +402,7 @@ impl Metrics {
         for family in [
             &self.class_ready,
             &self.unpriced,
+            &self.budget_exceeded,
             &self.plan_limit,
             &self.plan_numbers,
             &self.plan_limit_reached,

@@ -75,7 +75,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
-pub use metrics::Metrics;
+pub use metrics::{ClassFigures, Metrics};
 pub use run::{RunOptions, run};
 
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
