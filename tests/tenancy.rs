@@ -8,11 +8,12 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceQuota};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, start_operator};
+use support::tenants::{client_as, install_tenant_roles};
 use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
 
 const T: Duration = Duration::from_secs(60);
@@ -145,57 +146,6 @@ async fn two_claims_naming_one_config_map_do_not_overwrite_each_other() {
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].name, "first");
     assert_eq!(second.status.unwrap().config_map_name, None);
-}
-
-/// An impersonated user's client (the API server checks its RBAC, not the admin's).
-fn client_as(env: &TestEnv, user: &str) -> kube::Client {
-    let mut config = env.config();
-    config.auth_info.impersonate = Some(user.to_owned());
-    kube::Client::try_from(config).unwrap()
-}
-
-/// The chart's tenant roles (rendered by helm under release `release`), created in the cluster.
-async fn install_tenant_roles(client: &kube::Client, release: &str) {
-    let helm = talkturo_operator::testenv::Binaries::locate()
-        .unwrap()
-        .path("helm");
-    let out = std::process::Command::new(helm)
-        .args([
-            "template",
-            release,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator"),
-            "--show-only",
-            "templates/tenant-rbac.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v: Value = serde::Deserialize::deserialize(doc).unwrap();
-        if v.is_null() {
-            continue;
-        }
-        match v["kind"].as_str() {
-            Some("ClusterRole") => {
-                Api::<ClusterRole>::all(client.clone())
-                    .create(&PostParams::default(), &serde_json::from_value(v).unwrap())
-                    .await
-                    .unwrap();
-            }
-            Some("ClusterRoleBinding") => {
-                Api::<ClusterRoleBinding>::all(client.clone())
-                    .create(&PostParams::default(), &serde_json::from_value(v).unwrap())
-                    .await
-                    .unwrap();
-            }
-            other => panic!("unexpected {other:?} in the tenant roles"),
-        }
-    }
 }
 
 /// Binds `user` in `ns` to the chart's `claims-edit` role (what `edit` aggregates).

@@ -1,28 +1,53 @@
 //! `kubectl-talkturo`: a kubectl plugin (on `PATH`, it runs as `kubectl talkturo ...`) showing what
 //! the talkturo operator sees. Read-only: it buys, assigns and releases nothing.
+//!
+//! Exit codes: 0 success; 1 an error (an API error, an object not found) or, for `check`, a
+//! check that did not pass (within `--wait`); 2 a usage error (unknown flag, missing argument).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use talkturo_operator::plugin;
+use clap::{CommandFactory, Parser, Subcommand};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use talkturo_operator::plugin::{self, CheckOptions, Format};
 
 #[derive(Parser)]
 #[command(name = "kubectl-talkturo", version, about, long_about = None)]
 struct Cli {
-    /// Namespace of the claim (default: the kubeconfig context's namespace).
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, global = true, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    context: Option<String>,
+    /// Username to impersonate for the operation, as `kubectl --as`.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    as_user: Option<String>,
+    /// Group to impersonate (repeat for several), as `kubectl --as-group`.
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    as_group: Vec<String>,
+    /// The namespace (default: the context's namespace, else `default`).
     #[arg(short, long, global = true)]
     namespace: Option<String>,
+    /// Every namespace (`status` without a claim name).
+    #[arg(short = 'A', long, global = true, conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Output format.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// The claim → its PhoneNumber → its class, with conditions and recent Events.
+    /// The claim → its PhoneNumber → its class, with conditions and recent Events; without a
+    /// name, the namespace's claims (every namespace's with -A).
     Status {
         /// The PhoneNumberClaim's name.
-        claim: String,
+        claim: Option<String>,
     },
     /// The numbers a claim (a YAML file, `-` for stdin) would get, in the order the operator would
     /// try them, with prices. Sends one search; buys nothing.
@@ -32,15 +57,48 @@ enum Command {
     },
     /// Numbers in each class's Talkturo account that no PhoneNumber represents.
     Orphans,
+    /// Whether the operator can provision: CRDs served, the operator's Lease held, every class
+    /// Ready. Exit code 0 when all pass, 1 otherwise.
+    Check {
+        /// Retry until every check passes, for at most this long (e.g. `2m`, `90s`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+        wait: Option<Duration>,
+        /// The operator's namespace (where its Lease is).
+        #[arg(long, default_value = "talkturo-system")]
+        operator_namespace: String,
+        /// The operator's Lease (the chart names it after the release: `<release>-talkturo-operator`
+        /// unless the release is called talkturo-operator).
+        #[arg(long, default_value = "talkturo-operator")]
+        lease_name: String,
+        /// Check only this class (repeat for several; default: every class).
+        #[arg(long = "class", value_name = "NAME")]
+        classes: Vec<String>,
+    },
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion { shell: clap_complete::Shell },
+}
+
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    let d: kube::core::Duration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 90s or 2m: {e}"))?;
+    if d.is_negative() {
+        return Err(format!("{s:?} is negative"));
+    }
+    Ok(d.into())
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(out) => {
+        Ok((out, ok)) => {
             print!("{out}");
-            ExitCode::SUCCESS
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -49,15 +107,54 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = kube::Config::infer().await?;
+/// The client for the chosen kubeconfig, context and identity, and the namespace to use.
+async fn connect(cli: &Cli) -> Result<(kube::Client, String), Box<dyn std::error::Error>> {
+    let options = KubeConfigOptions {
+        context: cli.context.clone(),
+        ..Default::default()
+    };
+    let mut config = match &cli.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| format!("reading kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await?
+        }
+        None if cli.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => kube::Config::infer().await?,
+    };
+    if let Some(user) = &cli.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !cli.as_group.is_empty() {
+        config.auth_info.impersonate_groups = Some(cli.as_group.clone());
+    }
     let namespace = cli
         .namespace
+        .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config)?;
-    Ok(match cli.command {
-        Command::Status { claim } => plugin::status(&client, &namespace, &claim).await?,
+    Ok((kube::Client::try_from(config)?, namespace))
+}
+
+async fn run(cli: Cli) -> Result<(String, bool), Box<dyn std::error::Error>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Command::Completion { shell } = &cli.command {
+        let mut out = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "kubectl-talkturo", &mut out);
+        return Ok((String::from_utf8(out)?, true));
+    }
+    let (client, namespace) = connect(&cli).await?;
+    let format = cli.output;
+    let out = match cli.command {
+        Command::Status { claim: Some(_) } if cli.all_namespaces => {
+            return Err("a claim is named by its namespace (-n), not with -A".into());
+        }
+        Command::Status { claim: Some(claim) } => {
+            plugin::status(&client, &namespace, &claim, format).await?
+        }
+        Command::Status { claim: None } => {
+            let ns = (!cli.all_namespaces).then_some(namespace.as_str());
+            plugin::list(&client, ns, format).await?
+        }
         Command::Search { claim_file } => {
             let text = if claim_file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
@@ -65,8 +162,24 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
                 std::fs::read_to_string(&claim_file)
                     .map_err(|e| format!("reading {}: {e}", claim_file.display()))?
             };
-            plugin::search(&client, &text).await?
+            plugin::search(&client, &text, format).await?
         }
-        Command::Orphans => plugin::orphans(&client).await?,
-    })
+        Command::Orphans => plugin::orphans(&client, format).await?,
+        Command::Check {
+            wait,
+            operator_namespace,
+            lease_name,
+            classes,
+        } => {
+            let opts = CheckOptions {
+                operator_namespace,
+                lease_name,
+                wait,
+                classes,
+            };
+            return Ok(plugin::check(&client, &opts, format).await?);
+        }
+        Command::Completion { .. } => String::new(),
+    };
+    Ok((out, true))
 }

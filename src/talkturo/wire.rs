@@ -178,8 +178,9 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
-/// A number that can be bought, as search returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A number that can be bought, as search returns it (and as `kubectl talkturo search -o json`
+/// prints it).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct AvailableNumber {
     pub phone_number: String,
     #[serde(default, deserialize_with = "lenient_money")]

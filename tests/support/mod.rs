@@ -5,6 +5,7 @@
 
 pub mod cases;
 pub mod operator;
+pub mod tenants;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
