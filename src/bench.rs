@@ -118,6 +118,8 @@ pub struct Writes {
     pub conflicts: u64,
     /// Every write by `verb resource/subresource`, for the breakdown.
     pub detail: BTreeMap<String, u64>,
+    /// The objects written (`verb resource/subresource name`), for a failing assertion to name.
+    pub objects: BTreeMap<String, u64>,
 }
 
 /// A position in the audit log.
@@ -335,6 +337,10 @@ impl Bench {
             let subresource = v["objectRef"]["subresource"].as_str().unwrap_or_default();
             *w.detail
                 .entry(format!("{verb} {resource}/{subresource}"))
+                .or_default() += 1;
+            let name = v["objectRef"]["name"].as_str().unwrap_or_default();
+            *w.objects
+                .entry(format!("{verb} {resource}/{subresource} {name}"))
                 .or_default() += 1;
             if v["responseStatus"]["code"].as_u64() == Some(409) {
                 w.conflicts += 1;

@@ -11,22 +11,14 @@ use std::time::{Duration, Instant};
 
 use kube::api::DeleteParams;
 use serde_json::json;
-use support::OperatorProcess;
 use support::operator::{Fixture, claim_condition};
+use support::{OperatorProcess, free_port};
 use talkturo_operator::api::v1alpha1::ClaimPhase;
 use talkturo_operator::sim::SimConfig;
 
 const T: Duration = Duration::from_secs(60);
 const SALES: &str = "asst_demo_sales";
 const SUPPORT: &str = "asst_demo_support";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `/metrics` as `name{labels}` → value (comments and the EOF marker left out).
 async fn scrape(port: u16) -> BTreeMap<String, f64> {

@@ -23,16 +23,8 @@ fn env() -> Option<&'static TestEnv> {
 
 /// Runs the plugin; returns (success, stdout, stderr).
 fn plugin(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-talkturo"))
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = plugin_code(env, args);
+    (code == 0, out, err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

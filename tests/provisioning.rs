@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::api::Api;
 use secrecy::SecretString;
 use serde_json::json;
@@ -78,6 +79,14 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
         pn.spec.claim_ref.as_ref().map(|r| r.name.as_str()),
         Some("line")
     );
+    // `kubectl get phonenumber` names the claim with its namespace.
+    assert_eq!(ps.claim.as_deref(), Some(format!("{}/line", f.ns).as_str()));
+    let out = env.kubectl(&["get", "phonenumber", &pn.name_any()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    let at = header.iter().position(|h| *h == "CLAIM").unwrap();
+    assert_eq!(row[at], format!("{}/line", f.ns), "{text}");
 
     // The claim mirrors its number.
     assert_eq!(st.number.as_deref(), Some(pn.spec.number.as_str()));

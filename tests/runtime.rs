@@ -10,16 +10,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
-use support::OperatorProcess;
 use support::operator::Fixture;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{OperatorProcess, free_port};
 
 fn spawn(env: &support::TestEnv, lease_ns: &str, port: u16, identity: &str) -> OperatorProcess {
     let addr = format!("127.0.0.1:{port}");

@@ -8,7 +8,6 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceQuota};
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::TestEnv;
@@ -150,17 +149,8 @@ async fn two_claims_naming_one_config_map_do_not_overwrite_each_other() {
 
 /// Binds `user` in `ns` to the chart's `claims-edit` role (what `edit` aggregates).
 async fn bind_tenant(client: &kube::Client, ns: &str, user: &str, release: &str) {
-    let rb: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": format!("{user}-claims"), "namespace": ns},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-            "name": format!("{release}-talkturo-operator-claims-edit")},
-        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]
-    }))
-    .unwrap();
-    Api::<RoleBinding>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &rb)
-        .await
-        .unwrap();
+    let role = format!("{release}-talkturo-operator-claims-edit");
+    support::tenants::bind(client, ns, user, &role).await;
 }
 
 /// A tenant's claim, created with the tenant's own rights (retried while RBAC settles).

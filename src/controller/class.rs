@@ -329,7 +329,7 @@ fn persisted_plan(class: &PhoneNumberClass) -> PlanState {
             let count = st
                 .account
                 .as_ref()
-                .and_then(|a| a.number_count)
+                .and_then(|a| a.numbers_at_limit.or(a.number_count))
                 .unwrap_or(0)
                 .max(0) as u64;
             (count, c.last_transition_time.0)
@@ -463,9 +463,21 @@ pub fn desired_status(
             subscribed: e.has_subscription,
             number_count: e.current_count.map(|c| c as i32),
             number_limit: e.max_allowed.map(|c| c as i32),
+            numbers_at_limit: None,
             observed_at: Some(now_time(*at)),
         }),
         None => prev.account.clone(),
+    };
+    // The count the limit was hit at, so that a restart reports the limit in the same words.
+    let at_limit = plan
+        .limit_reached
+        .map(|(count, _)| i32::try_from(count).unwrap_or(i32::MAX));
+    let account = match (account, at_limit) {
+        (None, None) => None,
+        (a, n) => Some(AccountStatus {
+            numbers_at_limit: n,
+            ..a.unwrap_or_default()
+        }),
     };
     let unmanaged = listed.ok().map(|s| {
         s.records
@@ -534,6 +546,39 @@ mod tests {
         .unwrap_or_else(|e| unreachable!("{e}"));
         s.allow_insecure_http = allow;
         s
+    }
+
+    #[test]
+    fn a_restart_reports_the_plan_limit_with_the_count_it_was_hit_at() {
+        let class: PhoneNumberClass = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "c"},
+            "spec": {"apiBaseUrl": "http://127.0.0.1:1", "teamId": "t", "accountSlug": "a",
+                     "apiKeySecretRef": {"namespace": "n", "name": "s"}},
+            "status": {
+                "conditions": [{"type": "PlanLimitReached", "status": "True",
+                    "reason": "PlanLimitReached", "message": "m",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                // The last successful purchase reported 19; the refusal came at 20.
+                "account": {"numberCount": 19, "numbersAtLimit": 20},
+            },
+        }))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let plan = persisted_plan(&class);
+        assert_eq!(plan.limit_reached.map(|(n, _)| n), Some(20));
+        // And the status written from that plan keeps the count.
+        let now = Timestamp::from_second(1_767_225_600).unwrap_or(Timestamp::MIN);
+        let st = desired_status(
+            &class,
+            Err(NotReady {
+                reason: reasons::UNREACHABLE,
+                message: "x".into(),
+            }),
+            &plan,
+            &[],
+            &BTreeSet::new(),
+            now,
+        );
+        assert_eq!(st.account.and_then(|a| a.numbers_at_limit), Some(20));
     }
 
     #[test]

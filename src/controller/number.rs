@@ -716,6 +716,7 @@ fn mirror(
     let mut status = PhoneNumberStatus {
         observed_generation: pn.metadata.generation,
         phase: None,
+        claim: st.claim.clone(),
         conditions: Vec::new(),
         id: Some(r.id.clone()),
         provider_id: r.provider_id.clone(),
@@ -1127,8 +1128,13 @@ fn claim_link(pn: &PhoneNumber, ctx: &Context) -> ClaimLink {
 pub(super) async fn apply_status(
     ctx: &Context,
     pn: &PhoneNumber,
-    status: PhoneNumberStatus,
+    mut status: PhoneNumberStatus,
 ) -> Result<(), Error> {
+    status.claim = pn
+        .spec
+        .claim_ref
+        .as_ref()
+        .map(|r| format!("{}/{}", r.namespace, r.name));
     if pn.status.as_ref() == Some(&status) {
         return Ok(());
     }

@@ -214,3 +214,12 @@ impl Drop for OperatorProcess {
         self.kill();
     }
 }
+
+/// A free loopback port (for an operator's admin server).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

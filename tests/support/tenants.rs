@@ -91,9 +91,14 @@ pub async fn bind_view(client: &kube::Client, ns: &str, user: &str) {
         .create(&PostParams::default(), &role)
         .await
         .unwrap();
+    bind(client, ns, user, &name).await;
+}
+
+/// Binds `user` in `ns` to ClusterRole `role`.
+pub async fn bind(client: &kube::Client, ns: &str, user: &str, role: &str) {
     let rb: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": format!("{user}-view"), "namespace": ns},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "metadata": {"name": format!("{user}-{role}"), "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
         "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]
     }))
     .unwrap();

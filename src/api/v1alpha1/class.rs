@@ -231,6 +231,10 @@ pub struct AccountStatus {
     /// How many numbers the plan allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_limit: Option<i32>,
+    /// While Talkturo refuses purchases for the plan limit: how many numbers the account held
+    /// when it first refused (what `PlanLimitReached` reports, kept across restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers_at_limit: Option<i32>,
     /// When Talkturo reported these figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<Time>,

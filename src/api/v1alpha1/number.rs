@@ -31,8 +31,7 @@ pub fn phone_number_name(e164: &str) -> String {
     printcolumn = r#"{"name":"Number","type":"string","jsonPath":".spec.number"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Class","type":"string","jsonPath":".spec.className"}"#,
-    printcolumn = r#"{"name":"Claim-Namespace","type":"string","jsonPath":".spec.claimRef.namespace"}"#,
-    printcolumn = r#"{"name":"Claim","type":"string","jsonPath":".spec.claimRef.name"}"#,
+    printcolumn = r#"{"name":"Claim","type":"string","jsonPath":".status.claim"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.providerStatus"}"#,
     printcolumn = r#"{"name":"Monthly","type":"string","jsonPath":".status.monthlyPrice"}"#,
     printcolumn = r#"{"name":"Trial","type":"boolean","priority":1,"jsonPath":".status.isTrial"}"#,
@@ -114,6 +113,9 @@ pub struct PhoneNumberStatus {
     /// Lifecycle phase, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<NumberPhase>,
+    /// The claim `spec.claimRef` names, as `namespace/name` (the Claim column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
     /// `Ready`, `Synced`, `Assigned`, `TrialExpiring`, `PurchaseOutcomeUnknown`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
