@@ -147,6 +147,117 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
         ],
     );
     assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
+
+    // What platforms set: host network, a loopback admin server, extra env and volumes, an image
+    // by digest, spread constraints, a NetworkPolicy, a full name and a subchart's `global`.
+    let values = dir_with_values(
+        r#"
+fullnameOverride: telephony
+global: {imageRegistry: registry.example}
+replicaCount: 2
+image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+hostNetwork: true
+adminBindAddress: 127.0.0.1
+adminPort: 29080
+extraEnv: [{name: KUBERNETES_SERVICE_HOST, value: "127.0.0.1"}, {name: SSL_CERT_FILE, value: /ca/ca.crt}]
+extraVolumes: [{name: ca, configMap: {name: corp-ca}}]
+extraVolumeMounts: [{name: ca, mountPath: /ca, readOnly: true}]
+topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}]
+networkPolicy: {enabled: true, apiServer: {cidrs: [10.0.0.1/32]}, metricsFrom: [{namespaceSelector: {matchLabels: {name: monitoring}}}]}
+"#,
+    );
+    let rendered = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--namespace",
+            &ns,
+            "-f",
+            values.1.to_str().unwrap(),
+        ],
+    );
+    assert!(rendered.status.success(), "{}", text(&rendered));
+    let applied = kubectl_stdin(
+        env,
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        &rendered.stdout,
+    );
+    let out = text(&applied);
+    assert!(applied.status.success(), "{out}");
+    for want in [
+        "deployment.apps/telephony created",
+        "networkpolicy.networking.k8s.io/telephony created",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_slice(&rendered.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let pod = &deploy["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(pod["hostNetwork"], json!(true));
+    assert_eq!(pod["dnsPolicy"], json!("ClusterFirstWithHostNet"));
+    assert!(
+        c["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    );
+    assert!(
+        c["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--admin-addr=127.0.0.1:29080"))
+    );
+    assert_eq!(c["readinessProbe"]["httpGet"]["host"], json!("127.0.0.1"));
+    assert_eq!(c["env"][2]["name"], json!("KUBERNETES_SERVICE_HOST"));
+    assert_eq!(c["volumeMounts"][0]["mountPath"], json!("/ca"));
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], json!("corp-ca"));
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+        json!("rel"),
+        "a constraint without a selector gets the chart's pod labels"
+    );
+    assert!(
+        pod["affinity"]["podAntiAffinity"].is_object(),
+        "two replicas prefer different nodes"
+    );
+    assert!(
+        c["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--lease-name=telephony"))
+    );
+
+    // Two replicas without leader election could both buy: refused, with the reason.
+    let out = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "replicaCount=2,leaderElection.enabled=false",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("could buy the same number twice"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A values file in a temporary directory (kept alive by the returned guard).
+fn dir_with_values(yaml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("values.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    (dir, path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -580,4 +691,67 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         "nothing may be bound without the permission"
     );
     drop(stop);
+}
+
+/// The chart's README documents every value of `values.yaml` with its default: each row's value
+/// exists with that default, and every value is covered by a row (itself or an ancestor
+/// documented as a whole).
+#[test]
+fn the_chart_readme_lists_every_value_with_its_default() {
+    let values: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(format!("{CHART}/values.yaml")).unwrap())
+            .unwrap();
+    let readme = std::fs::read_to_string(format!("{CHART}/README.md")).unwrap();
+    let mut documented = BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let key = cells[0].trim_start_matches("| ").trim_matches('`');
+        let default: Value = serde_json::from_str(cells[1].trim_matches('`'))
+            .unwrap_or_else(|e| panic!("{key}: default {:?}: {e}", cells[1]));
+        let actual = key
+            .split('.')
+            .try_fold(&values, |v, k| v.get(k))
+            .unwrap_or_else(|| panic!("README documents {key}, which values.yaml lacks"));
+        assert_eq!(
+            actual, &default,
+            "{key}: README default differs from values.yaml"
+        );
+        assert!(
+            cells
+                .get(2)
+                .is_some_and(|d| d.trim_end_matches(" |").len() > 10),
+            "{key} has no description"
+        );
+        documented.insert(key.to_owned());
+    }
+    fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v.as_object() {
+            Some(map) if !map.is_empty() => {
+                for (k, x) in map {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&p, x, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+    let mut all = Vec::new();
+    leaves("", &values, &mut all);
+    let undocumented: Vec<&String> = all
+        .iter()
+        .filter(|leaf| {
+            !documented
+                .iter()
+                .any(|d| *leaf == d || leaf.starts_with(&format!("{d}.")))
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "values missing from the chart README: {undocumented:?}"
+    );
+    assert!(documented.len() > 50, "{} rows", documented.len());
 }

@@ -62,8 +62,13 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
     assert_eq!(st.class_name.as_deref(), Some(f.class.as_str()));
     // Created moments after its class: no Warning on the happy path (the class was one
     // reconcile away, not "not ready").
-    let warned = f.event_reasons("PhoneNumberClaim", "line").await;
-    assert!(!warned.contains(&"ClassNotReady".to_owned()), "{warned:?}");
+    let mut events = f.events("PhoneNumberClaim", "line").await;
+    events.extend(
+        f.events("PhoneNumber", st.phone_number_name.as_deref().unwrap())
+            .await,
+    );
+    let warned: Vec<_> = events.iter().filter(|(t, ..)| t == "Warning").collect();
+    assert!(warned.is_empty(), "{warned:?}");
 
     let pn = f
         .numbers()

@@ -1,13 +1,27 @@
 {{/* Names and labels shared by every template. */}}
 {{- define "talkturo-operator.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "talkturo-operator.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image: by digest when one is given (the tag is then informational only). */}}
+{{- define "talkturo-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}
 
@@ -42,4 +56,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "talkturo-operator.secretNamespaces" -}}
 {{- $list := .Values.rbac.secretNamespaces | default (list .Release.Namespace) -}}
 {{- toJson ($list | uniq) -}}
+{{- end -}}
+
+{{/* The admin server's bind address (`adminBindAddress`; `0.0.0.0` by default). */}}
+{{- define "talkturo-operator.adminHost" -}}
+{{- .Values.adminBindAddress | default "0.0.0.0" -}}
+{{- end -}}
+
+{{/* Probes go to the bind address when the admin server listens on one address only (e.g.
+     127.0.0.1 with hostNetwork); otherwise to the pod IP, as usual. */}}
+{{- define "talkturo-operator.probeHost" -}}
+{{- $h := include "talkturo-operator.adminHost" . -}}
+{{- if not (has $h (list "0.0.0.0" "::" "[::]")) -}}
+{{- $h -}}
+{{- end -}}
 {{- end -}}
