@@ -1,13 +1,24 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build of the operator: a static-ish release binary on a distroless, non-root base.
+# Multi-stage build of the operator: a release binary on a distroless, non-root base.
+#
+# Dependencies are compiled in their own layer (cargo-chef): a change to the project's sources
+# reuses it and recompiles only this crate (the fat-LTO link still runs, over cached objects).
 
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS chef
+RUN cargo install cargo-chef --locked --version 0.1.78
 WORKDIR /src
-# Dependencies first, so code changes do not rebuild them.
+
+# The dependency recipe: Cargo.toml, Cargo.lock and the target layout, not the sources.
+FROM chef AS planner
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin && echo 'fn main() {}' > src/bin/talkturo-operator.rs \
-    && echo 'fn main() {}' > src/bin/talkturo-sim.rs && echo 'fn main() {}' > src/bin/talkturo-testenv.rs \
-    && touch src/lib.rs && cargo fetch --locked
+COPY src ./src
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+# Changes only when the dependencies do.
+RUN cargo chef cook --release --locked --recipe-path recipe.json --bin talkturo-operator
+COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY hack/testenv/versions.env ./hack/testenv/versions.env
 RUN cargo build --release --locked --bin talkturo-operator \

@@ -352,3 +352,20 @@ async fn a_class_that_owns_numbers_keeps_its_team_and_account() {
         .await
         .unwrap();
 }
+
+/// The control plane is handed out (and `make cluster` prints its KUBECONFIG line) only once
+/// the API server's `/readyz` says `ok`: every post-start hook, the bootstrap RBAC roles
+/// included, has run.
+#[tokio::test]
+async fn the_control_plane_is_ready_when_it_is_handed_out() {
+    let Some(env) = support::env() else { return };
+    let request = http::Request::get("/readyz?verbose")
+        .body(Vec::new())
+        .unwrap();
+    let body = env.client().request_text(request).await.unwrap();
+    assert!(
+        body.contains("[+]poststarthook/rbac/bootstrap-roles ok"),
+        "{body}"
+    );
+    assert!(body.trim_end().ends_with("readyz check passed"), "{body}");
+}

@@ -264,7 +264,10 @@ impl ControlPlane {
                     });
                 }
             }
+            // `/readyz` is `ok` only once every post-start hook ran (the bootstrap RBAC roles
+            // among them): before that, a user's first request may be refused.
             if let Ok(client) = kube::Client::try_from(config.clone())
+                && readyz(&client).await
                 && Api::<Namespace>::all(client).get("default").await.is_ok()
             {
                 return Ok(());
@@ -384,4 +387,15 @@ pub async fn create_namespace(client: &kube::Client, prefix: &str) -> Result<Str
         .create(&PostParams::default(), &ns)
         .await?;
     Ok(name)
+}
+
+/// Whether the API server answers `/readyz` with `ok`.
+async fn readyz(client: &kube::Client) -> bool {
+    let Ok(request) = http::Request::get("/readyz").body(Vec::new()) else {
+        return false;
+    };
+    client
+        .request_text(request)
+        .await
+        .is_ok_and(|body| body.trim() == "ok")
 }
