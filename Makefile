@@ -2,14 +2,24 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick cluster cluster-down demo demo-check lint-docker
+.PHONY: e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
-##       integration tests against a real kube-apiserver + etcd (built on first use), and the demo
+##       integration tests against a real kube-apiserver + etcd (built on first use), the demo,
+##       and the chart on a real one-node Kubernetes (make e2e)
 test: fmt-check clippy crds-check lint-docker
 	@assets="$$(hack/testenv/build.sh)" && echo "control plane binaries: $$assets" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(CARGO) test --all-targets
 	@$(MAKE) --no-print-directory demo-check
+	@$(MAKE) --no-print-directory e2e
+
+## e2e: the chart installed with Helm on a real one-node Kubernetes (kubelet, containerd, runc;
+##      root needed): install, pod deletion, upgrade, uninstall and reinstall, with phase timings.
+##      Builds kubelet & co once (cached), installs containerd/runc with apt when missing.
+e2e:
+	@hack/e2e/prereqs.sh
+	@assets="$$(hack/testenv/build.sh)" && hack/testenv/build.sh node >/dev/null && \
+	  KUBEBUILDER_ASSETS="$$assets" E2E=1 $(CARGO) test --test e2e -- --nocapture
 
 ## unit: the tests that need no control plane
 unit:

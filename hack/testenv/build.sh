@@ -79,6 +79,28 @@ build_helm() {
   log "helm built in $((SECONDS - start)) s"
 }
 
+# kubelet, kube-controller-manager and kube-scheduler for the one-node cluster of `make e2e`,
+# from the same wrapper module as kube-apiserver (so its build cache is shared).
+build_node() {
+  local c
+  for c in kubelet kube-controller-manager kube-scheduler; do
+    if [ -x "$out/$c" ] && [[ "$("$out/$c" --version 2>/dev/null)" == "Kubernetes $KUBE_VERSION" ]]; then
+      log "$c $KUBE_VERSION: cached in $out"
+      continue
+    fi
+    log "building $c $KUBE_VERSION (~1 min each once kube-apiserver is built)..."
+    local start=$SECONDS
+    local ld="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld="$ld -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    done
+    (cd "$here/kube" && go build -trimpath -ldflags "$ld" -o "$out/$c.tmp" "k8s.io/kubernetes/cmd/$c") ||
+      fail "$c $KUBE_VERSION did not build. See the go error above."
+    mv "$out/$c.tmp" "$out/$c"
+    log "$c built in $((SECONDS - start)) s"
+  done
+}
+
 # promtool (Prometheus's rule checker) and dashcheck (the Grafana dashboard checker in
 # monitoring/dashcheck), for the chart's alert rules and dashboard. One module pins both.
 build_monitoring() {
@@ -115,6 +137,7 @@ case "${1:-all}" in
   etcd) build_etcd ;;
   helm) build_helm ;;
   monitoring) build_monitoring ;;
-  *) fail "usage: $0 [all|kube|etcd|helm|monitoring]" ;;
+  node) build_node ;;
+  *) fail "usage: $0 [all|kube|etcd|helm|monitoring|node]" ;;
 esac
 echo "$out"

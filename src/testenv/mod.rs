@@ -7,6 +7,8 @@
 //! even when it is killed. Not used by the operator itself.
 
 mod certs;
+pub mod image;
+pub mod node;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -205,6 +207,9 @@ impl ControlPlane {
             "--audit-log-format=json".into(),
             "--audit-log-mode=blocking".into(),
         ];
+        // An extra flag replaces the default of the same name (list flags would append).
+        let name = |flag: &str| flag.split('=').next().unwrap_or_default().to_owned();
+        apiserver_args.retain(|a| !extra.iter().any(|e| name(e) == name(a)));
         apiserver_args.extend(extra.iter().map(|f| (*f).to_owned()));
         let apiserver = process::spawn(
             "kube-apiserver",
@@ -234,6 +239,14 @@ impl ControlPlane {
     /// The admin kubeconfig (user `admin` in `system:masters`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The API server's port (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.apiserver_args
+            .iter()
+            .find_map(|a| a.strip_prefix("--secure-port=")?.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The audit log: one JSON event per request (metadata only).
