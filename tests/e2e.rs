@@ -537,6 +537,26 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         .collect();
     eprintln!("[e2e] Talkturo calls: {calls:?}");
 
+    let dir = e.dir.clone();
+    drop(e);
+    // Nothing of the run is left: no process, mount or cgroup.
+    nothing_left(&dir);
+
+    // A run that dies without cleaning up (here: the cluster is leaked with a pod running, so
+    // nothing is stopped) is cleaned up by the next start, by the pids it recorded, the shims of
+    // its socket, the mounts under its folder and the kubelet's cgroups.
+    let crashed = NodeCluster::start(&binaries, &dir).await.unwrap();
+    let client = kube::Client::try_from(crashed.config().await.unwrap()).unwrap();
+    run_pause_pod(&client).await;
+    assert!(
+        !node::mounts_under(&dir).is_empty(),
+        "the pod mounted something"
+    );
+    std::mem::forget(crashed);
+    let again = NodeCluster::start(&binaries, &dir).await.unwrap();
+    drop(again);
+    nothing_left(&dir);
+    clock.mark("a crashed run's leftovers cleaned up by the next start");
     eprintln!("[e2e] phase timings:");
     let mut last = Duration::ZERO;
     for (what, at) in &clock.phases {
@@ -547,13 +567,38 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         );
         last = *at;
     }
-    let dir_for_check = e.dir.clone();
-    drop(e);
-    // Nothing of the run is left: no process, mount or cgroup.
-    let procs = node::processes_under(&dir_for_check);
+}
+
+fn nothing_left(dir: &Path) {
+    let procs = node::processes_under(dir);
     assert!(procs.is_empty(), "processes left: {procs:?}");
-    let mounts = node::mounts_under(&dir_for_check);
+    let mounts = node::mounts_under(dir);
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
     let cgroups = node::cgroups_left();
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+}
+
+/// A host-network pod running the sandbox image, Running.
+async fn run_pause_pod(client: &kube::Client) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sleeper"},
+        "spec": {"hostNetwork": true, "automountServiceAccountToken": false,
+                 "containers": [{"name": "sleep", "image": node::PAUSE_IMAGE, "imagePullPolicy": "Never"}]},
+    }))
+    .unwrap();
+    let started = Instant::now();
+    // The ServiceAccount admission waits for the controller-manager's `default` account.
+    while let Err(e) = pods.create(&PostParams::default(), &pod).await {
+        assert!(started.elapsed() < T, "{e}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    loop {
+        let p = pods.get("sleeper").await.unwrap();
+        if p.status.and_then(|s| s.phase).as_deref() == Some("Running") {
+            return;
+        }
+        assert!(started.elapsed() < T, "the pod never ran");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -241,6 +241,11 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// The pids of etcd and kube-apiserver.
+    pub fn pids(&self) -> [u32; 2] {
+        [self.etcd.pid(), self.apiserver.pid()]
+    }
+
     /// The API server's port (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.apiserver_args

@@ -138,9 +138,12 @@ impl NodeCluster {
             containerd: None,
             plane,
         };
+        cluster.record_pids()?;
         cluster.start_containerd()?;
+        cluster.record_pids()?;
         cluster.import_pause()?;
         cluster.start_kubelet(binaries, kubelet_port, kubelet_healthz)?;
+        cluster.record_pids()?;
         cluster.wait_node_ready(Duration::from_secs(120)).await?;
         Ok(cluster)
     }
@@ -162,6 +165,18 @@ impl NodeCluster {
 
     pub async fn config(&self) -> Result<kube::Config, Error> {
         self.plane.config().await
+    }
+
+    /// Writes the pids of every process this cluster started to `run.pids`, so that a later
+    /// start can stop them if this process died without cleaning up.
+    fn record_pids(&self) -> Result<(), Error> {
+        let mut pids: Vec<u32> = self.plane.pids().to_vec();
+        pids.extend([self.controller_manager.pid(), self.scheduler.pid()]);
+        pids.extend(self.containerd.iter().map(ManagedChild::pid));
+        pids.extend(self.kubelet.iter().map(ManagedChild::pid));
+        let text: Vec<String> = pids.iter().map(u32::to_string).collect();
+        std::fs::write(self.dir.join("run.pids"), text.join("\n"))
+            .map_err(io("writing the pid file"))
     }
 
     fn socket(&self) -> PathBuf {
@@ -360,6 +375,30 @@ impl Drop for NodeCluster {
 /// What a run (this one, or one that crashed) left behind under `dir`: containerd shims started
 /// with its socket, processes in the kubelet's cgroups, mounts under `dir`, and those cgroups.
 pub fn sweep(dir: &Path) {
+    // The processes a crashed run started (recorded by pid; a pid reused since by another
+    // program is left alone).
+    let names = [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "containerd",
+        "kubelet",
+    ];
+    let recorded = std::fs::read_to_string(dir.join("run.pids")).unwrap_or_default();
+    for pid in recorded
+        .lines()
+        .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+    {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if names.contains(&name) {
+            // SAFETY: signalling a process by pid.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
     let socket = dir.join("containerd/containerd.sock").display().to_string();
     for pid in processes_matching(|cmdline| {
         cmdline.contains("containerd-shim") && cmdline.contains(&socket)
