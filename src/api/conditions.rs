@@ -97,6 +97,9 @@ pub mod reasons {
     pub const RECORD_MISMATCH: &str = "RecordMismatch";
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
     pub const RELEASED: &str = "Released";
+    /// A release is about to be sent (recorded first, so its outcome is never mistaken for a
+    /// lost number).
+    pub const RELEASING: &str = "Releasing";
     /// A trial number before its warning window.
     pub const TRIAL_ACTIVE: &str = "TrialActive";
     /// A trial number inside its warning window.

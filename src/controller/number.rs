@@ -155,13 +155,15 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     let in_account = snapshot.records.contains_key(&pn.spec.number);
     // Only a number this operator released goes without a trace: one that merely vanished may
     // still be billed, so it stays, Lost, until an admin deletes its PhoneNumber. A released
-    // one may still be seen here before its deletion is (an onExpiry release keeps its claim):
-    // it is deleted again, never reported lost.
+    // one may still be seen here before its deletion is (an onExpiry release keeps its claim),
+    // or with only its intent recorded (the process stopped, or the API server was away,
+    // between the release and its status write): it is deleted again, never reported lost.
     let released = pn
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, types::READY))
-        .is_some_and(|c| c.reason == reasons::RELEASED);
+        .is_some_and(|c| c.reason == reasons::RELEASED || c.reason == reasons::RELEASING)
+        || account.released_by_us(&pn.spec.number);
     if owned && !in_account && (deleting || released) {
         // Gone from the account (released by us, or vanished) and not wanted any more: the
         // object goes too, without reporting the number as lost.

@@ -89,6 +89,22 @@ pub async fn release(
         return Ok(Reclaimed::Kept);
     };
     let number = &pn.spec.number;
+    // The intent first: a process that stops between Talkturo's answer and the status write
+    // finds `Releasing` and the number gone, and knows the release was its own (not a number
+    // lost). If this write fails, nothing is released.
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &[Desired::new(
+            types::READY,
+            false,
+            reasons::RELEASING,
+            format!("releasing {number} at Talkturo, {}", why.because()),
+        )],
+        &[],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    super::number::apply_status(ctx, pn, status.clone()).await?;
     match account.client.release(&id).await {
         Ok(()) => {
             account.forget_record(number);
