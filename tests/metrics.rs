@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kube::api::DeleteParams;
 use serde_json::json;
-use support::operator::{Fixture, claim_condition};
+use support::operator::{Fixture, assigned_to, claim_condition};
 use support::{OperatorProcess, free_port};
 use talkturo_operator::api::v1alpha1::ClaimPhase;
 use talkturo_operator::sim::SimConfig;
@@ -182,7 +182,9 @@ async fn class_metrics_report_numbers_money_plan_trials_drift_and_the_queue() {
         }
     }
 
-    // An assignment moved outside the operator is moved back, and counted.
+    // An assignment moved outside the operator is moved back, and counted. (Only an active
+    // number can be assigned: wait for the operator's own assignment first.)
+    paid.wait_claim("a", T, assigned_to(Some(SALES))).await;
     let id = a.status.unwrap().number_id.unwrap();
     {
         let mut world = paid.sim.sim.world();
