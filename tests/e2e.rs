@@ -49,7 +49,6 @@ struct E2e {
     sim: SimServer,
     helm: PathBuf,
     admin_port: u16,
-    dir: PathBuf,
 }
 
 impl E2e {
@@ -324,7 +323,6 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         sim,
         helm: binaries.path("helm"),
         admin_port,
-        dir: dir.clone(),
     };
 
     // 1. Install: the pod Ready under the chart's security context, the Lease held, the
@@ -383,20 +381,19 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         .await
         .unwrap();
     let started = Instant::now();
-    let replacement = loop {
+    loop {
         let p = e.ready_pod().await;
         if p.metadata.name.as_deref() != Some(pod_name.as_str()) {
-            break p;
+            break;
         }
         assert!(started.elapsed() < T);
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
     clock.mark("pod deleted: replacement Ready");
     create_claims(&client, "demo", "after-delete", 1).await;
     e.wait_bound("demo", examples + 1).await;
     clock.mark("a new claim Bound by the replacement");
     assert_eq!(e.purchases(), examples as u64 + 1);
-    let _ = replacement;
 
     // 4. The documented CRD upgrade path with a changed CRD, then `helm upgrade` to a second
     //    image while 20 claims are being provisioned.
@@ -537,7 +534,6 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         .collect();
     eprintln!("[e2e] Talkturo calls: {calls:?}");
 
-    let dir = e.dir.clone();
     drop(e);
     // Nothing of the run is left: no process, mount or cgroup.
     nothing_left(&dir);

@@ -432,14 +432,6 @@ impl Account {
         }
     }
 
-    /// Whether this process released `number` (within the last 10 minutes): its absence from
-    /// the account is ours, even if recording the release failed (an API server outage).
-    pub fn released_by_us(&self, number: &str) -> bool {
-        lock(&self.released)
-            .get(number)
-            .is_some_and(|t| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY)
-    }
-
     /// Removes a number this process just released from the shared view (later lists that lack
     /// it are not suspect for it).
     pub fn forget_record(&self, number: &str) {
@@ -557,8 +549,6 @@ impl Account {
 
     /// Remembers that a purchase of `number` is being sent at `at` (as recorded in status).
     pub fn note_attempt(&self, number: &str, at: Timestamp) {
-        // Bought again: its absence from a list is no longer ours.
-        lock(&self.released).remove(number);
         let mut a = lock(&self.attempts);
         a.retain(|_, t| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY);
         a.insert(number.to_owned(), at);
@@ -761,19 +751,6 @@ mod tests {
         assert!(
             a.judge(Some(&after), &listing(&all[..1]), &[], at(80))
                 .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_release_is_remembered_until_the_number_is_bought_again() {
-        let a = account();
-        assert!(!a.released_by_us("+14155550101"));
-        a.forget_record("+14155550101");
-        assert!(a.released_by_us("+14155550101"));
-        a.note_attempt("+14155550101", Timestamp::now());
-        assert!(
-            !a.released_by_us("+14155550101"),
-            "a new purchase is not a release"
         );
     }
 

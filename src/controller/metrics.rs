@@ -15,17 +15,6 @@ use prometheus_client::registry::Registry;
 
 use crate::talkturo::ClientMetrics;
 
-/// The `phase` label values of `phone_numbers`.
-pub const NUMBER_PHASES: [&str; 7] = [
-    "Purchasing",
-    "Available",
-    "Bound",
-    "Released",
-    "Expired",
-    "Lost",
-    "Failed",
-];
-
 /// The `outcome` label values of `purchases_total`.
 pub const PURCHASE_OUTCOMES: [&str; 7] = [
     "bought",
@@ -415,7 +404,7 @@ impl Metrics {
             family.remove(&l);
         }
         self.drift.remove(&l);
-        for phase in NUMBER_PHASES {
+        for (_, phase) in super::figures::PHASES {
             self.numbers.remove(&NumberLabels {
                 class: class.to_owned(),
                 phase,

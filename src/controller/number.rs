@@ -158,13 +158,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     // one may still be seen here before its deletion is (an onExpiry release keeps its claim),
     // or with only its intent recorded (the process stopped, or the API server was away,
     // between the release and its status write): it is deleted again, never reported lost.
-    let released = pn
-        .status
-        .as_ref()
-        .and_then(|s| conditions::find(&s.conditions, types::READY))
-        .is_some_and(|c| c.reason == reasons::RELEASED || c.reason == reasons::RELEASING)
-        || account.released_by_us(&pn.spec.number);
-    if owned && !in_account && (deleting || released) {
+    if owned && !in_account && (deleting || pn.status.as_ref().is_some_and(released_by_us)) {
         // Gone from the account (released by us, or vanished) and not wanted any more: the
         // object goes too, without reporting the number as lost.
         if deleting {
@@ -242,6 +236,13 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// Whether the status says this operator released the number, or was about to (its intent
+/// recorded): then its absence from the account is the release's, not a number lost. Pure.
+fn released_by_us(status: &PhoneNumberStatus) -> bool {
+    conditions::find(&status.conditions, types::READY)
+        .is_some_and(|c| c.reason == reasons::RELEASED || c.reason == reasons::RELEASING)
 }
 
 /// The reason constant matching a class's `Ready` reason (a closed set), else `ClassNotReady`.
@@ -1234,6 +1235,35 @@ mod tests {
     use kube::api::ObjectMeta;
 
     use super::*;
+
+    #[test]
+    fn only_a_release_recorded_or_intended_explains_an_absent_number() {
+        let with_ready = |reason: &str| PhoneNumberStatus {
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "Ready".into(),
+                status: "False".into(),
+                reason: reason.into(),
+                message: String::new(),
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        };
+        for (reason, ours) in [
+            // Talkturo confirmed the release.
+            ("Released", true),
+            // The intent was recorded; the process stopped (or the API server was away) before
+            // the outcome was: the absence is the release's.
+            ("Releasing", true),
+            // A refused release keeps the number: its absence would be a loss.
+            ("ReleaseFailed", false),
+            ("Active", false),
+            ("Lost", false),
+        ] {
+            assert_eq!(released_by_us(&with_ready(reason)), ours, "{reason}");
+        }
+        assert!(!released_by_us(&PhoneNumberStatus::default()), "no status");
+    }
     use crate::api::v1alpha1::{ClaimRef, PhoneNumberClassSpec, PhoneNumberSpec, ReclaimPolicy};
 
     fn ts(s: &str) -> Timestamp {

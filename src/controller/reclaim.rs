@@ -138,14 +138,24 @@ pub async fn release(
                 "Talkturo did not release {number}; the number is kept and still billed: {e}"
             );
             let already = conditions::is_true(&status.conditions, types::RELEASE_FAILED);
+            // Ready no longer says Releasing: the number stays, and its absence from a later
+            // list would be a loss, not this release.
             status.conditions = conditions::merge(
                 &status.conditions,
-                &[Desired::new(
-                    types::RELEASE_FAILED,
-                    true,
-                    reasons::RELEASE_FAILED,
-                    message.clone(),
-                )],
+                &[
+                    Desired::new(
+                        types::RELEASE_FAILED,
+                        true,
+                        reasons::RELEASE_FAILED,
+                        message.clone(),
+                    ),
+                    Desired::new(
+                        types::READY,
+                        false,
+                        reasons::RELEASE_FAILED,
+                        message.clone(),
+                    ),
+                ],
                 &[],
                 pn.metadata.generation,
                 &now_time(now),

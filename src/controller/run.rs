@@ -432,18 +432,10 @@ fn queue_key<K: kube::Resource>(r: &ObjectRef<K>) -> String {
 
 /// Counts a controller's triggers into `queue_depth` as they pass (the reconcile's start takes
 /// them out again).
+#[derive(Clone)]
 struct Queued {
     controller: &'static str,
     metrics: Arc<Metrics>,
-}
-
-impl Clone for Queued {
-    fn clone(&self) -> Self {
-        Self {
-            controller: self.controller,
-            metrics: self.metrics.clone(),
-        }
-    }
 }
 
 impl Queued {

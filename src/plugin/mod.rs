@@ -94,6 +94,14 @@ impl<T> Part<T> {
             _ => None,
         }
     }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Part<U> {
+        match self {
+            Part::Shown(v) => Part::Shown(f(v)),
+            Part::Absent(m) => Part::Absent(m),
+            Part::Forbidden(m) => Part::Forbidden(m),
+        }
+    }
 }
 
 /// Reads one part: a 403 becomes [`Part::Forbidden`], a 404 [`Part::Absent`] with `missing`;
@@ -142,6 +150,9 @@ pub async fn events(
     })
     .await?;
     Ok(match listed {
+        Part::Forbidden(m) => Part::Forbidden(m),
+        // No list is no Event.
+        Part::Absent(_) => Part::Shown(Vec::new()),
         Part::Shown(list) => {
             let mut items = list.items;
             let at = |e: &Event| {
@@ -170,8 +181,6 @@ pub async fn events(
                     .collect(),
             )
         }
-        Part::Absent(_) => Part::Shown(Vec::new()),
-        Part::Forbidden(m) => Part::Forbidden(m),
     })
 }
 

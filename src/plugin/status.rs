@@ -106,16 +106,6 @@ async fn gather(client: &Client, namespace: &str, claim: &str) -> Result<StatusR
     })
 }
 
-impl<T> Part<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Part<U> {
-        match self {
-            Part::Shown(v) => Part::Shown(f(v)),
-            Part::Absent(m) => Part::Absent(m),
-            Part::Forbidden(m) => Part::Forbidden(m),
-        }
-    }
-}
-
 /// The tree.
 fn draw(r: &StatusReport) -> String {
     let c = &r.claim;

@@ -488,16 +488,7 @@ fn remove_tree(cgroup: &Path) {
 
 /// Unmounts everything mounted under `dir`, deepest first (lazily if busy).
 fn unmount_under(dir: &Path) {
-    let prefix = dir.display().to_string();
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
-        return;
-    };
-    let mut points: Vec<String> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|p| p.replace("\\040", " "))
-        .filter(|p| p.starts_with(&prefix))
-        .collect();
+    let mut points = mounts_under(dir);
     points.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in points {
         let Ok(c) = std::ffi::CString::new(p) else {
@@ -512,15 +503,15 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-/// Mounts under `dir` still present (for the test's leftover check).
+/// Mount points under `dir` (spaces unescaped), as `/proc/mounts` lists them.
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let prefix = dir.display().to_string();
     std::fs::read_to_string("/proc/mounts")
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|p| p.replace("\\040", " "))
         .filter(|p| p.starts_with(&prefix))
-        .map(str::to_owned)
         .collect()
 }
 
