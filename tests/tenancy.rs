@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, start_operator};
 use support::tenants::{client_as, install_tenant_roles};
-use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
+use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -461,4 +461,52 @@ async fn a_resource_quota_caps_how_many_claims_a_namespace_may_create() {
         }
         other => panic!("the quota did not refuse the second claim: {other:?}"),
     }
+}
+
+/// The default class honours `allowedNamespaces` like a named one: a claim that names no class,
+/// from a namespace the default class does not accept, gets `ClassNotAllowed` and buys nothing;
+/// once the platform team labels the namespace, the same claim binds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_class_accepts_only_the_namespaces_it_allows() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "tenant-default", |_| {}, json!({})).await;
+    let key = format!("tenancy-test/{}", f.ns);
+    f.patch_class(json!({"allowedNamespaces": {"matchLabels": {key.clone(): "on"}}}))
+        .await;
+    // The only default class in this test binary (every other test names its class).
+    Api::<PhoneNumberClass>::all(env.client())
+        .patch(
+            &f.class,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"annotations": {
+                talkturo_operator::api::DEFAULT_CLASS_ANNOTATION: "true"
+            }}})),
+        )
+        .await
+        .unwrap();
+    let obj: PhoneNumberClaim = serde_json::from_value(
+        json!({"metadata": {"name": "line"}, "spec": {"countryCode": "US"}}),
+    )
+    .unwrap();
+    f.claims()
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap();
+    let refused = f.wait_claim("line", T, ready_says("ClassNotAllowed")).await;
+    let message = claim_condition(&refused, "Ready").unwrap().2.to_owned();
+    assert!(
+        message.contains(&f.class) && message.contains(&format!("namespace {}", f.ns)),
+        "{message}"
+    );
+    assert_eq!(f.sim.sim.world().purchases(), 0, "nothing bought");
+    Api::<Namespace>::all(env.client())
+        .patch(
+            &f.ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {key: "on"}}})),
+        )
+        .await
+        .unwrap();
+    f.wait_bound("line", T).await;
+    assert_eq!(f.sim.sim.world().purchases(), 1);
 }
