@@ -121,6 +121,15 @@ impl E2e {
         self.helm(&args)
     }
 
+    /// Purchases answer after 1.5 s from now on, so a pod change lands while they are in flight.
+    fn slow_purchases(&self) {
+        self.sim.sim.set_faults(vec![FaultRule::on(
+            Op::Purchase,
+            FaultAction::Latency { ms: 1500 },
+            None,
+        )]);
+    }
+
     fn purchases(&self) -> u64 {
         self.sim.sim.world().purchases()
     }
@@ -129,15 +138,19 @@ impl E2e {
         Api::namespaced(self.client.clone(), ns)
     }
 
+    /// How many of `ns`'s claims are Bound.
+    async fn bound(&self, ns: &str) -> usize {
+        let list = self.claims(ns).list(&ListParams::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
+            .count()
+    }
+
     async fn wait_bound(&self, ns: &str, n: usize) {
         let started = Instant::now();
         loop {
-            let list = self.claims(ns).list(&ListParams::default()).await.unwrap();
-            let bound = list
-                .items
-                .iter()
-                .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
-                .count();
+            let bound = self.bound(ns).await;
             if bound >= n {
                 return;
             }
@@ -209,6 +222,56 @@ impl E2e {
             .holder_identity
     }
 
+    /// Waits until the Lease's holder satisfies `pred`; returns it.
+    async fn wait_holder(&self, pred: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(h) = self.lease_holder().await
+                && pred(&h)
+            {
+                return h;
+            }
+            assert!(
+                started.elapsed() < T,
+                "Lease holder {:?} after {T:?}; operator log:\n{}",
+                self.lease_holder().await,
+                self.operator_log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits for an operator pod the scheduler cannot place for lack of its host port; returns
+    /// its name.
+    async fn unschedulable_pod(&self) -> String {
+        let started = Instant::now();
+        loop {
+            for p in self.operator_pods().await {
+                let unschedulable = p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| {
+                        c.iter().any(|c| {
+                            c.type_ == "PodScheduled"
+                                && c.reason.as_deref() == Some("Unschedulable")
+                                && c.message
+                                    .as_deref()
+                                    .is_some_and(|m| m.contains("free ports"))
+                        })
+                    });
+                if unschedulable {
+                    return p.metadata.name.unwrap();
+                }
+            }
+            assert!(
+                started.elapsed() < T,
+                "no replica Pending for its host port after {T:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     async fn get(&self, path: &str) -> (u16, String) {
         let r = reqwest::get(format!("http://127.0.0.1:{}{path}", self.admin_port))
             .await
@@ -271,7 +334,7 @@ async fn create_claims(client: &kube::Client, ns: &str, prefix: &str, n: usize) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinstall() {
+async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_and_failover() {
     if std::env::var("E2E").as_deref() != Ok("1") {
         eprintln!("*** SKIPPED: the real-node e2e runs under `make e2e` (E2E=1)");
         return;
@@ -436,23 +499,11 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
     );
     // Purchases answer slowly, so the upgrade lands while they are in flight: the old pod
     // stops with purchases sent and unanswered, the new one settles them from the list.
-    e.sim.sim.set_faults(vec![FaultRule::on(
-        Op::Purchase,
-        FaultAction::Latency { ms: 1500 },
-        None,
-    )]);
+    e.slow_purchases();
     create_ns(&client, "burst").await;
     create_claims(&client, "burst", "line", 20).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let bound_before = e
-        .claims("burst")
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
-        .count();
+    let bound_before = e.bound("burst").await;
     assert!(bound_before < 20, "the upgrade must overlap provisioning");
     e.install("upgrade", "e2e-2", &[]);
     let pod = e.ready_pod().await;
@@ -513,9 +564,19 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         "nothing released"
     );
     let purchases = e.purchases();
-    e.install("install", "e2e-2", &[]);
-    e.ready_pod().await;
-    clock.mark("helm install again: pod Ready");
+    // Installed again with two replicas. On one node with host networking both declare the same
+    // host port, so the scheduler runs one and keeps the other Pending: the standby here starts
+    // once the leader's pod is gone (with a pod network it would be running, waiting on the Lease).
+    e.install(
+        "install",
+        "e2e-2",
+        &["--set", "replicaCount=2", "--wait=false"],
+    );
+    let leader = e.ready_pod().await;
+    let leader_name = leader.metadata.name.clone().unwrap();
+    e.wait_holder(|h| h == leader_name).await;
+    let standby = e.unschedulable_pod().await;
+    clock.mark("helm install again, 2 replicas: one Ready and holding the Lease, one Pending");
     create_claims(&client, "demo", "after-reinstall", 1).await;
     e.wait_bound("demo", examples + 2).await;
     e.wait_bound("burst", 20).await;
@@ -524,6 +585,45 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_and_reinsta
         e.purchases(),
         purchases + 1,
         "only the new claim was bought"
+    );
+
+    // 3. Failover: the leader's pod deleted while 10 claims are being bought; another replica
+    //    takes the Lease and settles them; nothing is bought twice.
+    let purchases = e.purchases();
+    let sent = e.sim.sim.calls(Op::Purchase);
+    e.slow_purchases();
+    create_ns(&client, "failover").await;
+    create_claims(&client, "failover", "line", 10).await;
+    let started = Instant::now();
+    while e.sim.sim.calls(Op::Purchase) == sent {
+        assert!(started.elapsed() < T, "no purchase was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bound_before = e.bound("failover").await;
+    assert!(bound_before < 10, "the failover must overlap provisioning");
+    Api::<Pod>::namespaced(client.clone(), NS)
+        .delete(&leader_name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let taken_by = e.wait_holder(|h| h != leader_name).await;
+    clock.mark(&format!(
+        "leader's pod deleted mid-purchase: the Lease taken by {} ({})",
+        taken_by,
+        if taken_by == standby {
+            "the Pending replica"
+        } else {
+            "the Deployment's replacement"
+        }
+    ));
+    e.wait_bound("failover", 10).await;
+    clock.mark(&format!(
+        "10 claims Bound across the failover ({bound_before} before it)"
+    ));
+    e.sim.sim.set_faults(Vec::new());
+    assert_eq!(
+        e.purchases(),
+        purchases + 10,
+        "no double purchase across the failover"
     );
     let calls: BTreeMap<_, _> = e
         .sim
