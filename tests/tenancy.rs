@@ -110,6 +110,33 @@ async fn a_claim_never_takes_over_a_config_map_it_did_not_create() {
         versions,
         "no status rewrites"
     );
+
+    // Deleting the claims leaves the ConfigMaps they named as they were.
+    for c in ["a", "h"] {
+        f.claims().delete(c, &Default::default()).await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    while !f
+        .claims()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        assert!(started.elapsed() < T, "the claims were not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for before in [&app, &owned] {
+        let now = api
+            .get(before.metadata.name.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            now.metadata.resource_version,
+            before.metadata.resource_version
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
