@@ -653,3 +653,41 @@ async fn nothing_is_bought_while_the_account_list_fails_even_with_an_older_list_
     .await;
     assert_eq!(f.sim.sim.world().purchases(), 1);
 }
+
+/// A PhoneNumber created again for a number this process already tried to buy is bought at
+/// once. Found by chaos: the process remembered the first object's purchase by number, took the
+/// new object (no attempt in its status) for a stale copy of the first, and waited 10 minutes
+/// without a word while its claim stayed `Purchasing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_number_created_again_for_a_number_tried_before_is_bought_without_waiting() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "again", |_| {}, json!({})).await;
+    let number = f.first_offer("US").await;
+    // The first object's purchase is refused outright (nothing bought): it turns Failed.
+    f.sim.sim.set_faults(vec![FaultRule::on(
+        Op::Purchase,
+        FaultAction::Status {
+            status: 400,
+            retry_after_secs: None,
+        },
+        Some(1),
+    )]);
+    let name = f.create_number(&number).await;
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Failed)
+    })
+    .await;
+    f.numbers()
+        .delete(&name, &Default::default())
+        .await
+        .unwrap();
+    f.wait_number_gone(&name, T).await;
+    // The same number again, as a new object: bought, once.
+    f.create_number(&number).await;
+    f.wait_number(&name, T, |n| {
+        n.status.as_ref().is_some_and(|s| s.id.is_some())
+    })
+    .await;
+    assert_eq!(f.sim.sim.calls(Op::Purchase), 2);
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+}

@@ -152,9 +152,11 @@ pub struct Account {
     plan: Mutex<PlanState>,
     /// Serializes budget decisions of the class (check, record intent, create the PhoneNumber).
     pub budget: tokio::sync::Mutex<BTreeMap<String, Option<rust_decimal::Decimal>>>,
-    /// Purchase calls this process sent, by number: a reconcile that still sees an object
-    /// without them is working from a stale cache and must not decide again.
-    attempts: Mutex<HashMap<String, Timestamp>>,
+    /// Purchase calls this process sent, by number: the PhoneNumber object (uid) that sent it,
+    /// and when. A reconcile that still sees that object without the attempt is working from a
+    /// stale cache and must not decide again; another object of the same name (deleted and
+    /// created again) never sent it.
+    attempts: Mutex<HashMap<String, (String, Timestamp)>>,
     changed: UnboundedSender<ObjectRef<PhoneNumber>>,
     /// Assignments Talkturo accepted but whose read-back did not show them: number → (the
     /// assistant, when). Retried only after a back-off (`assign::UNVERIFIED_RETRY`).
@@ -547,11 +549,12 @@ impl Account {
         }
     }
 
-    /// Remembers that a purchase of `number` is being sent at `at` (as recorded in status).
-    pub fn note_attempt(&self, number: &str, at: Timestamp) {
+    /// Remembers that the PhoneNumber object `uid` is sending a purchase of `number` at `at`
+    /// (as recorded in its status).
+    pub fn note_attempt(&self, number: &str, uid: &str, at: Timestamp) {
         let mut a = lock(&self.attempts);
-        a.retain(|_, t| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY);
-        a.insert(number.to_owned(), at);
+        a.retain(|_, (_, t)| Timestamp::now().duration_since(*t).unsigned_abs() < ATTEMPT_MEMORY);
+        a.insert(number.to_owned(), (uid.to_owned(), at));
     }
 
     /// Forgets an attempt that surely did not take effect.
@@ -559,11 +562,12 @@ impl Account {
         lock(&self.attempts).remove(number);
     }
 
-    /// Whether this process sent a purchase of `number` more recent than the object shows
-    /// (`seen`: the object's `lastAttemptTime`), i.e. the object is stale.
-    pub fn unseen_attempt(&self, number: &str, seen: Option<Timestamp>) -> bool {
-        lock(&self.attempts).get(number).is_some_and(|at| {
-            Timestamp::now().duration_since(*at).unsigned_abs() < ATTEMPT_MEMORY
+    /// Whether the object `uid` sent a purchase of `number` more recent than it shows (`seen`:
+    /// its `lastAttemptTime`), i.e. this copy of it is stale.
+    pub fn unseen_attempt(&self, number: &str, uid: &str, seen: Option<Timestamp>) -> bool {
+        lock(&self.attempts).get(number).is_some_and(|(by, at)| {
+            by == uid
+                && Timestamp::now().duration_since(*at).unsigned_abs() < ATTEMPT_MEMORY
                 && seen.is_none_or(|s| s < *at)
         })
     }
@@ -894,5 +898,32 @@ mod tests {
         // A later list with fewer numbers: room was made.
         a.observe_count(1, at(7));
         assert!(a.purchase_blocked(at(8), RECHECK).is_none());
+    }
+
+    #[test]
+    fn an_attempt_makes_only_the_object_that_sent_it_look_stale() {
+        let a = account();
+        let sent = Timestamp::now();
+        let number = "+14155550100";
+        assert!(!a.unseen_attempt(number, "uid-1", None), "nothing sent");
+        a.note_attempt(number, "uid-1", sent);
+        assert!(
+            a.unseen_attempt(number, "uid-1", None),
+            "the sender's copy without the attempt is stale"
+        );
+        assert!(
+            a.unseen_attempt(number, "uid-1", Some(sent - Duration::from_secs(5))),
+            "so is one showing only an older attempt"
+        );
+        assert!(
+            !a.unseen_attempt(number, "uid-1", Some(sent)),
+            "a copy showing it is not"
+        );
+        assert!(
+            !a.unseen_attempt(number, "uid-2", None),
+            "an object of the same number created since never sent it"
+        );
+        a.forget_attempt(number);
+        assert!(!a.unseen_attempt(number, "uid-1", None), "forgotten");
     }
 }

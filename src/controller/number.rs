@@ -116,7 +116,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         .and_then(|s| s.purchase.as_ref())
         .and_then(|p| p.last_attempt_time.as_ref())
         .map(|t| t.0);
-    if account.unseen_attempt(&pn.spec.number, seen) {
+    if account.unseen_attempt(&pn.spec.number, &uid_of(&pn), seen) {
         // Our own purchase is not in this (cached) object yet: wait for the watch to catch up
         // rather than decide on stale state.
         return Ok(Action::requeue(Duration::from_millis(500)));
@@ -236,6 +236,11 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     apply_status(&ctx, &pn, status.clone()).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// The object's uid (empty for an object not from the API server, which none of ours is).
+fn uid_of(pn: &PhoneNumber) -> String {
+    pn.metadata.uid.clone().unwrap_or_default()
 }
 
 /// Whether the status says this operator released the number, or was about to (its intent
@@ -886,7 +891,7 @@ async fn buy(
     let number = &pn.spec.number;
     tracing::info!(number, class, "buying");
     let attempt_at = time_ceil(now);
-    account.note_attempt(number, attempt_at.0);
+    account.note_attempt(number, &uid_of(pn), attempt_at.0);
     let result = account.client.purchase(number, &account.key.team_id).await;
     // Recorded as the time the call came back, not the time it was first sent: the client may
     // have retried it (after a 429's Retry-After), and what a later list must show is judged
