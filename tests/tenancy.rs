@@ -91,17 +91,7 @@ async fn a_claim_never_takes_over_a_config_map_it_did_not_create() {
         f.claims().get("h").await.unwrap().metadata.resource_version,
     );
     tokio::time::sleep(Duration::from_secs(8)).await;
-    for before in [&app, &owned] {
-        let now = api
-            .get(before.metadata.name.as_deref().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            now.metadata.resource_version,
-            before.metadata.resource_version
-        );
-        assert_eq!(now.data, before.data);
-    }
+    unwritten(&api, &[&app, &owned]).await;
     assert_eq!(
         (
             f.claims().get("a").await.unwrap().metadata.resource_version,
@@ -127,15 +117,14 @@ async fn a_claim_never_takes_over_a_config_map_it_did_not_create() {
         assert!(started.elapsed() < T, "the claims were not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for before in [&app, &owned] {
-        let now = api
-            .get(before.metadata.name.as_deref().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            now.metadata.resource_version,
-            before.metadata.resource_version
-        );
+    unwritten(&api, &[&app, &owned]).await;
+}
+
+/// Asserts that no one wrote to these ConfigMaps since they were read (same resourceVersion).
+async fn unwritten(api: &Api<ConfigMap>, before: &[&ConfigMap]) {
+    for b in before {
+        let now = api.get(b.metadata.name.as_deref().unwrap()).await.unwrap();
+        assert_eq!(now.metadata.resource_version, b.metadata.resource_version);
     }
 }
 
