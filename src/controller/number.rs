@@ -116,7 +116,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         .and_then(|s| s.purchase.as_ref())
         .and_then(|p| p.last_attempt_time.as_ref())
         .map(|t| t.0);
-    if account.unseen_attempt(&pn.spec.number, &uid_of(&pn), seen) {
+    if account.unseen_attempt(&pn.spec.number, uid_of(&pn), seen) {
         // Our own purchase is not in this (cached) object yet: wait for the watch to catch up
         // rather than decide on stale state.
         return Ok(Action::requeue(Duration::from_millis(500)));
@@ -239,8 +239,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
 }
 
 /// The object's uid (empty for an object not from the API server, which none of ours is).
-fn uid_of(pn: &PhoneNumber) -> String {
-    pn.metadata.uid.clone().unwrap_or_default()
+fn uid_of(pn: &PhoneNumber) -> &str {
+    pn.metadata.uid.as_deref().unwrap_or_default()
 }
 
 /// Whether the status says this operator released the number, or was about to (its intent
@@ -891,7 +891,7 @@ async fn buy(
     let number = &pn.spec.number;
     tracing::info!(number, class, "buying");
     let attempt_at = time_ceil(now);
-    account.note_attempt(number, &uid_of(pn), attempt_at.0);
+    account.note_attempt(number, uid_of(pn), attempt_at.0);
     let result = account.client.purchase(number, &account.key.team_id).await;
     // Recorded as the time the call came back, not the time it was first sent: the client may
     // have retried it (after a 429's Retry-After), and what a later list must show is judged
@@ -1240,6 +1240,7 @@ mod tests {
     use kube::api::ObjectMeta;
 
     use super::*;
+    use crate::api::v1alpha1::{ClaimRef, PhoneNumberClassSpec, PhoneNumberSpec, ReclaimPolicy};
 
     #[test]
     fn only_a_release_recorded_or_intended_explains_an_absent_number() {
@@ -1269,7 +1270,6 @@ mod tests {
         }
         assert!(!released_by_us(&PhoneNumberStatus::default()), "no status");
     }
-    use crate::api::v1alpha1::{ClaimRef, PhoneNumberClassSpec, PhoneNumberSpec, ReclaimPolicy};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
