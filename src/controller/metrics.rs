@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub use super::decide::figures::ClassFigures;
 use crate::talkturo::ClientMetrics;
 
 /// The `outcome` label values of `purchases_total`.
@@ -56,35 +57,6 @@ pub struct ClassLabels {
 
 type ClassGauge = Family<ClassLabels, Gauge>;
 type ClassFloat = Family<ClassLabels, Gauge<f64, AtomicU64>>;
-
-/// What a class reconcile reports about its class (see `figures::of`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClassFigures {
-    /// PhoneNumbers of the class by phase.
-    pub phases: Vec<(&'static str, i64)>,
-    /// `Ready` is True.
-    pub ready: bool,
-    /// Sum of the known monthly prices of the numbers it owns, USD.
-    pub monthly_cost: f64,
-    /// Owned numbers whose price Talkturo never gave (not in `monthly_cost`).
-    pub unpriced: i64,
-    /// `spec.monthlyBudget`, USD.
-    pub budget: Option<f64>,
-    /// `BudgetExceeded` is True: nothing more is bought for the class.
-    pub budget_exceeded: bool,
-    /// The plan's number limit and the account's number count, as Talkturo last reported them
-    /// (the count from the latest list when there is one).
-    pub plan_limit: Option<i64>,
-    pub plan_numbers: Option<i64>,
-    /// Talkturo refused a purchase for the plan limit, and no room was seen since.
-    pub plan_limit_reached: bool,
-    /// Trial numbers inside their `warnBefore` window, not yet expired.
-    pub trials_expiring: i64,
-    /// Purchases whose outcome is still unknown after `--outcome-alert-secs`.
-    pub outcome_unknown: i64,
-    /// When the list the class last decided on was sent (Unix seconds).
-    pub listed_at: Option<f64>,
-}
 
 /// Work waiting for each controller: objects a watch or a wake-up has queued for a reconcile that
 /// has not started yet. (Timed resyncs are counted from when they start, not while they wait:
@@ -404,7 +376,7 @@ impl Metrics {
             family.remove(&l);
         }
         self.drift.remove(&l);
-        for (_, phase) in super::figures::PHASES {
+        for (_, phase) in super::decide::figures::PHASES {
             self.numbers.remove(&NumberLabels {
                 class: class.to_owned(),
                 phase,

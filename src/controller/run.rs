@@ -20,7 +20,8 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tracing::Instrument;
 
 use super::account::Accounts;
-use super::{Config, Context, Error, InitialList, Metrics, claim, class, number};
+use super::reconcile::{claim, class, number};
+use super::{Config, Context, Error, InitialList, Metrics};
 use crate::api::lean::{Lean, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
@@ -515,7 +516,7 @@ where
     if ctx.writes.stale(obj.as_ref()) {
         // The cache has not caught up with this process's own write: deciding on the object as
         // it was before would redo or undo it. The write's watch event reconciles it again.
-        return Ok(Action::requeue(super::writes::CATCH_UP));
+        return Ok(Action::requeue(super::io::writes::CATCH_UP));
     }
     ctx.metrics
         .queue

@@ -9,15 +9,44 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::account::Snapshot;
+use super::budget::monthly_price;
 use super::conditions;
-use super::metrics::ClassFigures;
 use super::money::Spend;
+use super::snapshot::Snapshot;
 use super::trial;
 use crate::api::conditions::types;
 use crate::api::v1alpha1::{
     ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
 };
+
+/// What a class reconcile reports about its class (see `figures::of`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassFigures {
+    /// PhoneNumbers of the class by phase.
+    pub phases: Vec<(&'static str, i64)>,
+    /// `Ready` is True.
+    pub ready: bool,
+    /// Sum of the known monthly prices of the numbers it owns, USD.
+    pub monthly_cost: f64,
+    /// Owned numbers whose price Talkturo never gave (not in `monthly_cost`).
+    pub unpriced: i64,
+    /// `spec.monthlyBudget`, USD.
+    pub budget: Option<f64>,
+    /// `BudgetExceeded` is True: nothing more is bought for the class.
+    pub budget_exceeded: bool,
+    /// The plan's number limit and the account's number count, as Talkturo last reported them
+    /// (the count from the latest list when there is one).
+    pub plan_limit: Option<i64>,
+    pub plan_numbers: Option<i64>,
+    /// Talkturo refused a purchase for the plan limit, and no room was seen since.
+    pub plan_limit_reached: bool,
+    /// Trial numbers inside their `warnBefore` window, not yet expired.
+    pub trials_expiring: i64,
+    /// Purchases whose outcome is still unknown after `--outcome-alert-secs`.
+    pub outcome_unknown: i64,
+    /// When the list the class last decided on was sent (Unix seconds).
+    pub listed_at: Option<f64>,
+}
 
 /// The figures of `class`, whose reconcile decided `status`; `listed` is the snapshot it decided
 /// on, if the list succeeded.
@@ -81,7 +110,7 @@ pub fn spend(numbers: &[Arc<PhoneNumber>]) -> Spend {
         if !owned {
             continue;
         }
-        let price = super::claim::monthly_price(n);
+        let price = monthly_price(n);
         if price.is_some() || n.spec.management_policy == ManagementPolicy::Managed {
             cost.add(price);
         }
@@ -120,88 +149,4 @@ pub fn phase_counts(numbers: &[Arc<PhoneNumber>]) -> Vec<(&'static str, i64)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn number(n: &str, status: serde_json::Value) -> Arc<PhoneNumber> {
-        Arc::new(
-            serde_json::from_value(json!({
-                "metadata": {"name": format!("tel-{n}")},
-                "spec": {"number": format!("+{n}"), "className": "c"},
-                "status": status,
-            }))
-            .unwrap_or_else(|e| unreachable!("{e}")),
-        )
-    }
-
-    #[test]
-    fn figures_count_cost_trials_and_unsettled_purchases() {
-        let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::MIN);
-        let at = |secs: i64| {
-            now.checked_add(jiff::SignedDuration::from_secs(secs))
-                .unwrap_or(now)
-                .to_string()
-        };
-        let class: PhoneNumberClass = serde_json::from_value(json!({
-            "metadata": {"name": "c"},
-            "spec": {"apiBaseUrl": "http://127.0.0.1:1", "teamId": "t", "accountSlug": "a",
-                     "apiKeySecretRef": {"namespace": "n", "name": "s"},
-                     "monthlyBudget": "10.00", "trial": {"warnBefore": "1h"}},
-        }))
-        .unwrap_or_else(|e| unreachable!("{e}"));
-        let numbers = [
-            number(
-                "14150000001",
-                json!({"id": "a", "phase": "Bound", "monthlyPrice": "1.15"}),
-            ),
-            number(
-                "14150000002",
-                json!({"id": "b", "phase": "Available", "monthlyPrice": "2.00",
-                "isTrial": true, "trialExpiresAt": at(600)}),
-            ),
-            number(
-                "14150000003",
-                json!({"id": "c", "phase": "Bound",
-                "isTrial": true, "trialExpiresAt": at(7200)}),
-            ),
-            number(
-                "14150000004",
-                json!({"id": "d", "phase": "Lost", "monthlyPrice": "9.00"}),
-            ),
-            number(
-                "14150000005",
-                json!({"phase": "Purchasing",
-                "purchase": {"attempts": 1, "outcomeUnknownSince": at(-700)}}),
-            ),
-            number(
-                "14150000006",
-                json!({"phase": "Purchasing",
-                "purchase": {"attempts": 1, "outcomeUnknownSince": at(-5)}}),
-            ),
-        ];
-        let status = PhoneNumberClassStatus::default();
-        let f = of(
-            &class,
-            &status,
-            &numbers,
-            None,
-            now,
-            Duration::from_secs(600),
-        );
-        assert_eq!(f.monthly_cost, 3.15);
-        assert_eq!(f.unpriced, 1, "the managed number without a price");
-        assert_eq!(f.budget, Some(10.0));
-        assert_eq!(f.trials_expiring, 1, "only the one inside warnBefore");
-        assert_eq!(f.outcome_unknown, 1, "only the one past the alert delay");
-        assert_eq!(f.listed_at, None);
-        assert_eq!(f.plan_limit, None);
-        let phases: Vec<_> = f.phases.iter().map(|(p, _)| *p).collect();
-        assert_eq!(phases, PHASES.map(|(_, label)| label));
-        let count = |p: &str| f.phases.iter().find(|(q, _)| *q == p).map(|(_, c)| *c);
-        assert_eq!(
-            (count("Bound"), count("Purchasing"), count("Lost")),
-            (Some(2), Some(2), Some(1))
-        );
-    }
-}
+mod tests;

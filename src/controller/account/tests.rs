@@ -1,0 +1,273 @@
+use std::time::Instant;
+
+use super::*;
+use crate::talkturo::{AvailableNumber, NumberRecord};
+
+fn account() -> Account {
+    let token = SecretString::from("t");
+    let client = talkturo::Client::new(talkturo::ClientConfig::new(
+        "http://127.0.0.1:9",
+        token.clone(),
+    ))
+    .unwrap();
+    let (tx, _rx) = futures::channel::mpsc::unbounded();
+    Account::new(
+        AccountKey::new("http://127.0.0.1:9", "team", "acct", &token),
+        client,
+        PlanState::default(),
+        tx,
+    )
+}
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + secs).unwrap()
+}
+
+const RECHECK: Duration = Duration::from_secs(3600);
+
+fn counted(n: u32) -> Eligibility {
+    Eligibility {
+        current_count: Some(n),
+        ..Eligibility::default()
+    }
+}
+
+fn offer(number: &str) -> AvailableNumber {
+    AvailableNumber {
+        phone_number: number.to_owned(),
+        monthly_price: None,
+        setup_price: None,
+        features: vec![],
+    }
+}
+
+#[test]
+fn a_list_is_suspect_when_it_drops_more_than_a_few_or_all_known_numbers() {
+    assert!(!suspect(0, 0, 0), "nothing known, nothing listed");
+    assert!(suspect(1, 1, 0), "empty while a number is known");
+    assert!(!suspect(1, 1, 1), "one of one gone, another listed");
+    assert!(!suspect(10, 2, 8));
+    assert!(suspect(10, 3, 7), "more than 2");
+    assert!(!suspect(100, 20, 80));
+    assert!(suspect(100, 21, 79), "more than 20 %");
+}
+
+fn record(number: &str) -> NumberRecord {
+    serde_json::from_value(serde_json::json!({
+        "id": format!("pn_{}", &number[1..]), "phone_number": number, "status": "active"
+    }))
+    .unwrap()
+}
+
+fn listing(numbers: &[&str]) -> BTreeMap<String, NumberRecord> {
+    numbers
+        .iter()
+        .map(|n| ((*n).to_owned(), record(n)))
+        .collect()
+}
+
+#[test]
+fn a_suspect_lists_absences_wait_one_sync_interval_for_confirmation() {
+    let a = account();
+    a.set_confirm_after(Duration::from_secs(60));
+    let all = [
+        "+14155550101",
+        "+14155550102",
+        "+14155550103",
+        "+14155550104",
+    ];
+    let full = Snapshot::new(at(0), listing(&all));
+    // Empty while four were listed: suspect, nothing decided.
+    let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
+    assert_eq!(empty.len(), 4);
+    let held = Snapshot {
+        started_at: at(10),
+        records: BTreeMap::new(),
+        unconfirmed: empty,
+    };
+    // One comes back; the others stay undecided until a list 60 s after the first.
+    let later = a.judge(Some(&held), &listing(&all[..1]), &[], at(40));
+    assert_eq!(later.len(), 3);
+    let held = Snapshot {
+        started_at: at(40),
+        records: listing(&all[..1]),
+        unconfirmed: later,
+    };
+    let confirmed = a.judge(Some(&held), &listing(&all[..1]), &[], at(70));
+    assert!(confirmed.is_empty(), "confirmed absent: decided now");
+    // Gone for good: a later list lacking them is not suspect about them again.
+    let after = Snapshot::new(at(70), listing(&all[..1]));
+    assert!(
+        a.judge(Some(&after), &listing(&all[..1]), &[], at(80))
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_few_numbers_gone_or_released_by_us_are_decided_at_once() {
+    let a = account();
+    let all = [
+        "+14155550101",
+        "+14155550102",
+        "+14155550103",
+        "+14155550104",
+    ];
+    let full = Snapshot::new(at(0), listing(&all));
+    assert!(
+        a.judge(Some(&full), &listing(&all[..3]), &[], at(10))
+            .is_empty()
+    );
+    // Released by this process: expected to be absent.
+    a.forget_record("+14155550103");
+    a.forget_record("+14155550102");
+    let three = Snapshot::new(at(10), listing(&all[..3]));
+    assert!(
+        a.judge(Some(&three), &listing(&all[..1]), &[], at(20))
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_fresh_process_judges_its_first_list_against_the_phone_numbers() {
+    let known = |n: &str, bought: Option<Timestamp>, lost: bool| Known {
+        number: n.to_owned(),
+        bought,
+        lost,
+    };
+    let numbers = [
+        known("+14155550101", None, false),
+        known("+14155550102", Some(at(-5)), false),
+        known("+14155550103", Some(at(1)), false),
+        known("+14155550104", Some(at(2)), false),
+        known("+14155550105", Some(at(-9)), true),
+    ];
+    let unconfirmed = account().judge(None, &BTreeMap::new(), &numbers, at(0));
+    assert_eq!(
+        unconfirmed.into_iter().collect::<Vec<_>>(),
+        ["+14155550101", "+14155550102"],
+        "an empty first list is suspect, but not about numbers bought after it was sent, \
+         nor about numbers already Lost"
+    );
+}
+
+#[test]
+fn a_search_is_spent_once_three_quarters_of_its_offers_are_bought() {
+    let cached = |offers: usize, bought: usize| CachedSearch {
+        at: Instant::now(),
+        hits: Arc::new(
+            (0..offers)
+                .map(|i| offer(&format!("+1415555{i:04}")))
+                .collect(),
+        ),
+        bought,
+    };
+    assert!(!cached(20, 14).spent());
+    assert!(cached(20, 15).spent());
+    assert!(!cached(3, 2).spent());
+    assert!(cached(3, 3).spent());
+    assert!(cached(1, 1).spent());
+    // No offers: nothing to buy from it, a new search waits for the TTL.
+    assert!(!cached(0, 0).spent());
+}
+
+#[tokio::test]
+async fn claims_looking_for_more_offers_share_the_cached_search_until_enough_are_bought() {
+    let a = account();
+    let filters = SearchFilters {
+        country_code: "US".into(),
+        area_code: Some("415".into()),
+        ..SearchFilters::default()
+    };
+    let hits = Arc::new(vec![
+        offer("+14155550101"),
+        offer("+14155550102"),
+        offer("+14155550103"),
+        offer("+14155550104"),
+    ]);
+    lock(&a.searches).insert(
+        filters.clone(),
+        CachedSearch {
+            at: Instant::now(),
+            hits: hits.clone(),
+            bought: 0,
+        },
+    );
+    a.purchase_completed("+14155550101");
+    a.purchase_completed("+14155550102");
+    // A number the cached results did not offer changes nothing for them.
+    a.purchase_completed("+12125550101");
+    let more = a.search_for_more(&filters).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&more, &hits),
+        "2 of 4 bought: the cached results, no call"
+    );
+    a.purchase_completed("+14155550103");
+    // 3 of 4 bought: the carrier is asked again (here it is unreachable: the call fails).
+    assert!(a.search_for_more(&filters).await.is_err());
+    // A claim with offers to choose from keeps using the cached results meanwhile.
+    assert!(Arc::ptr_eq(&a.search(&filters).await.unwrap(), &hits));
+}
+
+#[test]
+fn a_success_sent_before_the_refusal_does_not_lift_the_plan_limit() {
+    let a = account();
+    a.record_eligibility(counted(1), at(0));
+    a.record_limit_reached(at(2));
+    // A purchase that was in flight when the limit was hit comes back successful.
+    a.record_eligibility(counted(2), at(1));
+    assert_eq!(a.purchase_blocked(at(3), RECHECK), Some((1, at(2))));
+    // The figures of the older success do not replace newer ones either.
+    a.record_eligibility(counted(1), at(0));
+    assert_eq!(
+        a.plan().eligibility.map(|(e, _)| e.current_count),
+        Some(Some(2))
+    );
+    // A purchase sent after the limit (the recheck probe) that succeeds lifts it.
+    a.record_eligibility(counted(2), at(2));
+    assert_eq!(a.purchase_blocked(at(3), RECHECK), None);
+}
+
+#[test]
+fn only_a_list_started_after_the_refusal_with_fewer_numbers_lifts_the_plan_limit() {
+    let a = account();
+    a.record_eligibility(counted(2), at(0));
+    a.record_limit_reached(at(5));
+    // A list sent before the refusal, when fewer numbers had been bought yet.
+    a.observe_count(0, at(4));
+    assert!(a.purchase_blocked(at(6), RECHECK).is_some());
+    // A later list with as many numbers: still full.
+    a.observe_count(2, at(6));
+    assert!(a.purchase_blocked(at(7), RECHECK).is_some());
+    // The recheck interval lets one purchase probe the plan.
+    assert!(a.purchase_blocked(at(5 + 3600), RECHECK).is_none());
+    // A later list with fewer numbers: room was made.
+    a.observe_count(1, at(7));
+    assert!(a.purchase_blocked(at(8), RECHECK).is_none());
+}
+
+#[test]
+fn an_attempt_makes_only_the_object_that_sent_it_look_stale() {
+    let a = account();
+    let sent = Timestamp::now();
+    let number = "+14155550100";
+    assert!(!a.unseen_attempt(number, "uid-1", None), "nothing sent");
+    a.note_attempt(number, "uid-1", sent);
+    assert!(
+        a.unseen_attempt(number, "uid-1", None),
+        "the sender's copy without the attempt is stale"
+    );
+    assert!(
+        a.unseen_attempt(number, "uid-1", Some(sent - Duration::from_secs(5))),
+        "so is one showing only an older attempt"
+    );
+    assert!(
+        !a.unseen_attempt(number, "uid-1", Some(sent)),
+        "a copy showing it is not"
+    );
+    assert!(
+        !a.unseen_attempt(number, "uid-2", None),
+        "an object of the same number created since never sent it"
+    );
+    a.forget_attempt(number);
+    assert!(!a.unseen_attempt(number, "uid-1", None), "forgotten");
+}

@@ -1,0 +1,119 @@
+//! What every reconcile gets: the tunables, the caches, the accounts, the Event recorders, the
+//! metrics, and this process's memory of its own writes and decided purchases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::mpsc::UnboundedSender;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::account::Accounts;
+use super::decide::tenancy;
+use super::io::writes;
+use super::metrics::Metrics;
+use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+
+/// Tunables of the controllers (the binary fills them from flags).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How often a class's list is refreshed while one of its numbers is purchasing.
+    pub fast_sync: Duration,
+    /// How long after an unknown-outcome purchase the list is trusted to show it.
+    pub purchase_grace: Duration,
+    /// After this long unsettled, an unknown purchase outcome is raised for a human.
+    pub outcome_alert_after: Duration,
+    /// After the plan limit was hit, one purchase probes the plan again after this long.
+    pub plan_limit_recheck: Duration,
+    /// First retry delay after a refused purchase; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay after refused purchases.
+    pub retry_max: Duration,
+    /// Timeout of each Talkturo request.
+    pub talkturo_timeout: Duration,
+    /// Most records one account list may hold (more is an invalid answer).
+    pub max_list_records: usize,
+    /// Longest time one account list (every page) may take.
+    pub max_list_time: Duration,
+    /// Reconciles run at once per controller.
+    pub concurrency: u16,
+    /// How the caches get their initial contents.
+    pub initial_list: InitialList,
+}
+
+/// How the caches get their initial contents (at start-up and after a watch is lost).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitialList {
+    /// `stream` when the API server supports streaming lists (probed once at start-up),
+    /// otherwise `list`.
+    #[default]
+    Auto,
+    /// A watch that sends the current objects first (`sendInitialEvents`, Kubernetes'
+    /// `WatchList`, on by default since 1.32): the API server encodes the objects one by one while
+    /// the operator decodes them, and no response holding all of them is ever buffered.
+    Stream,
+    /// One list call per kind, served from the API server's cache, then a watch.
+    List,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fast_sync: Duration::from_secs(2),
+            purchase_grace: Duration::from_secs(3),
+            outcome_alert_after: Duration::from_secs(600),
+            plan_limit_recheck: Duration::from_secs(3600),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            talkturo_timeout: Duration::from_secs(10),
+            max_list_records: 25_000,
+            max_list_time: Duration::from_secs(120),
+            concurrency: 16,
+            initial_list: InitialList::Auto,
+        }
+    }
+}
+
+/// What every reconcile gets.
+pub struct Context {
+    pub client: kube::Client,
+    pub config: Config,
+    pub accounts: Accounts,
+    pub classes: Store<PhoneNumberClass>,
+    pub claims: Store<PhoneNumberClaim>,
+    pub numbers: Store<PhoneNumber>,
+    /// Namespaces' metadata (labels, annotations): the tenancy policies.
+    pub namespaces: Store<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>>,
+    /// Publishes Warnings, which may repeat: kube's recorder folds a repeat into the first
+    /// Event's series (count, last seen), keeping each Event it published for a few minutes.
+    pub recorder: Recorder,
+    /// Who publishes: Normal Events (one per transition, never repeated: purchased, bound,
+    /// assigned) go through a recorder of their own, so a burst of 10,000 claims does not keep
+    /// 20,000 Events in memory (~3 KB each) for the series cache.
+    pub reporter: Reporter,
+    pub metrics: Arc<Metrics>,
+    /// Wakes PhoneNumbers whose record changed in a list snapshot.
+    pub number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+    /// Set once all three caches are synced; no reconcile decides anything before that (an
+    /// empty cache would make a class look missing or a taken number look free).
+    pub synced: std::sync::atomic::AtomicBool,
+    /// This process's own writes, until the caches show them.
+    pub writes: writes::Writes,
+    /// Serializes namespace budget decisions, with the purchases decided and not yet in the
+    /// cache: number → (namespace, monthly price).
+    pub namespace_ledger: tokio::sync::Mutex<
+        std::collections::BTreeMap<String, (String, Option<rust_decimal::Decimal>)>,
+    >,
+}
+
+impl Context {
+    /// A namespace's labels and annotations from the cache (`None` if it has not seen it).
+    pub fn namespace_meta(&self, ns: &str) -> Option<tenancy::NamespaceMeta> {
+        self.namespaces
+            .get(&ObjectRef::new(ns))
+            .map(|n| tenancy::NamespaceMeta {
+                labels: n.metadata.labels.clone().unwrap_or_default(),
+                annotations: n.metadata.annotations.clone().unwrap_or_default(),
+            })
+    }
+}

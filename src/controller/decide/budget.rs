@@ -1,0 +1,139 @@
+//! The money gates after an offer is picked: the class's `monthlyBudget` and the namespace's
+//! monthly budget, each counting what is owned, what is being bought, and what was decided and is
+//! not in the cache yet. A price that is not known fails closed.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use rust_decimal::Decimal;
+
+use super::money::{self, BudgetCheck, Spend};
+use super::pending::Pending;
+use super::requeue;
+use super::tenancy::{self, NamespaceMeta};
+use crate::api::conditions::reasons;
+use crate::api::v1alpha1::{ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClass};
+use crate::controller::OFFER_ANNOTATION;
+use crate::talkturo::AvailableNumber;
+
+/// Monthly cost committed by a class: owned numbers and numbers being bought. A `Lost` number
+/// still counts (the account may still bill it) until an admin deletes its PhoneNumber; only a
+/// purchase Talkturo refused (`Failed`) does not. An `ObserveOnly` number counts with its price
+/// when one is known: the budget limits what the operator buys, and imported numbers have none.
+pub fn committed_cost(numbers: &[Arc<PhoneNumber>], class: &str) -> Spend {
+    let mut spend = Spend::default();
+    for n in numbers.iter().filter(|n| n.spec.class_name == class) {
+        if n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Failed) {
+            continue;
+        }
+        let price = monthly_price(n);
+        if price.is_none() && n.spec.management_policy == ManagementPolicy::ObserveOnly {
+            continue;
+        }
+        spend.add(price);
+    }
+    spend
+}
+
+/// A PhoneNumber's monthly price: from its status, else from the offer it was bought from.
+pub fn monthly_price(n: &PhoneNumber) -> Option<Decimal> {
+    let from_status = n
+        .status
+        .as_ref()
+        .and_then(|s| s.monthly_price.as_deref())
+        .and_then(money::parse_price);
+    let from_offer = || {
+        n.annotations()
+            .get(OFFER_ANNOTATION)
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|v| v["monthlyPrice"].as_str().and_then(money::parse_price))
+    };
+    from_status.or_else(from_offer)
+}
+
+/// The class's monthly budget, if it has one.
+pub fn class_budget(class: &PhoneNumberClass) -> Option<Decimal> {
+    class
+        .spec
+        .monthly_budget
+        .as_deref()
+        .and_then(|b| Decimal::from_str(b).ok())
+}
+
+/// What the budgets count besides the cached PhoneNumbers: purchases decided and not in the
+/// cache yet, of the class and of the namespace.
+#[derive(Clone, Debug, Default)]
+pub struct InFlight {
+    pub class: Vec<Option<Decimal>>,
+    pub namespace: Vec<Option<Decimal>>,
+}
+
+/// Whether buying `pick` keeps the class within its budget.
+pub fn class_gate(
+    class: &PhoneNumberClass,
+    numbers: &[Arc<PhoneNumber>],
+    in_flight: &[Option<Decimal>],
+    pick: &AvailableNumber,
+) -> Result<(), Pending> {
+    let Some(budget) = class_budget(class) else {
+        return Ok(());
+    };
+    let name = class.name_any();
+    let mut spent = committed_cost(numbers, &name);
+    for price in in_flight {
+        spent.add(*price);
+    }
+    let message = match money::fits_budget(spent, pick.monthly_price, budget) {
+        BudgetCheck::Within(_) => return Ok(()),
+        BudgetCheck::Over(total) => format!(
+            "buying {} (${}/month) would bring class {name} to ${total}/month, over its ${budget} budget",
+            pick.phone_number,
+            pick.monthly_price.unwrap_or_default()
+        ),
+        BudgetCheck::Unknown if pick.monthly_price.is_none() => format!(
+            "{} has no known monthly price; class {name} has a ${budget} budget, so it is not bought",
+            pick.phone_number
+        ),
+        BudgetCheck::Unknown => format!(
+            "class {name} spends ${spent}/month; with numbers of unknown price it cannot be kept within its ${budget} budget, so nothing is bought"
+        ),
+    };
+    Err(over(message))
+}
+
+/// Whether buying `pick` keeps namespace `ns` within the budget its annotation sets.
+pub fn namespace_gate(
+    ns: &str,
+    meta: Option<&NamespaceMeta>,
+    numbers: &[Arc<PhoneNumber>],
+    in_flight: &[Option<Decimal>],
+    pick: &AvailableNumber,
+) -> Result<(), Pending> {
+    let budget = match tenancy::namespace_budget(ns, meta) {
+        Err(why) => return Err(over(why)),
+        Ok(None) => return Ok(()),
+        Ok(Some(budget)) => budget,
+    };
+    let mut spent = tenancy::namespace_spend(numbers, ns);
+    for price in in_flight {
+        spent.add(*price);
+    }
+    let message = match money::fits_budget(spent, pick.monthly_price, budget) {
+        BudgetCheck::Within(_) => return Ok(()),
+        BudgetCheck::Over(total) => format!(
+            "buying {} (${}/month) would bring namespace {ns} to ${total}/month, over its ${budget} budget",
+            pick.phone_number,
+            pick.monthly_price.unwrap_or_default()
+        ),
+        BudgetCheck::Unknown => format!(
+            "namespace {ns} has a ${budget} budget and the price of {} or of a number it holds is unknown; nothing is bought",
+            pick.phone_number
+        ),
+    };
+    Err(over(message))
+}
+
+fn over(message: String) -> Pending {
+    Pending::new(reasons::BUDGET_EXCEEDED, message, requeue::WAITING)
+}

@@ -1,0 +1,13 @@
+//! Every call to Kubernetes and Talkturo the reconciles make, and nothing else: status writes
+//! (server-side apply, field manager `talkturo-operator`, remembered until the cache shows them),
+//! PhoneNumber creation, deletion and finalizers, the claim's ConfigMap, the class's Secret,
+//! Events, and the purchase, assignment and release calls. Nothing here decides: each function
+//! does what it is told and reports what came back.
+
+pub mod config_map;
+pub mod kube;
+pub mod objects;
+pub mod secret;
+pub mod status;
+pub mod talkturo;
+pub mod writes;

@@ -1,0 +1,123 @@
+//! Where a purchase is decided: the gates (`decide::gates`), the search, the choice with the
+//! price caps (`decide::choose`) and the budgets (`decide::budget`), serialized per class and per
+//! namespace so that two claims never both spend the last of a budget.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use rust_decimal::Decimal;
+use tokio::sync::{MutexGuard, OwnedMutexGuard};
+
+use crate::api::conditions::reasons;
+use crate::api::v1alpha1::{PhoneNumberClaim, PhoneNumberClass};
+use crate::controller::Context;
+use crate::controller::account::Account;
+use crate::controller::decide::class::not_ready;
+use crate::controller::decide::gates::{self, Observed, Stop};
+use crate::controller::decide::pending::Pending;
+use crate::controller::decide::{budget, choose, requeue};
+use crate::talkturo::{AvailableNumber, SearchFilters};
+
+/// The budget ledgers, held from the budget decision until the purchase is recorded in them (or
+/// dropped, if the intent was not written).
+pub struct Ledgers<'a> {
+    class: OwnedMutexGuard<BTreeMap<String, Option<Decimal>>>,
+    namespace: MutexGuard<'a, BTreeMap<String, (String, Option<Decimal>)>>,
+    ns: String,
+}
+
+impl Ledgers<'_> {
+    /// Records a purchase decided and not in the cache yet, so the next decision counts it.
+    pub fn hold(mut self, number: &str, price: Option<Decimal>) {
+        self.class.insert(number.to_owned(), price);
+        self.namespace
+            .insert(number.to_owned(), (self.ns.clone(), price));
+    }
+}
+
+/// The offer to buy, with the ledgers it was decided under.
+pub struct Chosen<'a> {
+    pub pick: AvailableNumber,
+    pub ledgers: Ledgers<'a>,
+}
+
+/// Gates, search, choice, budgets: the offer to buy for `claim` in `class`, or why none.
+pub async fn choose<'a>(
+    ctx: &'a Context,
+    claim: &PhoneNumberClaim,
+    ns: &str,
+    class: &PhoneNumberClass,
+    now: Timestamp,
+) -> Result<Chosen<'a>, Stop> {
+    let account = ctx.accounts.get(&class.name_any());
+    let meta = ctx.namespace_meta(ns);
+    let observed = Observed {
+        claim,
+        class,
+        namespace: ns,
+        namespace_meta: meta.as_ref(),
+        account_built: account.is_some(),
+        plan_blocked: account
+            .as_ref()
+            .and_then(|a| a.purchase_blocked(now, ctx.config.plan_limit_recheck))
+            .map(|(count, _)| count),
+        plan_limit_recheck: ctx.config.plan_limit_recheck,
+        now,
+    };
+    let filters = gates::before_search(&observed)?;
+    let Some(account) = account else {
+        return Err(Stop::Wait(requeue::ACCOUNT_BUILDING));
+    };
+    let offers = account.search(&filters).await.map_err(|e| {
+        let why = format!("searching for numbers: {e}");
+        Pending::new(not_ready(&e).reason, why, requeue::SEARCH_FAILED)
+    })?;
+    // Serialize the budget decisions and the intent for the class and the namespace.
+    let mut class_ledger = account.budget.clone().lock_owned().await;
+    let mut ns_ledger = ctx.namespace_ledger.lock().await;
+    let numbers = ctx.numbers.state();
+    // Purchases the cache shows now are counted from it, not from the ledgers.
+    class_ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
+    ns_ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
+    let taken = choose::taken(claim, &numbers, &ctx.claims.state(), class_ledger.keys());
+    let pick = match choose::choose(claim, class, &offers, &taken) {
+        Ok(p) => p,
+        Err(p) if p.reason == reasons::NO_CANDIDATES => {
+            search_for_more(&account, &filters, (claim, class), &taken, &numbers, p).await?
+        }
+        Err(p) => return Err(p.into()),
+    };
+    let in_class: Vec<Option<Decimal>> = class_ledger.values().copied().collect();
+    budget::class_gate(class, &numbers, &in_class, &pick)?;
+    let in_ns: Vec<Option<Decimal>> = ns_ledger
+        .values()
+        .filter(|(n, _)| n == ns)
+        .map(|(_, price)| *price)
+        .collect();
+    budget::namespace_gate(ns, meta.as_ref(), &numbers, &in_ns, &pick)?;
+    let ledgers = Ledgers {
+        class: class_ledger,
+        namespace: ns_ledger,
+        ns: ns.to_owned(),
+    };
+    Ok(Chosen { pick, ledgers })
+}
+
+/// Every cached offer is taken. Once enough of them were bought, the carrier offers more: search
+/// again (once, shared by every waiting claim). A claim whose every match the account already
+/// holds backs off and says so.
+async fn search_for_more(
+    account: &Account,
+    filters: &SearchFilters,
+    (claim, class): (&PhoneNumberClaim, &PhoneNumberClass),
+    taken: &std::collections::BTreeSet<String>,
+    numbers: &[std::sync::Arc<crate::api::v1alpha1::PhoneNumber>],
+    none: Pending,
+) -> Result<AvailableNumber, Stop> {
+    let Ok(fresh) = account.search_for_more(filters).await else {
+        return Err(none.into());
+    };
+    choose::choose(claim, class, &fresh, taken)
+        .map_err(|p| choose::held_back(p, claim, &fresh, &choose::owned(numbers)).into())
+}

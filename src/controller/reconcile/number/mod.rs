@@ -1,0 +1,371 @@
+//! PhoneNumber reconciler: buys exactly one number with the crash-safe protocol and mirrors the
+//! account's list into status.
+//!
+//! Observe (the class, its account, a list fresh enough: `decide::freshness`) → decide
+//! (`decide::number::plan`) → act: the purchase ([`buy`]), the trial's expiry, the assignment
+//! ([`assign`]), a release ([`release`]) or the finalizer, each changing the status this
+//! reconcile holds; then [`finish`] writes it, once, and does what must follow the write. The
+//! one other status write is a release's intent, which the protocol requires before the call.
+
+mod assign;
+mod buy;
+mod release;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::conditions::{reasons, types};
+use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberClass, PhoneNumberStatus};
+use crate::controller::account::{Account, Snapshot};
+use crate::controller::decide::conditions::{self, Desired};
+use crate::controller::decide::number::{self as decide, Hold, Plan, Seen};
+use crate::controller::decide::number_status::{ClaimLink, not_synced};
+use crate::controller::decide::{freshness, requeue, time::now_time, time::parse_duration, trial};
+use crate::controller::io;
+use crate::controller::{Context, Error, NUMBER_FINALIZER};
+
+/// How a number reconcile ends, after its status is settled.
+pub(super) struct End {
+    /// Whether the status is written.
+    pub write: bool,
+    pub then: Then,
+    pub action: Action,
+}
+
+/// What follows the status write.
+pub(super) enum Then {
+    Nothing,
+    /// Delete the PhoneNumber (released: it goes too).
+    Delete(&'static str),
+    /// Remove the finalizer: the object may go.
+    RemoveFinalizer(&'static str),
+}
+
+impl End {
+    pub fn write(action: Action) -> Self {
+        End {
+            write: true,
+            then: Then::Nothing,
+            action,
+        }
+    }
+
+    pub fn quiet(action: Action) -> Self {
+        End {
+            write: false,
+            then: Then::Nothing,
+            action,
+        }
+    }
+
+    pub fn remove_finalizer(why: &'static str) -> Self {
+        End {
+            write: false,
+            then: Then::RemoveFinalizer(why),
+            action: Action::await_change(),
+        }
+    }
+
+    pub fn delete(step: &'static str) -> Self {
+        End {
+            write: true,
+            then: Then::Delete(step),
+            action: Action::await_change(),
+        }
+    }
+}
+
+pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let (class, account) = match class_and_account(&ctx, &pn, now) {
+        Ok(found) => found,
+        Err((status, action)) => {
+            if let Some(status) = status {
+                io::status::number(&ctx, &pn, *status).await?;
+            }
+            return Ok(action);
+        }
+    };
+    let deleting = pn.metadata.deletion_timestamp.is_some();
+    let managed = pn.spec.management_policy == ManagementPolicy::Managed;
+    if managed && !deleting && !pn.finalizers().iter().any(|f| f == NUMBER_FINALIZER) {
+        io::objects::add_finalizer(&ctx, &pn).await?;
+    }
+    let sync = parse_duration(&class.spec.sync_interval, requeue::DEFAULT_SYNC);
+    let snapshot = match observe(&ctx, &pn, &account, sync, now).await {
+        Observed::Snapshot(s) => s,
+        Observed::Later(action) => return Ok(action),
+        Observed::Failed(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
+    };
+    match decide::hold(&pn, &snapshot, sync) {
+        Some(Hold::Suspect(after)) => return Ok(Action::requeue(after)),
+        Some(Hold::Gone { deleting: true }) => {
+            let why = "the number is no longer in the account";
+            io::objects::remove_finalizer(&ctx, &pn, why).await?;
+            return Ok(Action::await_change());
+        }
+        Some(Hold::Gone { deleting: false }) => {
+            io::objects::delete(&ctx, &pn.name_any(), "deleting a released PhoneNumber").await?;
+            return Ok(Action::await_change());
+        }
+        None => {}
+    }
+    let link = claim_link(&pn, &ctx);
+    let seen = Seen {
+        snapshot: &snapshot,
+        link,
+        sync,
+        purchase_blocked: account
+            .purchase_blocked(now, ctx.config.plan_limit_recheck)
+            .is_some(),
+        cfg: &ctx.config,
+        now,
+    };
+    let (mut status, requeue, note) = match decide::plan(&pn, &seen) {
+        Plan::Buy if deleting => {
+            io::objects::remove_finalizer(&ctx, &pn, "nothing was bought").await?;
+            return Ok(Action::await_change());
+        }
+        Plan::Buy => {
+            // Gates fail closed: a first purchase may decide on an older list, but not while the
+            // account's latest list failed (Talkturo or the credentials may be failing).
+            if let Some(e) = account.list_failing() {
+                return Err(sync_failed(&ctx, &pn, e, now).await);
+            }
+            let a = buy::buy(&ctx, &pn, (&class, &account), sync, now).await?;
+            (a.status, a.requeue, a.note)
+        }
+        Plan::Settle {
+            status,
+            requeue,
+            event,
+        } => (*status, requeue, event),
+    };
+    if let Some(n) = note {
+        ctx.publish(pn.as_ref(), n).await;
+    }
+    let wake = trial_expiry(&ctx, &pn, &class, &mut status, now).await;
+    let requeue = wake.map_or(requeue, |w| requeue.min(w));
+    let end = act(&ctx, &pn, (&class, &account), link, &mut status, now).await;
+    let end = end.map(|e| e.unwrap_or_else(|| End::write(Action::requeue(requeue))));
+    finish(&ctx, &pn, status, end).await
+}
+
+/// After the plan: a trial released on expiry, the assignment, a release of a number whose
+/// claim is gone, or the finalizer of a deleted PhoneNumber.
+async fn act(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    (class, account): (&PhoneNumberClass, &Account),
+    link: ClaimLink,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Result<Option<End>, Error> {
+    if pn.metadata.deletion_timestamp.is_some() {
+        return release::finalize(ctx, pn, account, status, now)
+            .await
+            .map(Some);
+    }
+    if let Some(end) = release::on_trial_expiry(ctx, pn, (class, account), status, now).await? {
+        return Ok(Some(end));
+    }
+    assign::reconcile(ctx, pn, account, link, status, now).await?;
+    release::on_claim_gone(ctx, pn, account, link, status, now).await
+}
+
+/// The reconcile's one status write (also when a step failed after the number may have been
+/// bought: the record id and the attempt are kept, so nothing the account now holds goes
+/// unrecorded), then what follows it.
+async fn finish(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    status: PhoneNumberStatus,
+    end: Result<End, Error>,
+) -> Result<Action, Error> {
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => {
+            io::status::number(ctx, pn, status).await?;
+            return Err(e);
+        }
+    };
+    if end.write {
+        io::status::number(ctx, pn, status).await?;
+    }
+    match end.then {
+        Then::Nothing => {}
+        Then::Delete(step) => io::objects::delete(ctx, &pn.name_any(), step).await?,
+        Then::RemoveFinalizer(why) => io::objects::remove_finalizer(ctx, pn, why).await?,
+    }
+    Ok(end.action)
+}
+
+/// A number whose class cannot serve it yet: the status to write (if any), and when to look again.
+type NotYet = (Option<Box<PhoneNumberStatus>>, Action);
+
+/// The number's class and its account, or why not yet.
+fn class_and_account(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    now: Timestamp,
+) -> Result<(Arc<PhoneNumberClass>, Arc<Account>), NotYet> {
+    let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
+        let why = format!("PhoneNumberClass {} does not exist", pn.spec.class_name);
+        let status = not_synced(pn, reasons::CLASS_NOT_FOUND, why, now);
+        return Err((Some(Box::new(status)), Action::requeue(requeue::NUMBER_CLASS_MISSING)));
+    };
+    if let Some(account) = ctx.accounts.get(&pn.spec.class_name) {
+        return Ok((class, account));
+    }
+    let class_conditions = class.status.as_ref().map_or(&[][..], |s| &s.conditions);
+    if class.status.is_none() || conditions::is_true(class_conditions, types::READY) {
+        // This process has not built the class's account yet (it just started): one class
+        // reconcile away. Nothing has changed for the number, so nothing is written.
+        return Err((None, Action::requeue(requeue::CACHE_CATCH_UP)));
+    }
+    let ready = conditions::find(class_conditions, types::READY);
+    let why = ready.map_or_else(
+        || "the class has not been reconciled yet".to_owned(),
+        |c| format!("class {} is not ready: {}", pn.spec.class_name, c.message),
+    );
+    // The class's own reason (its Secret is missing, the key is refused, ...), not a claim that
+    // the class does not exist.
+    let reason = ready.map_or(reasons::CLASS_NOT_READY, |c| {
+        decide::class_reason(&c.reason)
+    });
+    let status = not_synced(pn, reason, why, now);
+    Err((
+        Some(Box::new(status)),
+        Action::requeue(requeue::NUMBER_CLASS_NOT_READY),
+    ))
+}
+
+/// What observing the account came to.
+enum Observed {
+    Snapshot(Arc<Snapshot>),
+    /// Not yet: look again then.
+    Later(Action),
+    Failed(Arc<crate::talkturo::Error>),
+}
+
+/// A list of the account fresh enough to decide about this number.
+async fn observe(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    sync: Duration,
+    now: Timestamp,
+) -> Observed {
+    let seen = pn
+        .status
+        .as_ref()
+        .and_then(|s| s.purchase.as_ref())
+        .and_then(|p| p.last_attempt_time.as_ref())
+        .map(|t| t.0);
+    if account.unseen_attempt(&pn.spec.number, uid_of(pn), seen) {
+        // Our own purchase is not in this (cached) object yet: wait for the watch to catch up
+        // rather than decide on stale state.
+        return Observed::Later(Action::requeue(requeue::CACHE_CATCH_UP));
+    }
+    let mut fresher_than = freshness::required_freshness(pn, &ctx.config, sync, now);
+    // A number this process bought and the list does not show: decide only on a list that can
+    // show it (at most two more lists: one after the purchase, one after the grace). A number
+    // never bought that an old list shows: adopt it only from a list sent since it existed.
+    loop {
+        if fresher_than > now {
+            return Observed::Later(requeue_at(fresher_than, now));
+        }
+        let snapshot = match account.snapshot(fresher_than).await {
+            Ok(s) => s,
+            Err(e) => return Observed::Failed(e),
+        };
+        match freshness::absence_undecided(pn, &snapshot, &ctx.config)
+            .or_else(|| freshness::presence_undecided(pn, &snapshot))
+        {
+            Some(after) => fresher_than = after,
+            None => return Observed::Snapshot(snapshot),
+        }
+    }
+}
+
+/// The object's uid (empty for an object not from the API server, which none of ours is).
+pub(super) fn uid_of(pn: &PhoneNumber) -> &str {
+    pn.metadata.uid.as_deref().unwrap_or_default()
+}
+
+/// Looks again at `at` (at least [`requeue::MIN_WAIT`] from now).
+fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
+    Action::requeue(at.duration_since(now).unsigned_abs().max(requeue::MIN_WAIT))
+}
+
+/// A failed list: recorded in the status (`Synced` false), and the reconcile's error.
+async fn sync_failed(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    e: Arc<crate::talkturo::Error>,
+    now: Timestamp,
+) -> Error {
+    let why = format!("cannot read the account's numbers: {e}");
+    let status = not_synced(pn, reasons::SYNC_FAILED, why, now);
+    match io::status::number(ctx, pn, status).await {
+        Ok(()) => Error::Talkturo {
+            step: "listing the account's numbers",
+            source: e,
+        },
+        Err(write) => write,
+    }
+}
+
+/// Sets the `TrialExpiring` condition of a trial number (a Warning Event when the window opens
+/// and at expiry); returns when the stage next changes, to requeue exactly then.
+async fn trial_expiry(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    class: &PhoneNumberClass,
+    status: &mut PhoneNumberStatus,
+    now: Timestamp,
+) -> Option<Duration> {
+    let stage = trial::stage(status, trial::warn_before(class), now);
+    let expires = status
+        .trial_expires_at
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    let desired: Vec<Desired> = stage
+        .map(|s| trial::condition(&pn.spec.number, s, &expires, class.spec.trial.on_expiry))
+        .into_iter()
+        .collect();
+    let before = conditions::find(&status.conditions, types::TRIAL_EXPIRING).cloned();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &desired,
+        &[types::TRIAL_EXPIRING],
+        pn.metadata.generation,
+        &now_time(now),
+    );
+    if let Some(d) = desired.first().filter(|d| d.status)
+        && before.is_none_or(|b| b.reason != d.reason)
+    {
+        ctx.publish(pn, trial::expiring_note(d)).await;
+    }
+    stage.and_then(|s| trial::wake(s, now))
+}
+
+/// Whether the PhoneNumber's claim exists (matching uid when the reference has one).
+fn claim_link(pn: &PhoneNumber, ctx: &Context) -> ClaimLink {
+    let Some(r) = pn.spec.claim_ref.as_ref() else {
+        return ClaimLink::Unbound;
+    };
+    match ctx
+        .claims
+        .get(&ObjectRef::new(&r.name).within(&r.namespace))
+    {
+        Some(c) if r.uid.is_none() || c.metadata.uid == r.uid => ClaimLink::Present,
+        _ => ClaimLink::Missing,
+    }
+}
