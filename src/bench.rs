@@ -13,14 +13,17 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::api::v1alpha1::{
-    ClaimPhase, PhoneNumber, PhoneNumberClaim, PhoneNumberClass, phone_number_name,
-};
+use crate::api::v1alpha1::{ClaimPhase, PhoneNumberClaim, PhoneNumberClass};
 use crate::sim::{Op, SimConfig, SimServer};
 use crate::testenv::{self, Binaries, ControlPlane};
+
+mod figures;
+mod report;
+pub use figures::{delta, floor, median, percentile, total};
+pub use report::table;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -360,116 +363,5 @@ impl Bench {
     }
 }
 
-/// Total of a call-count map.
-pub fn total(calls: &BTreeMap<Op, u64>) -> u64 {
-    calls.values().sum()
-}
-
-/// `after - before`, per operation.
-pub fn delta(after: &BTreeMap<Op, u64>, before: &BTreeMap<Op, u64>) -> BTreeMap<Op, u64> {
-    after
-        .iter()
-        .map(|(op, n)| (*op, n - before.get(op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
-/// The floor for a burst: only the unavoidable work for each of `names` (already created
-/// claims) — one purchase of a distinct number and the minimum writes (the PhoneNumber, its
-/// status, the claim's status) — with the same kube client, `concurrency` at a time, no
-/// controller. Returns its wall time.
-pub async fn floor(bench: &Bench, names: &[String], concurrency: usize) -> Result<Duration, Error> {
-    // The numbers, picked up front from the inventory (choosing is not the floor's work).
-    let numbers: Vec<String> = {
-        let world = bench.sim.sim.world();
-        let per_area: Vec<Vec<String>> = AREAS.iter().map(|a| world.offered_in(a)).collect();
-        let mut out = Vec::new();
-        for i in 0.. {
-            if out.len() == names.len() {
-                break;
-            }
-            let Some(n) = per_area[i % AREAS.len()].get(i / AREAS.len()) else {
-                return Err("the inventory ran out for the floor".into());
-            };
-            out.push(n.clone());
-        }
-        out
-    };
-    let talkturo = talkturo_client(bench)?;
-    let started = Instant::now();
-    let pns: Api<PhoneNumber> = Api::all(bench.client.clone());
-    let claims = bench.claims();
-    let results: Vec<Result<(), Error>> = futures::stream::iter(names.iter().zip(numbers))
-        .map(|(claim, number)| {
-            let (pns, claims, talkturo) = (pns.clone(), claims.clone(), talkturo.clone());
-            async move {
-                let bought = talkturo.purchase(&number, "team_demo").await?;
-                let name = phone_number_name(&number);
-                let pn: PhoneNumber = serde_json::from_value(json!({
-                    "metadata": {"name": name},
-                    "spec": {"number": number, "className": CLASS,
-                             "claimRef": {"namespace": NAMESPACE, "name": claim}}}))?;
-                pns.create(&PostParams::default(), &pn).await?;
-                pns.patch_status(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"status": {"id": bought.phone_number.id, "phase": "Bound"}})),
-                )
-                .await?;
-                claims
-                    .patch_status(
-                        claim,
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"status": {"phase": "Bound", "phoneNumberName": name, "number": number}})),
-                    )
-                    .await?;
-                Ok(())
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let took = started.elapsed();
-    for r in results {
-        r?;
-    }
-    Ok(took)
-}
-
-fn talkturo_client(bench: &Bench) -> Result<crate::talkturo::Client, Error> {
-    Ok(crate::talkturo::Client::new(
-        crate::talkturo::ClientConfig::new(
-            bench.sim.base_url(),
-            secrecy::SecretString::from("tk_demo_token"),
-        ),
-    )?)
-}
-
-/// Median of a sample (sorted in place); zero when empty.
-pub fn median(v: &mut [f64]) -> f64 {
-    percentile(v, 50.0)
-}
-
-/// The `p`th percentile (nearest rank) of a sample (sorted in place); zero when empty.
-pub fn percentile(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
-    v[rank.min(v.len()) - 1]
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
-        assert_eq!(median(&mut v), 3.0);
-        assert_eq!(percentile(&mut v, 99.0), 5.0);
-        assert_eq!(percentile(&mut v, 20.0), 1.0);
-        assert_eq!(median(&mut []), 0.0);
-    }
-}
+mod tests;

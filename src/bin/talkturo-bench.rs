@@ -66,7 +66,7 @@ async fn main() -> Result<(), bench::Error> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
-    println!("{}", table(&report));
+    println!("{}", bench::table(&report));
     Ok(())
 }
 
@@ -83,13 +83,7 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
     .await?;
 
     // The floor first, with no operator running; its objects are removed afterwards.
-    let floor_names = b
-        .create_claims("floor", 0..args.burst, CREATE_CONCURRENCY)
-        .await?;
-    let floor_started = Instant::now();
-    let floor_work = bench::floor(&b, &floor_names, WORK_CONCURRENCY).await?;
-    let _ = floor_started;
-    remove_floor(&b, &floor_names).await?;
+    let floor_work = floor(&b, args.burst).await?;
 
     // Idle.
     b.start_operator().await?;
@@ -97,32 +91,7 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
     let idle_kib = op(&b)?.memory_kib().0;
 
     // M5 (and M1 for an isolated claim): one claim at a time.
-    let mut latencies = Vec::new();
-    let mut isolated = (0u64, Writes::default());
-    b.wait_class_ready(Duration::from_secs(60)).await?;
-    for i in 0..args.sequential {
-        let (calls, mark) = (b.calls(), b.mark());
-        let names = b.create_claims("solo", i..i + 1, 1).await?;
-        let started = Instant::now();
-        let cond = |c: Option<&PhoneNumberClaim>| {
-            c.and_then(|c| c.status.as_ref())
-                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
-        };
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(b.claims(), &names[0], cond),
-        )
-        .await??;
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-        if i == 0 {
-            // Let the purchase settle (active) before counting what one claim cost.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            isolated = (
-                bench::total(&bench::delta(&b.calls(), &calls)),
-                b.writes_since(mark)?,
-            );
-        }
-    }
+    let (mut latencies, isolated) = sequential(&b, args.sequential).await?;
 
     // M4, M1, M2: the burst.
     let before = (b.calls(), b.mark(), b.sim.sim.world().purchases());
@@ -160,15 +129,7 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
     let (steady_kib, peak_kib) = op(&b)?.memory_kib();
 
     // M7: restart with everything bound.
-    if let Some(mut o) = b.operator.take() {
-        o.kill();
-    }
-    let (calls, mark, purchases) = (b.calls(), b.mark(), b.sim.sim.world().purchases());
-    let ready = b.start_operator().await?;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let restart_calls = bench::delta(&b.calls(), &calls);
-    let restart_writes = b.writes_since(mark)?;
-    let restart_purchases = b.sim.sim.world().purchases() - purchases;
+    let restart = restart(&mut b).await?;
 
     let per_number = |c: &BTreeMap<Op, u64>| {
         c.iter()
@@ -199,13 +160,70 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
             "rssKiB": steady_kib,
             "peakKiB": peak_kib,
         },
-        "restart": {
-            "readySecs": ready.as_secs_f64(),
-            "calls": calls_json(&restart_calls),
-            "writes": writes(&restart_writes),
-            "purchases": restart_purchases,
-        },
+        "restart": restart,
     }))
+}
+
+/// Claims created one at a time, each waited for until Bound: the latencies (ms), and the calls
+/// and writes of the first.
+async fn sequential(b: &Bench, count: usize) -> Result<(Vec<f64>, (u64, Writes)), bench::Error> {
+    let mut latencies = Vec::new();
+    let mut isolated = (0u64, Writes::default());
+    b.wait_class_ready(Duration::from_secs(60)).await?;
+    for i in 0..count {
+        let (calls, mark) = (b.calls(), b.mark());
+        let names = b.create_claims("solo", i..i + 1, 1).await?;
+        let started = Instant::now();
+        let cond = |c: Option<&PhoneNumberClaim>| {
+            c.and_then(|c| c.status.as_ref())
+                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
+        };
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(b.claims(), &names[0], cond),
+        )
+        .await??;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        if i == 0 {
+            // Let the purchase settle (active) before counting what one claim cost.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            isolated = (
+                bench::total(&bench::delta(&b.calls(), &calls)),
+                b.writes_since(mark)?,
+            );
+        }
+    }
+    Ok((latencies, isolated))
+}
+
+/// The operator killed and started again with everything bound: how long until it is ready,
+/// and what it calls and writes.
+async fn restart(b: &mut Bench) -> Result<Value, bench::Error> {
+    if let Some(mut o) = b.operator.take() {
+        o.kill();
+    }
+    let (calls, mark, purchases) = (b.calls(), b.mark(), b.sim.sim.world().purchases());
+    let ready = b.start_operator().await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let restart_calls = bench::delta(&b.calls(), &calls);
+    let restart_writes = b.writes_since(mark)?;
+    let restart_purchases = b.sim.sim.world().purchases() - purchases;
+    Ok(json!({
+        "readySecs": ready.as_secs_f64(),
+        "calls": calls_json(&restart_calls),
+        "writes": writes(&restart_writes),
+        "purchases": restart_purchases,
+    }))
+}
+
+/// The floor: the same work done without the operator (`bench::floor`), then removed.
+async fn floor(b: &Bench, burst: usize) -> Result<Duration, bench::Error> {
+    let names = b
+        .create_claims("floor", 0..burst, CREATE_CONCURRENCY)
+        .await?;
+    let work = bench::floor(b, &names, WORK_CONCURRENCY).await?;
+    remove_floor(b, &names).await?;
+    Ok(work)
 }
 
 fn op(b: &Bench) -> Result<&bench::Operator, bench::Error> {
@@ -295,104 +313,4 @@ fn summarize(args: &Args, total: usize, runs: &[Value]) -> Value {
         "M8": {"binaryMiB": binary as f64 / (1024.0 * 1024.0)},
         "raw": runs,
     })
-}
-
-fn table(r: &Value) -> String {
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let rows = [
-        (
-            "M1",
-            "Talkturo calls per bound claim (burst / isolated); duplicate purchases",
-            "≤ 1.2 / ≤ 3; 0",
-            format!(
-                "{:.2} / {} ; {}",
-                f(&r["M1"]["callsPerClaimBurst"]),
-                f(&r["M1"]["callsIsolated"]),
-                f(&r["M1"]["duplicatePurchases"])
-            ),
-        ),
-        (
-            "M2",
-            "API writes per bound claim (state + Events); conflicts burst / steady",
-            "≤ 5; 0 steady",
-            format!(
-                "{:.2} + {:.2}; {} / {}",
-                f(&r["M2"]["stateWritesPerClaim"]),
-                f(&r["M2"]["eventsPerClaim"]),
-                f(&r["M2"]["conflictsBurst"]),
-                f(&r["M2"]["conflictsSteady"])
-            ),
-        ),
-        (
-            "M3",
-            "steady state: Talkturo calls/hour (1 class, 60 s sync); per-number calls; writes",
-            "≤ 60; 0; 0",
-            format!(
-                "{:.0} with {} numbers; {}; {}",
-                f(&r["M3"]["callsPerHour"]),
-                f(&r["M3"]["numbers"]),
-                f(&r["M3"]["perNumberCalls"]),
-                f(&r["M3"]["writes"])
-            ),
-        ),
-        (
-            "M4",
-            "claims bound per second, burst; ratio to the floor",
-            "≥ 100/s; ≤ 2×",
-            format!(
-                "{:.0}/s (floor {:.0}/s); {:.2}×",
-                f(&r["M4"]["claimsPerSec"]),
-                f(&r["M4"]["floorClaimsPerSec"]),
-                f(&r["M4"]["ratioToFloor"])
-            ),
-        ),
-        (
-            "M5",
-            "apply → Bound, one at a time (p50 / p99)",
-            "≤ 50 / 250 ms",
-            format!(
-                "{:.0} / {:.0} ms",
-                f(&r["M5"]["p50Ms"]),
-                f(&r["M5"]["p99Ms"])
-            ),
-        ),
-        (
-            "M6",
-            "memory: steady / peak / idle",
-            "≤ 64 / 96 / 12 MiB",
-            format!(
-                "{:.1} / {:.1} / {:.1} MiB",
-                f(&r["M6"]["steadyMiB"]),
-                f(&r["M6"]["peakMiB"]),
-                f(&r["M6"]["idleMiB"])
-            ),
-        ),
-        (
-            "M7",
-            "restart: ready; list calls; other calls; writes; purchases",
-            "≤ 2 s; 1; 0; 0; 0",
-            format!(
-                "{:.2} s; {}; {}; {}; {}",
-                f(&r["M7"]["readySecs"]),
-                f(&r["M7"]["listCalls"]),
-                f(&r["M7"]["otherCalls"]),
-                f(&r["M7"]["writes"]),
-                f(&r["M7"]["purchases"])
-            ),
-        ),
-        (
-            "M8",
-            "release binary size",
-            "≤ 12 MiB",
-            format!("{:.1} MiB", f(&r["M8"]["binaryMiB"])),
-        ),
-    ];
-    let mut out = format!(
-        "burst {} claims, steady {} numbers, {} run(s)\n\n| # | metric | target | measured |\n|---|---|---|---|\n",
-        r["burst"], r["M3"]["numbers"], r["runs"]
-    );
-    for (id, what, target, got) in rows {
-        out.push_str(&format!("| {id} | {what} | {target} | {got} |\n"));
-    }
-    out
 }

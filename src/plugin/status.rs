@@ -137,6 +137,13 @@ fn draw(r: &StatusReport) -> String {
     draw_conditions(&mut out, "│  ", &st.conditions);
     draw_events(&mut out, "│  ", &r.claim_events);
     let name = st.phone_number_name.as_deref().unwrap_or("-");
+    draw_number(&mut out, r, name);
+    draw_class(&mut out, r, st.class_name.as_deref().unwrap_or("-"));
+    out
+}
+
+/// The claim's PhoneNumber, under the claim.
+fn draw_number(out: &mut String, r: &StatusReport, name: &str) {
     match &r.phone_number {
         Part::Shown(pn) => {
             let ps = pn.status.clone().unwrap_or_default();
@@ -164,8 +171,8 @@ fn draw(r: &StatusReport) -> String {
                 pn.spec.reclaim_policy,
                 ps.monthly_price.as_deref().unwrap_or("?")
             );
-            draw_conditions(&mut out, "   │  ", &ps.conditions);
-            draw_events(&mut out, "   │  ", &r.phone_number_events);
+            draw_conditions(out, "   │  ", &ps.conditions);
+            draw_events(out, "   │  ", &r.phone_number_events);
         }
         Part::Absent(why) => {
             let _ = writeln!(out, "└─ ({why})");
@@ -174,6 +181,10 @@ fn draw(r: &StatusReport) -> String {
             let _ = writeln!(out, "└─ PhoneNumber {name}  (not shown: {why})");
         }
     }
+}
+
+/// The class, under the PhoneNumber.
+fn draw_class(out: &mut String, r: &StatusReport, class_name: &str) {
     match &r.class {
         Part::Shown(class) => {
             let cs = class.status.clone().unwrap_or_default();
@@ -193,8 +204,8 @@ fn draw(r: &StatusReport) -> String {
                     .map(|b| format!(" of ${b} budget"))
                     .unwrap_or_default()
             );
-            draw_conditions(&mut out, "      ", &cs.conditions);
-            draw_events(&mut out, "      ", &r.class_events);
+            draw_conditions(out, "      ", &cs.conditions);
+            draw_events(out, "      ", &r.class_events);
         }
         Part::Absent(why) => {
             let _ = writeln!(out, "   └─ (class not found: {why})");
@@ -203,11 +214,10 @@ fn draw(r: &StatusReport) -> String {
             let _ = writeln!(
                 out,
                 "   └─ PhoneNumberClass {}  (not shown: {why})",
-                st.class_name.as_deref().unwrap_or("-")
+                class_name
             );
         }
     }
-    out
 }
 
 /// `status` without a name: the claims of `namespace` (every namespace when `None`), one per

@@ -52,6 +52,21 @@ pub fn monthly_price(n: &PhoneNumber) -> Option<Decimal> {
     from_status.or_else(from_offer)
 }
 
+/// What the numbers bound to claims of `ns` cost per month, all classes together: numbers being
+/// bought and `Lost` ones included, refused purchases (`Failed`) not.
+pub fn namespace_spend(numbers: &[Arc<PhoneNumber>], ns: &str) -> Spend {
+    let mut spend = Spend::default();
+    for n in numbers {
+        if n.spec.claim_ref.as_ref().is_none_or(|r| r.namespace != ns)
+            || n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Failed)
+        {
+            continue;
+        }
+        spend.add(monthly_price(n));
+    }
+    spend
+}
+
 /// The class's monthly budget, if it has one.
 pub fn class_budget(class: &PhoneNumberClass) -> Option<Decimal> {
     class
@@ -115,7 +130,7 @@ pub fn namespace_gate(
         Ok(None) => return Ok(()),
         Ok(Some(budget)) => budget,
     };
-    let mut spent = tenancy::namespace_spend(numbers, ns);
+    let mut spent = namespace_spend(numbers, ns);
     for price in in_flight {
         spent.add(*price);
     }

@@ -38,7 +38,7 @@ pub struct NotReady {
 /// other than a loopback address without `allowInsecureHTTP` (the schema refuses it too; this
 /// covers CRDs installed without that rule).
 pub fn insecure_url(spec: &crate::api::v1alpha1::PhoneNumberClassSpec) -> Option<NotReady> {
-    let url = reqwest::Url::parse(&spec.api_base_url).ok()?;
+    let url = url::Url::parse(&spec.api_base_url).ok()?;
     let loopback = match url.host()? {
         url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),

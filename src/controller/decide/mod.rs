@@ -7,6 +7,7 @@ pub mod assign;
 pub mod budget;
 pub mod choose;
 pub mod claim;
+pub mod claim_policy;
 pub mod claim_status;
 pub mod class;
 pub mod conditions;

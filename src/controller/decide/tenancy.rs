@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use kube::core::{Selector, SelectorExt};
 use rust_decimal::Decimal;
 
-use super::money::Spend;
-use crate::api::v1alpha1::{AssistantPolicy, NumberPhase, PhoneNumber, PhoneNumberClass};
+use crate::api::v1alpha1::{AssistantPolicy, PhoneNumberClass};
 
 /// Namespace annotation: the assistant ids its claims may name (comma-separated), when the
 /// class's `assistantPolicy` is `NamespaceAllowList`.
@@ -96,21 +95,6 @@ pub fn namespace_budget(ns: &str, meta: Option<&NamespaceMeta>) -> Result<Option
                 "namespace {ns}'s annotation {MONTHLY_BUDGET_ANNOTATION} is {text:?}, not a price in USD like \"25.00\"; nothing is bought until it is"
             )
         })
-}
-
-/// What the numbers bound to claims of `ns` cost per month, all classes together: numbers being
-/// bought and `Lost` ones included, refused purchases (`Failed`) not.
-pub fn namespace_spend(numbers: &[std::sync::Arc<PhoneNumber>], ns: &str) -> Spend {
-    let mut spend = Spend::default();
-    for n in numbers {
-        if n.spec.claim_ref.as_ref().is_none_or(|r| r.namespace != ns)
-            || n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Failed)
-        {
-            continue;
-        }
-        spend.add(super::budget::monthly_price(n));
-    }
-    spend
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@ use serde_json::json;
 use super::*;
 use crate::api::DEFAULT_CLASS_ANNOTATION;
 use crate::api::conditions::reasons;
-use kube::ResourceExt;
 use crate::controller::decide::claim::resolve_class;
+use kube::ResourceExt;
 use std::time::Duration;
 
 fn claim(spec: serde_json::Value) -> PhoneNumberClaim {

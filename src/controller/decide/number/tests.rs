@@ -1,4 +1,3 @@
-
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -8,12 +7,14 @@ use super::*;
 use crate::controller::decide::events::Note;
 use std::time::Duration;
 
-use jiff::SignedDuration;
-use crate::controller::decide::freshness::{absence_undecided, presence_undecided, required_freshness};
-use crate::controller::decide::number_status::trusted;
 use crate::api::v1alpha1::NumberPurchase;
-use crate::talkturo::NumberRecord;
 use crate::api::v1alpha1::{ClaimRef, PhoneNumberSpec, ReclaimPolicy};
+use crate::controller::decide::freshness::{
+    absence_undecided, presence_undecided, required_freshness,
+};
+use crate::controller::decide::number_status::trusted;
+use crate::talkturo::NumberRecord;
+use jiff::SignedDuration;
 
 #[test]
 fn only_a_release_recorded_or_intended_explains_an_absent_number() {
@@ -105,7 +106,14 @@ static CFG: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::defau
 
 /// What the plan is decided on: `snapshot`, the claim's presence, the time, the plan limit.
 fn seen(snapshot: &Snapshot, link: ClaimLink, now: Timestamp, purchase_blocked: bool) -> Seen<'_> {
-    Seen { snapshot, link, sync: std::time::Duration::from_secs(60), purchase_blocked, cfg: &CFG, now }
+    Seen {
+        snapshot,
+        link,
+        sync: std::time::Duration::from_secs(60),
+        purchase_blocked,
+        cfg: &CFG,
+        now,
+    }
 }
 
 fn unknown_since(at: &str, absent: i32, last: Option<&str>) -> Option<PhoneNumberStatus> {
@@ -137,13 +145,29 @@ const NOW: &str = "2026-01-01T00:01:00Z";
 
 #[test]
 fn a_number_absent_from_a_list_sent_after_it_was_created_is_bought() {
-    let p = plan(&number(None), &seen(&snapshot("2026-01-01T00:00:30Z", vec![]), ClaimLink::Present, ts(NOW), false));
+    let p = plan(
+        &number(None),
+        &seen(
+            &snapshot("2026-01-01T00:00:30Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    );
     assert_eq!(p, Plan::Buy);
 }
 
 #[test]
 fn a_number_already_in_the_account_is_adopted_not_bought() {
-    let (st, _, ev) = settled(plan(&number(None), &seen(&snapshot(NOW, vec![record(NumberStatus::Active)]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, ev) = settled(plan(
+        &number(None),
+        &seen(
+            &snapshot(NOW, vec![record(NumberStatus::Active)]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(st.id.as_deref(), Some("pn_1"));
     assert_eq!(st.phase, Some(NumberPhase::Bound));
     assert_eq!(ev.map(|e| e.reason), Some("Adopted"));
@@ -152,17 +176,41 @@ fn a_number_already_in_the_account_is_adopted_not_bought() {
 #[test]
 fn an_unknown_outcome_is_bought_again_only_after_two_lists_without_it() {
     let pn = number(unknown_since("2026-01-01T00:00:10Z", 0, None));
-    let (st, _, _) = settled(plan(&pn, &seen(&snapshot("2026-01-01T00:00:20Z", vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &pn,
+        &seen(
+            &snapshot("2026-01-01T00:00:20Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     let p = st.purchase.clone().unwrap();
     assert_eq!(p.absent_listings, 1);
     // The same list again does not count twice.
     let pn = number(Some(st));
-    let (st, _, _) = settled(plan(&pn, &seen(&snapshot("2026-01-01T00:00:20Z", vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &pn,
+        &seen(
+            &snapshot("2026-01-01T00:00:20Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(st.purchase.as_ref().unwrap().absent_listings, 1);
     // A newer list without it: buy the same exact number again.
     let pn = number(Some(st));
     assert_eq!(
-        plan(&pn, &seen(&snapshot("2026-01-01T00:00:25Z", vec![]), ClaimLink::Present, ts(NOW), false)),
+        plan(
+            &pn,
+            &seen(
+                &snapshot("2026-01-01T00:00:25Z", vec![]),
+                ClaimLink::Present,
+                ts(NOW),
+                false
+            )
+        ),
         Plan::Buy
     );
 }
@@ -174,7 +222,15 @@ fn after_a_mismatched_answer_an_absent_number_fails_and_is_not_bought_again() {
         p.failure_reason = Some(reasons::PURCHASE_MISMATCH.to_owned());
         p.failure_message = Some("answered with another number".into());
     }
-    let (st, _, _) = settled(plan(&number(st), &seen(&snapshot("2026-01-01T00:00:25Z", vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &number(st),
+        &seen(
+            &snapshot("2026-01-01T00:00:25Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(st.phase, Some(NumberPhase::Failed));
     let p = st.purchase.unwrap();
     assert_eq!(p.outcome_unknown_since, None, "settled: deletable");
@@ -191,7 +247,15 @@ fn a_number_listed_under_another_id_keeps_its_recorded_id_and_says_so() {
         phase: Some(NumberPhase::Bound),
         ..Default::default()
     };
-    let (st, _, ev) = settled(plan(&number(Some(owned)), &seen(&snapshot(NOW, vec![record(NumberStatus::Active)]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, ev) = settled(plan(
+        &number(Some(owned)),
+        &seen(
+            &snapshot(NOW, vec![record(NumberStatus::Active)]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(st.id.as_deref(), Some("pn_0"));
     let synced = conditions::find(&st.conditions, types::SYNCED).unwrap();
     assert_eq!(
@@ -212,7 +276,15 @@ fn a_list_sent_before_the_attempt_does_not_count_as_absence() {
         1,
         Some("2026-01-01T00:00:11Z"),
     ));
-    let (st, _, _) = settled(plan(&pn, &seen(&snapshot("2026-01-01T00:00:09Z", vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &pn,
+        &seen(
+            &snapshot("2026-01-01T00:00:09Z", vec![]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(st.purchase.unwrap().absent_listings, 1);
 }
 
@@ -220,7 +292,15 @@ fn a_list_sent_before_the_attempt_does_not_count_as_absence() {
 fn an_outcome_unsettled_for_too_long_is_raised_to_a_human() {
     let pn = number(unknown_since("2026-01-01T00:00:00Z", 0, None));
     let late = ts("2026-01-01T00:20:00Z");
-    let (st, _, ev) = settled(plan(&pn, &seen(&snapshot("2026-01-01T00:00:01Z", vec![]), ClaimLink::Present, late, false)));
+    let (st, _, ev) = settled(plan(
+        &pn,
+        &seen(
+            &snapshot("2026-01-01T00:00:01Z", vec![]),
+            ClaimLink::Present,
+            late,
+            false,
+        ),
+    ));
     assert!(conditions::is_true(
         &st.conditions,
         types::PURCHASE_OUTCOME_UNKNOWN
@@ -238,13 +318,19 @@ fn an_owned_number_missing_from_the_list_is_lost_with_a_warning_once() {
         phase: Some(NumberPhase::Bound),
         ..Default::default()
     }));
-    let (st, _, ev) = settled(plan(&pn, &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, ev) = settled(plan(
+        &pn,
+        &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), false),
+    ));
     assert_eq!(st.phase, Some(NumberPhase::Lost));
     assert_eq!(
         ev.map(|e| (e.warning, e.reason)),
         Some((true, "NumberLost"))
     );
-    let (_, _, again) = settled(plan(&number(Some(st)), &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), false)));
+    let (_, _, again) = settled(plan(
+        &number(Some(st)),
+        &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), false),
+    ));
     assert_eq!(again, None);
 }
 
@@ -252,9 +338,15 @@ fn an_owned_number_missing_from_the_list_is_lost_with_a_warning_once() {
 fn observe_only_numbers_and_a_reached_plan_limit_never_buy() {
     let mut pn = number(None);
     pn.spec.management_policy = ManagementPolicy::ObserveOnly;
-    let (st, _, _) = settled(plan(&pn, &seen(&snapshot(NOW, vec![]), ClaimLink::Unbound, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &pn,
+        &seen(&snapshot(NOW, vec![]), ClaimLink::Unbound, ts(NOW), false),
+    ));
     assert_eq!(st.phase, Some(NumberPhase::Lost));
-    let (st, _, _) = settled(plan(&number(None), &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), true)));
+    let (st, _, _) = settled(plan(
+        &number(None),
+        &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), true),
+    ));
     assert_eq!(st.phase, Some(NumberPhase::Failed));
     assert_eq!(
         st.purchase.unwrap().failure_reason.as_deref(),
@@ -269,16 +361,40 @@ fn the_phase_follows_the_claim_and_the_provider_status() {
         (ClaimLink::Missing, NumberPhase::Released),
         (ClaimLink::Unbound, NumberPhase::Available),
     ] {
-        let (st, _, _) = settled(plan(&number(None), &seen(&snapshot(NOW, vec![record(NumberStatus::Active)]), link, ts(NOW), false)));
+        let (st, _, _) = settled(plan(
+            &number(None),
+            &seen(
+                &snapshot(NOW, vec![record(NumberStatus::Active)]),
+                link,
+                ts(NOW),
+                false,
+            ),
+        ));
         assert_eq!(st.phase, Some(phase));
     }
-    let (st, requeue, _) = settled(plan(&number(None), &seen(&snapshot(NOW, vec![record(NumberStatus::Purchasing)]), ClaimLink::Present, ts(NOW), false)));
+    let (st, requeue, _) = settled(plan(
+        &number(None),
+        &seen(
+            &snapshot(NOW, vec![record(NumberStatus::Purchasing)]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(
         conditions::find(&st.conditions, types::READY).map(|c| c.reason.as_str()),
         Some(reasons::PURCHASING)
     );
     assert_eq!(requeue, cfg().fast_sync);
-    let (st, _, _) = settled(plan(&number(None), &seen(&snapshot(NOW, vec![record(NumberStatus::Suspended)]), ClaimLink::Present, ts(NOW), false)));
+    let (st, _, _) = settled(plan(
+        &number(None),
+        &seen(
+            &snapshot(NOW, vec![record(NumberStatus::Suspended)]),
+            ClaimLink::Present,
+            ts(NOW),
+            false,
+        ),
+    ));
     assert_eq!(
         conditions::find(&st.conditions, types::READY)
             .map(|c| (c.status.as_str(), c.reason.as_str())),
@@ -289,13 +405,24 @@ fn the_phase_follows_the_claim_and_the_provider_status() {
 #[test]
 fn mirroring_the_same_record_again_changes_nothing() {
     let snap = snapshot(NOW, vec![record(NumberStatus::Active)]);
-    let (first, _, _) = settled(plan(&number(None), &seen(&snap, ClaimLink::Present, ts(NOW), false)));
+    let (first, _, _) = settled(plan(
+        &number(None),
+        &seen(&snap, ClaimLink::Present, ts(NOW), false),
+    ));
     // What the API server stores and the cache then holds.
     let stored: PhoneNumberStatus =
         serde_json::from_value(serde_json::to_value(&first).unwrap()).unwrap();
     assert_eq!(first, stored, "the status survives storage unchanged");
     let later = snapshot("2026-01-01T00:05:00Z", vec![record(NumberStatus::Active)]);
-    let (second, _, _) = settled(plan(&number(Some(stored)), &seen(&later, ClaimLink::Present, ts("2026-01-01T00:05:00Z"), false)));
+    let (second, _, _) = settled(plan(
+        &number(Some(stored)),
+        &seen(
+            &later,
+            ClaimLink::Present,
+            ts("2026-01-01T00:05:00Z"),
+            false,
+        ),
+    ));
     assert_eq!(first, second, "a steady state must not write");
 }
 

@@ -12,6 +12,7 @@ use super::{Act, Then};
 use crate::api::conditions::types;
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
 use crate::controller::decide::claim::{self, Refusal};
+use crate::controller::decide::claim_policy;
 use crate::controller::decide::claim_status::{self, desired_pending};
 use crate::controller::decide::conditions::Desired;
 use crate::controller::decide::events::{Note, action};
@@ -39,7 +40,7 @@ pub(super) async fn decide<'a>(
     };
     let class = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name));
     let meta = ctx.namespace_meta(ns);
-    let policy = claim_status::tenant_policy(claim, class.as_deref(), ns, meta.as_ref());
+    let policy = claim_policy::tenant_policy(claim, class.as_deref(), ns, meta.as_ref());
     if pn.spec.assistant_id != policy.assistant
         && pn.status.as_ref().is_some_and(|s| s.id.is_some())
     {
@@ -49,7 +50,7 @@ pub(super) async fn decide<'a>(
         io::objects::set_assistant(ctx, pn, policy.assistant.as_deref(), step).await?;
     }
     let mut status = claim_status::desired_bound(claim, pn, now);
-    let mut notes = claim_status::apply_policy(claim, &mut status, &policy, now);
+    let mut notes = claim_policy::apply_policy(claim, &mut status, &policy, now);
     if let Some(c) = trial_report {
         claim_status::merge(claim, &mut status, &[c], &[], now);
     }

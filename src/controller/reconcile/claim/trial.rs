@@ -108,7 +108,9 @@ pub(super) async fn replace<'a>(
             Replacement::Done(Box::new(Act::requeue(requeue::AFTER_WRITE)))
         }
         ReplaceStep::Switch { release } => match next {
-            Some(next) => Replacement::Done(Box::new(switch(ctx, claim, pn, &next, release, now).await?)),
+            Some(next) => {
+                Replacement::Done(Box::new(switch(ctx, claim, pn, &next, release, now).await?))
+            }
             None => Replacement::None,
         },
     })

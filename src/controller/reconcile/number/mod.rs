@@ -217,7 +217,10 @@ fn class_and_account(
     let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
         let why = format!("PhoneNumberClass {} does not exist", pn.spec.class_name);
         let status = not_synced(pn, reasons::CLASS_NOT_FOUND, why, now);
-        return Err((Some(Box::new(status)), Action::requeue(requeue::NUMBER_CLASS_MISSING)));
+        return Err((
+            Some(Box::new(status)),
+            Action::requeue(requeue::NUMBER_CLASS_MISSING),
+        ));
     };
     if let Some(account) = ctx.accounts.get(&pn.spec.class_name) {
         return Ok((class, account));

@@ -3,7 +3,6 @@
 //! series grows with the classes, not with what they hold.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,6 +14,7 @@ use prometheus_client::registry::Registry;
 
 pub use super::decide::figures::ClassFigures;
 use crate::talkturo::ClientMetrics;
+use class::ClassSeries;
 
 /// The `outcome` label values of `purchases_total`.
 pub const PURCHASE_OUTCOMES: [&str; 7] = [
@@ -26,6 +26,10 @@ pub const PURCHASE_OUTCOMES: [&str; 7] = [
     "plan_limit",
     "refused",
 ];
+
+mod class;
+#[cfg(test)]
+mod tests;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -54,9 +58,6 @@ pub struct NumberLabels {
 pub struct ClassLabels {
     pub class: String,
 }
-
-type ClassGauge = Family<ClassLabels, Gauge>;
-type ClassFloat = Family<ClassLabels, Gauge<f64, AtomicU64>>;
 
 /// Work waiting for each controller: objects a watch or a wake-up has queued for a reconcile that
 /// has not started yet. (Timed resyncs are counted from when they start, not while they wait:
@@ -101,18 +102,7 @@ pub struct Metrics {
     reconcile_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     purchases: Family<PurchaseLabels, Counter>,
     numbers: Family<NumberLabels, Gauge>,
-    class_ready: ClassGauge,
-    monthly_cost: ClassFloat,
-    unpriced: ClassGauge,
-    budget: ClassFloat,
-    budget_exceeded: ClassGauge,
-    plan_limit: ClassGauge,
-    plan_numbers: ClassGauge,
-    plan_limit_reached: ClassGauge,
-    trials_expiring: ClassGauge,
-    outcome_unknown: ClassGauge,
-    listed_at: ClassFloat,
-    drift: Family<ClassLabels, Counter>,
+    class: ClassSeries,
     queue_depth: Family<ControllerLabels, Gauge>,
     pub queue: Queue,
     active: Gauge,
@@ -150,79 +140,8 @@ impl Default for Metrics {
             "PhoneNumbers by class and phase",
             numbers.clone(),
         );
-        let class_ready = ClassGauge::default();
-        let monthly_cost = ClassFloat::default();
-        let unpriced = ClassGauge::default();
-        let budget = ClassFloat::default();
-        let budget_exceeded = ClassGauge::default();
-        let plan_limit = ClassGauge::default();
-        let plan_numbers = ClassGauge::default();
-        let plan_limit_reached = ClassGauge::default();
-        let trials_expiring = ClassGauge::default();
-        let outcome_unknown = ClassGauge::default();
-        let listed_at = ClassFloat::default();
-        let drift = Family::<ClassLabels, Counter>::default();
         let queue_depth = Family::<ControllerLabels, Gauge>::default();
-        registry.register(
-            "class_ready",
-            "1 while the class's Ready condition is True (its account answers), else 0",
-            class_ready.clone(),
-        );
-        registry.register(
-            "monthly_cost_dollars",
-            "Sum of the known monthly prices of the numbers the class owns, in USD",
-            monthly_cost.clone(),
-        );
-        registry.register(
-            "unpriced_numbers",
-            "Numbers the class owns whose monthly price Talkturo never gave (not in monthly_cost_dollars)",
-            unpriced.clone(),
-        );
-        registry.register(
-            "monthly_budget_dollars",
-            "The class's spec.monthlyBudget in USD (absent when it has none)",
-            budget.clone(),
-        );
-        registry.register(
-            "budget_exceeded",
-            "1 while the class's BudgetExceeded is True (its numbers and purchases in flight cost its whole budget, or their prices are unknown), else 0",
-            budget_exceeded.clone(),
-        );
-        registry.register(
-            "plan_number_limit",
-            "The Talkturo plan's number limit, as the account last reported it",
-            plan_limit.clone(),
-        );
-        registry.register(
-            "plan_numbers",
-            "Numbers in the Talkturo account (the latest list), counted against the plan's limit",
-            plan_numbers.clone(),
-        );
-        registry.register(
-            "plan_limit_reached",
-            "1 while Talkturo refuses purchases for the plan limit and no room was seen since, else 0",
-            plan_limit_reached.clone(),
-        );
-        registry.register(
-            "trial_numbers_expiring",
-            "Trial numbers inside their class's warnBefore window, not yet expired",
-            trials_expiring.clone(),
-        );
-        registry.register(
-            "purchase_outcome_unknown",
-            "Purchases whose outcome is still unknown after --outcome-alert-secs (a number may be billed and not tracked yet)",
-            outcome_unknown.clone(),
-        );
-        registry.register(
-            "account_last_list_timestamp_seconds",
-            "When the account list the class decides on was sent (Unix time); its age is time() minus this",
-            listed_at.clone(),
-        );
-        registry.register(
-            "assistant_drift_corrections",
-            "Assignments changed outside the operator and moved back to the spec",
-            drift.clone(),
-        );
+        let class = ClassSeries::register(&mut registry);
         registry.register(
             "queue_depth",
             "Objects a watch or wake-up queued for a reconcile that has not started yet, by controller",
@@ -242,18 +161,7 @@ impl Default for Metrics {
             reconcile_duration,
             purchases,
             numbers,
-            class_ready,
-            monthly_cost,
-            unpriced,
-            budget,
-            budget_exceeded,
-            plan_limit,
-            plan_numbers,
-            plan_limit_reached,
-            trials_expiring,
-            outcome_unknown,
-            listed_at,
-            drift,
+            class,
             queue_depth,
             queue: Queue::default(),
             active,
@@ -312,47 +220,7 @@ impl Metrics {
                 })
                 .set(*count);
         }
-        self.class_ready.get_or_create(&l).set(i64::from(f.ready));
-        self.monthly_cost.get_or_create(&l).set(f.monthly_cost);
-        self.unpriced.get_or_create(&l).set(f.unpriced);
-        let optional = [
-            (&self.plan_limit, f.plan_limit),
-            (&self.plan_numbers, f.plan_numbers),
-        ];
-        for (family, value) in optional {
-            match value {
-                Some(v) => {
-                    family.get_or_create(&l).set(v);
-                }
-                None => {
-                    family.remove(&l);
-                }
-            }
-        }
-        for (family, value) in [(&self.budget, f.budget), (&self.listed_at, f.listed_at)] {
-            match value {
-                Some(v) => {
-                    family.get_or_create(&l).set(v);
-                }
-                None => {
-                    family.remove(&l);
-                }
-            }
-        }
-        self.budget_exceeded
-            .get_or_create(&l)
-            .set(i64::from(f.budget_exceeded));
-        self.plan_limit_reached
-            .get_or_create(&l)
-            .set(i64::from(f.plan_limit_reached));
-        self.trials_expiring
-            .get_or_create(&l)
-            .set(f.trials_expiring);
-        self.outcome_unknown
-            .get_or_create(&l)
-            .set(f.outcome_unknown);
-        // The counter's series exists from the class's first reconcile (0, not absent).
-        let _ = self.drift.get_or_create(&l);
+        self.class.observe(&l, f);
     }
 
     /// Drops every series of a class that was deleted.
@@ -360,22 +228,7 @@ impl Metrics {
         let l = ClassLabels {
             class: class.to_owned(),
         };
-        for family in [
-            &self.class_ready,
-            &self.unpriced,
-            &self.budget_exceeded,
-            &self.plan_limit,
-            &self.plan_numbers,
-            &self.plan_limit_reached,
-            &self.trials_expiring,
-            &self.outcome_unknown,
-        ] {
-            family.remove(&l);
-        }
-        for family in [&self.monthly_cost, &self.budget, &self.listed_at] {
-            family.remove(&l);
-        }
-        self.drift.remove(&l);
+        self.class.forget(&l);
         for (_, phase) in super::decide::figures::PHASES {
             self.numbers.remove(&NumberLabels {
                 class: class.to_owned(),
@@ -392,7 +245,8 @@ impl Metrics {
 
     /// An assignment changed outside the operator was moved back.
     pub fn drift_corrected(&self, class: &str) {
-        self.drift
+        self.class
+            .drift
             .get_or_create(&ClassLabels {
                 class: class.to_owned(),
             })
@@ -411,70 +265,5 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics");
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_queue_counts_each_waiting_object_once_until_its_reconcile_starts() {
-        let m = Metrics::default();
-        m.queue.queued("phonenumber", "/tel-1".into());
-        m.queue.queued("phonenumber", "/tel-1".into());
-        m.queue.queued("phonenumber", "/tel-2".into());
-        m.queue.queued("phonenumberclaim", "ns/a".into());
-        let text = m.encode();
-        assert!(
-            text.contains("talkturo_operator_queue_depth{controller=\"phonenumber\"} 2"),
-            "{text}"
-        );
-        m.queue.started("phonenumber", "/tel-1");
-        m.queue.started("phonenumberclaim", "ns/a");
-        let text = m.encode();
-        assert!(
-            text.contains("talkturo_operator_queue_depth{controller=\"phonenumber\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("talkturo_operator_queue_depth{controller=\"phonenumberclaim\"} 0"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_forgotten_class_leaves_no_series() {
-        let m = Metrics::default();
-        let f = ClassFigures {
-            phases: vec![("Bound", 3)],
-            ready: true,
-            monthly_cost: 3.45,
-            budget: Some(10.0),
-            plan_limit: Some(5),
-            plan_numbers: Some(3),
-            listed_at: Some(1.0),
-            ..Default::default()
-        };
-        m.observe_class("gold", &f);
-        m.purchase("gold", "bought");
-        m.drift_corrected("gold");
-        let text = m.encode();
-        for series in [
-            "talkturo_operator_monthly_cost_dollars{class=\"gold\"} 3.45",
-            "talkturo_operator_plan_number_limit{class=\"gold\"} 5",
-            "talkturo_operator_assistant_drift_corrections_total{class=\"gold\"} 1",
-            "talkturo_operator_phone_numbers{class=\"gold\",phase=\"Bound\"} 3",
-        ] {
-            assert!(text.contains(series), "{series} missing:\n{text}");
-        }
-        m.observe_class("gold", &ClassFigures { budget: None, ..f });
-        assert!(
-            !m.encode()
-                .contains("monthly_budget_dollars{class=\"gold\"}")
-        );
-        m.forget_class("gold");
-        let text = m.encode();
-        assert!(!text.contains("gold"), "{text}");
     }
 }

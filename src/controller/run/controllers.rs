@@ -1,0 +1,390 @@
+//! The three controllers over shared caches: one watch and one cache per kind, shared by the
+//! controllers. A controller triggered by another kind's change sees that change in the cache it
+//! reads: subscribers are notified only after the store was updated (separate watches per
+//! controller would race).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::future::Shared;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+
+use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
+use super::watch::{numbers_of, watch, watcher_config};
+use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+use crate::controller::account::Accounts;
+use crate::controller::reconcile::{claim, class, number};
+use crate::controller::{Config, Context, Metrics};
+
+/// Buffer of each shared reflector's subscribers: the writer waits when one falls this far behind.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// How often a class's status is rewritten at most while its PhoneNumbers change: a burst
+/// rewrites it once per second, not once per number.
+const CLASS_DEBOUNCE: Duration = Duration::from_secs(1);
+
+/// The shared caches and their writers.
+struct Caches {
+    classes: (Store<PhoneNumberClass>, Writer<PhoneNumberClass>),
+    claims: (Store<PhoneNumberClaim>, Writer<PhoneNumberClaim>),
+    numbers: (Store<PhoneNumber>, Writer<PhoneNumber>),
+}
+
+/// Each controller's subscriptions to the shared caches.
+struct Subscriptions {
+    classes_for_classes: ReflectHandle<PhoneNumberClass>,
+    classes_for_claims: ReflectHandle<PhoneNumberClass>,
+    claims_for_claims: ReflectHandle<PhoneNumberClaim>,
+    claims_for_numbers: ReflectHandle<PhoneNumberClaim>,
+    numbers_for_numbers: ReflectHandle<PhoneNumber>,
+    numbers_for_claims: ReflectHandle<PhoneNumber>,
+    numbers_for_classes: ReflectHandle<PhoneNumber>,
+}
+
+impl Caches {
+    fn new() -> Self {
+        Self {
+            classes: reflector::store_shared(SUBSCRIBER_BUFFER),
+            claims: reflector::store_shared(SUBSCRIBER_BUFFER),
+            numbers: reflector::store_shared(SUBSCRIBER_BUFFER),
+        }
+    }
+
+    fn subscribe(&self) -> Option<Subscriptions> {
+        Some(Subscriptions {
+            classes_for_classes: self.classes.1.subscribe()?,
+            classes_for_claims: self.classes.1.subscribe()?,
+            claims_for_claims: self.claims.1.subscribe()?,
+            claims_for_numbers: self.claims.1.subscribe()?,
+            numbers_for_numbers: self.numbers.1.subscribe()?,
+            numbers_for_claims: self.numbers.1.subscribe()?,
+            numbers_for_classes: self.numbers.1.subscribe()?,
+        })
+    }
+}
+
+/// Direct wake-ups: shared streams carry no deletions, but both reclaim (a claim gone) and a
+/// lost binding (a PhoneNumber gone) start with one, so the deleted object's counterpart is woken
+/// directly; a namespace's policies changing wakes its claims.
+struct Wakes {
+    numbers: (
+        UnboundedSender<ObjectRef<PhoneNumber>>,
+        UnboundedReceiver<ObjectRef<PhoneNumber>>,
+    ),
+    claims: (
+        UnboundedSender<ObjectRef<PhoneNumberClaim>>,
+        UnboundedReceiver<ObjectRef<PhoneNumberClaim>>,
+    ),
+}
+
+/// Runs the three controllers until `shutdown` resolves.
+pub(super) async fn controllers(
+    client: kube::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    reporter: &str,
+    ready: Arc<AtomicBool>,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) {
+    let wc = watcher_config(&client, config.initial_list).await;
+    let caches = Caches::new();
+    let Some(subs) = caches.subscribe() else {
+        return;
+    };
+    let wakes = Wakes {
+        numbers: unbounded(),
+        claims: unbounded(),
+    };
+    // Namespaces' labels and annotations (metadata only): which classes a namespace may use,
+    // which assistants its claims may name, what it may spend.
+    let (namespace_store, namespace_writer) = reflector::store();
+    let concurrency = ControllerConfig::default().concurrency(config.concurrency);
+    let ctx = context(
+        client.clone(),
+        config,
+        metrics,
+        reporter,
+        (&caches, namespace_store),
+        wakes.numbers.0.clone(),
+    );
+    let Caches {
+        classes,
+        claims,
+        numbers,
+    } = caches;
+    let (classes_store, claims_store, numbers_store) =
+        (classes.0.clone(), claims.0.clone(), numbers.0.clone());
+    let reflect = reflectors(
+        &client,
+        &wc,
+        &ctx,
+        (classes.1, claims.1, numbers.1, namespace_writer),
+        (wakes.numbers.0, wakes.claims.0),
+    );
+    let class_run = class_controller(
+        &ctx,
+        (subs.classes_for_classes, subs.numbers_for_classes),
+        classes_store,
+        concurrency.clone(),
+        shutdown.clone(),
+    );
+    let claim_run = claim_controller(
+        &ctx,
+        (
+            subs.claims_for_claims,
+            subs.numbers_for_claims,
+            subs.classes_for_claims,
+        ),
+        claims_store,
+        wakes.claims.1,
+        concurrency.clone(),
+        shutdown.clone(),
+    );
+    let number_run = number_controller(
+        &ctx,
+        (subs.numbers_for_numbers, subs.claims_for_numbers),
+        numbers_store,
+        wakes.numbers.1,
+        concurrency,
+        shutdown.clone(),
+    );
+    let synced = caches_synced(ctx.clone(), ready);
+    // The reflectors run until the controllers have stopped (they stop on `shutdown`).
+    let reflectors = async {
+        tokio::select! {
+            () = reflect => {}
+            () = shutdown => {}
+        }
+    };
+    futures::join!(class_run, claim_run, number_run, synced, reflectors);
+    tracing::info!("controllers stopped");
+}
+
+/// What every reconcile gets, over the shared caches.
+fn context(
+    client: kube::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    reporter: &str,
+    (caches, namespaces): (&Caches, Store<PartialObjectMeta<Namespace>>),
+    number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
+) -> Arc<Context> {
+    let reporter = Reporter {
+        controller: reporter.to_owned(),
+        instance: None,
+    };
+    Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter.clone()),
+        reporter,
+        client,
+        config,
+        accounts: Accounts::default(),
+        classes: caches.classes.0.clone(),
+        claims: caches.claims.0.clone(),
+        numbers: caches.numbers.0.clone(),
+        namespaces,
+        metrics,
+        number_changed,
+        synced: AtomicBool::new(false),
+        writes: Default::default(),
+        namespace_ledger: Default::default(),
+    })
+}
+
+/// Marks the process ready once all four caches are synced: no reconcile decides anything
+/// before (an empty cache would make a class look missing or a taken number look free).
+async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
+    let _ = futures::join!(
+        ctx.classes.wait_until_ready(),
+        ctx.claims.wait_until_ready(),
+        ctx.numbers.wait_until_ready(),
+        ctx.namespaces.wait_until_ready()
+    );
+    tracing::info!("caches synced; reconciling");
+    ctx.synced.store(true, Ordering::SeqCst);
+    ctx.metrics.set_active(true);
+    ready.store(true, Ordering::SeqCst);
+}
+
+type Writers = (
+    Writer<PhoneNumberClass>,
+    Writer<PhoneNumberClaim>,
+    Writer<PhoneNumber>,
+    reflector::store::Writer<PartialObjectMeta<Namespace>>,
+);
+
+/// The four watches feeding the caches, with the wake-ups their deletions and changes cause.
+fn reflectors(
+    client: &kube::Client,
+    wc: &watcher::Config,
+    ctx: &Context,
+    (class_writer, claim_writer, number_writer, namespace_writer): Writers,
+    (number_wake, claim_wake): (
+        UnboundedSender<ObjectRef<PhoneNumber>>,
+        UnboundedSender<ObjectRef<PhoneNumberClaim>>,
+    ),
+) -> impl Future<Output = ()> + use<> {
+    let metrics = ctx.metrics.clone();
+    let classes = watch::<PhoneNumberClass>(client, wc)
+        .reflect_shared(class_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(class)) = event {
+                metrics.forget_class(&class.name_any());
+            }
+            async {}
+        });
+    // A namespace's policies changed (labels, annotations): its claims look again. (Not at the
+    // initial list: every claim is reconciled then anyway.)
+    let (claims, wake) = (ctx.claims.clone(), claim_wake.clone());
+    let namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        wc.clone(),
+    )
+    .default_backoff()
+    .reflect(namespace_writer)
+    .for_each(move |event| {
+        if let Ok(watcher::Event::Apply(ns)) = event {
+            let name = ns.metadata.name.clone();
+            for c in claims
+                .state()
+                .iter()
+                .filter(|c| c.metadata.namespace == name)
+            {
+                let _ = wake.unbounded_send(ObjectRef::from_obj(c.as_ref()));
+            }
+        }
+        async {}
+    });
+    let numbers_cache = ctx.numbers.clone();
+    let claims = watch::<PhoneNumberClaim>(client, wc)
+        .reflect_shared(claim_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(claim)) = event {
+                for pn in numbers_of(&numbers_cache, &claim) {
+                    let _ = number_wake.unbounded_send(pn);
+                }
+            }
+            async {}
+        });
+    let numbers = watch::<PhoneNumber>(client, wc)
+        .reflect_shared(number_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(pn)) = event
+                && let Some(claim) = claim::for_number(&pn)
+            {
+                let _ = claim_wake.unbounded_send(claim);
+            }
+            async {}
+        });
+    async move {
+        futures::join!(classes, claims, numbers, namespaces);
+    }
+}
+
+/// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).
+fn class_controller(
+    ctx: &Arc<Context>,
+    (classes, numbers): (ReflectHandle<PhoneNumberClass>, ReflectHandle<PhoneNumber>),
+    store: Store<PhoneNumberClass>,
+    concurrency: ControllerConfig,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let queue = Queued::new(ctx, CLASSES);
+    let q = queue.clone();
+    Controller::for_shared_stream(queue.objects(classes), store)
+        .watches_shared_stream(numbers, move |pn| class::for_number(&pn).map(|r| q.one(r)))
+        .with_config(concurrency.debounce(CLASS_DEBOUNCE))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |o, c| timed(CLASSES, o, c, class::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(move |r| queue.settle(r))
+}
+
+/// The PhoneNumberClaim controller: its claims, their PhoneNumbers' changes, their class's
+/// changes (a default class's for claims without `className`), and direct wake-ups.
+fn claim_controller(
+    ctx: &Arc<Context>,
+    (claims, numbers, classes): (
+        ReflectHandle<PhoneNumberClaim>,
+        ReflectHandle<PhoneNumber>,
+        ReflectHandle<PhoneNumberClass>,
+    ),
+    store: Store<PhoneNumberClaim>,
+    wakes: UnboundedReceiver<ObjectRef<PhoneNumberClaim>>,
+    concurrency: ControllerConfig,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let queue = Queued::new(ctx, CLAIMS);
+    let (q, q2) = (queue.clone(), queue.clone());
+    let claims_of_class = ctx.claims.clone();
+    Controller::for_shared_stream(queue.objects(claims), store)
+        .watches_shared_stream(numbers, move |pn| claim::for_number(&pn).map(|r| q.one(r)))
+        .watches_shared_stream(classes, move |class| {
+            let default = class
+                .annotations()
+                .get(crate::api::DEFAULT_CLASS_ANNOTATION)
+                .is_some_and(|v| v == "true");
+            let name = class.name_any();
+            claims_of_class
+                .state()
+                .into_iter()
+                .filter(move |c| {
+                    c.spec.class_name.as_deref() == Some(name.as_str())
+                        || (default && c.spec.class_name.is_none())
+                })
+                .map(|c| q2.one(ObjectRef::from_obj(c.as_ref())))
+                .collect::<Vec<_>>()
+        })
+        .reconcile_on(queue.refs(wakes))
+        .with_config(concurrency)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |o, c| timed(CLAIMS, o, c, claim::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(move |r| queue.settle(r))
+}
+
+/// The PhoneNumber controller: its PhoneNumbers, their claims' changes, and wake-ups (a record
+/// changed in a list, a claim deleted).
+fn number_controller(
+    ctx: &Arc<Context>,
+    (numbers, claims): (ReflectHandle<PhoneNumber>, ReflectHandle<PhoneNumberClaim>),
+    store: Store<PhoneNumber>,
+    wakes: UnboundedReceiver<ObjectRef<PhoneNumber>>,
+    concurrency: ControllerConfig,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let queue = Queued::new(ctx, NUMBERS);
+    let q = queue.clone();
+    let numbers_of_claim = ctx.numbers.clone();
+    Controller::for_shared_stream(queue.objects(numbers), store)
+        .watches_shared_stream(claims, move |claim| {
+            q.many(numbers_of(&numbers_of_claim, &claim))
+        })
+        .reconcile_on(queue.refs(wakes))
+        .with_config(concurrency)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |o, c| timed(NUMBERS, o, c, number::reconcile),
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(move |r| queue.settle(r))
+}

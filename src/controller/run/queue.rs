@@ -1,0 +1,137 @@
+//! What every reconcile passes through: the cache-sync and stale-write checks, its span, its
+//! timing and outcome metrics, the `queue_depth` count, and the error policy.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use tracing::Instrument;
+
+use crate::controller::decide::requeue;
+use crate::controller::io::writes;
+use crate::controller::{Context, Error, Metrics};
+
+/// The controllers' names, as metrics label them.
+pub(super) const CLASSES: &str = "phonenumberclass";
+pub(super) const CLAIMS: &str = "phonenumberclaim";
+pub(super) const NUMBERS: &str = "phonenumber";
+
+/// An object's key in the `queue_depth` count.
+fn queue_key<K: kube::Resource>(r: &ObjectRef<K>) -> String {
+    format!("{}/{}", r.namespace.as_deref().unwrap_or_default(), r.name)
+}
+
+/// Counts a controller's triggers into `queue_depth` as they pass (the reconcile's start takes
+/// them out again).
+#[derive(Clone)]
+pub(super) struct Queued {
+    controller: &'static str,
+    metrics: Arc<Metrics>,
+}
+
+impl Queued {
+    pub(super) fn new(ctx: &Context, controller: &'static str) -> Self {
+        Self {
+            controller,
+            metrics: ctx.metrics.clone(),
+        }
+    }
+
+    pub(super) fn one<K: kube::Resource>(&self, r: ObjectRef<K>) -> ObjectRef<K> {
+        self.metrics.queue.queued(self.controller, queue_key(&r));
+        r
+    }
+
+    pub(super) fn many<K: kube::Resource>(&self, refs: Vec<ObjectRef<K>>) -> Vec<ObjectRef<K>> {
+        refs.into_iter().map(|r| self.one(r)).collect()
+    }
+
+    /// The controller's own objects' changes.
+    pub(super) fn objects<K>(
+        &self,
+        s: impl futures::Stream<Item = Arc<K>> + Send + 'static,
+    ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static
+    where
+        K: kube::Resource<DynamicType = ()> + Send + Sync + 'static,
+    {
+        let q = self.clone();
+        s.inspect(move |o| {
+            q.one(ObjectRef::from_obj(o.as_ref()));
+        })
+    }
+
+    /// Direct wake-ups.
+    pub(super) fn refs<K>(
+        &self,
+        s: impl futures::Stream<Item = ObjectRef<K>> + Send + 'static,
+    ) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: kube::Resource<DynamicType = ()> + Send + Sync + 'static,
+    {
+        let q = self.clone();
+        s.map(move |r| q.one(r))
+    }
+
+    /// A trigger for an object that is gone is dropped by the controller without a reconcile:
+    /// it no longer waits either.
+    pub(super) fn settle<K: kube::Resource, E>(
+        &self,
+        r: Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<E, watcher::Error>>,
+    ) -> futures::future::Ready<()>
+    where
+        E: std::error::Error + 'static,
+    {
+        if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = r {
+            self.metrics.queue.started(self.controller, &queue_key(&r));
+        }
+        futures::future::ready(())
+    }
+}
+
+/// One reconcile: in its own span, timed and counted.
+pub(super) async fn timed<K, F, Fut>(
+    controller: &'static str,
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    f: F,
+) -> Result<Action, Error>
+where
+    K: kube::Resource<DynamicType = ()>,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>>,
+{
+    if !ctx.synced.load(Ordering::SeqCst) {
+        return Ok(Action::requeue(requeue::ON_CONFLICT));
+    }
+    if ctx.writes.stale(obj.as_ref()) {
+        // The cache has not caught up with this process's own write: deciding on the object as
+        // it was before would redo or undo it. The write's watch event reconciles it again.
+        return Ok(Action::requeue(writes::CATCH_UP));
+    }
+    ctx.metrics
+        .queue
+        .started(controller, &queue_key(&ObjectRef::from_obj(obj.as_ref())));
+    let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
+    let started = Instant::now();
+    let result = f(obj, ctx.clone()).instrument(span).await;
+    let outcome = result.as_ref().map_or_else(Error::label, |_| "ok");
+    ctx.metrics
+        .reconciled(controller, outcome, started.elapsed().as_secs_f64());
+    result
+}
+
+/// A failed reconcile is retried after its error's wait.
+pub(super) fn error_policy<K: kube::Resource>(
+    obj: Arc<K>,
+    error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(object = %obj.name_any(), error = %error, "reconcile failed");
+    Action::requeue(error.requeue_after())
+}
