@@ -369,3 +369,46 @@ async fn the_control_plane_is_ready_when_it_is_handed_out() {
     );
     assert!(body.trim_end().ends_with("readyz check passed"), "{body}");
 }
+
+/// Deleting a PhoneNumber: only NotFound means it is already gone; a refusal (403) is the step's
+/// error, never taken for success.
+#[tokio::test]
+async fn deleting_a_phone_number_takes_only_not_found_for_already_gone() {
+    use talkturo_operator::api::v1alpha1::PhoneNumber;
+    use talkturo_operator::controller::Error;
+    use talkturo_operator::controller::io::objects::delete_with;
+    let Some(env) = support::env() else { return };
+    let admin = env.client();
+    let pn: PhoneNumber = serde_json::from_value(json!({
+        "apiVersion": "telephony.talkturo.ai/v1alpha1", "kind": "PhoneNumber",
+        "metadata": {"name": "tel-15550009991"},
+        "spec": {"number": "+15550009991", "className": "delete-test", "managementPolicy": "ObserveOnly"},
+    }))
+    .unwrap();
+    let api: Api<PhoneNumber> = Api::all(admin.clone());
+    api.create(&PostParams::default(), &pn).await.unwrap();
+    // A user the API server gives no right to delete it: 403, an error naming the step.
+    let nobody: Api<PhoneNumber> = Api::all(support::tenants::client_as(env, "nobody"));
+    let refused = delete_with(&nobody, "tel-15550009991", "deleting a test PhoneNumber").await;
+    match refused {
+        Err(Error::Kube {
+            step,
+            source: kube::Error::Api(s),
+        }) => {
+            assert_eq!((step, s.code), ("deleting a test PhoneNumber", 403));
+        }
+        other => panic!("a refused deletion must be an error, got {other:?}"),
+    }
+    assert!(
+        api.get_opt("tel-15550009991").await.unwrap().is_some(),
+        "still there"
+    );
+    // Deleted, then deleted again: the second finds it gone (404) and that is success.
+    delete_with(&api, "tel-15550009991", "deleting")
+        .await
+        .unwrap();
+    delete_with(&api, "tel-15550009991", "deleting")
+        .await
+        .unwrap();
+    assert!(api.get_opt("tel-15550009991").await.unwrap().is_none());
+}

@@ -152,3 +152,6 @@ pub fn namespace_gate(
 fn over(message: String) -> Pending {
     Pending::new(reasons::BUDGET_EXCEEDED, message, requeue::WAITING)
 }
+
+#[cfg(test)]
+mod tests;

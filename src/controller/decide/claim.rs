@@ -365,3 +365,6 @@ pub fn purchasing(pick: &crate::talkturo::AvailableNumber) -> Pending {
         requeue::AFTER_WRITE,
     )
 }
+
+#[cfg(test)]
+mod tests;

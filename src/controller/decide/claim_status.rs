@@ -330,3 +330,6 @@ pub fn transition_notes(
     }
     notes
 }
+
+#[cfg(test)]
+mod tests;

@@ -152,3 +152,6 @@ pub fn searchable(claim: &PhoneNumberClaim) -> Result<SearchFilters, Pending> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -184,3 +184,6 @@ pub fn unknown(
         note: Some(note),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -191,3 +191,6 @@ pub fn kept(pn: &PhoneNumber) -> Note {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,7 +82,15 @@ pub async fn create(ctx: &Context, n: &NewNumber<'_>, step: &'static str) -> Res
 /// Deletes a PhoneNumber (its finalizer, if any, then does the rest). Only NotFound means it is
 /// already gone; any other answer (forbidden, a server error) is the step's error.
 pub async fn delete(ctx: &Context, name: &str, step: &'static str) -> Result<(), Error> {
-    let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
+    delete_with(&Api::all(ctx.client.clone()), name, step).await
+}
+
+/// [`delete`] through `api`.
+pub async fn delete_with(
+    api: &Api<PhoneNumber>,
+    name: &str,
+    step: &'static str,
+) -> Result<(), Error> {
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),

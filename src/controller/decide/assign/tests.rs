@@ -61,3 +61,44 @@ fn the_next_step_follows_desired_observed_and_activity() {
         "unassigning needs no active number"
     );
 }
+
+#[test]
+fn taking_a_number_off_an_assistant_sends_back_every_other_number_it_holds() {
+    let held = [
+        record("pn_1", "+14155550101", Some("a")),
+        record("pn_2", "+14155550102", Some("a")),
+        record("pn_3", "+14155550103", None),
+    ];
+    let mut suspended = record("pn_4", "+14155550104", Some("a"));
+    suspended.status = crate::talkturo::NumberStatus::Suspended;
+    let listed = [&suspended];
+    let rows: [(&str, &str, Option<Vec<&str>>); 2] = [
+        (
+            "ours is there: the rest, plus the suspended one the GET does not list",
+            "pn_1",
+            Some(vec!["pn_2", "pn_4"]),
+        ),
+        ("ours is not there: no call at all", "pn_9", None),
+    ];
+    for (case, id, want) in rows {
+        let got = keep_without(&held, &listed, "a", id);
+        let want: Option<Vec<String>> = want.map(|v| v.into_iter().map(str::to_owned).collect());
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn a_refused_assignment_says_which_refusal_it_was() {
+    for (status, reason) in [
+        (Some(404), "AssistantNotFound"),
+        (Some(400), "NumberNotActive"),
+        (Some(422), "AssignmentFailed"),
+        (None, "AssignmentFailed"),
+    ] {
+        assert_eq!(
+            refused("+14155550101", "a", status, "no").reason,
+            reason,
+            "{status:?}"
+        );
+    }
+}

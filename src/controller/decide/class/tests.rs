@@ -60,3 +60,204 @@ fn the_key_travels_in_clear_text_only_to_loopback_or_when_allowed() {
     assert_eq!(insecure_url(&spec("http://proxy.internal", true)), None);
     assert!(insecure_url(&spec("http://127.0.0.1.evil.example", false)).is_some());
 }
+
+mod status {
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::fixtures::{NOW, listing, record, ts};
+
+    fn reason(st: &PhoneNumberClassStatus, type_: &str) -> Option<(bool, String)> {
+        conditions::find(&st.conditions, type_).map(|c| (c.status == "True", c.reason.clone()))
+    }
+
+    fn decide(
+        class: &PhoneNumberClass,
+        listed: Result<&Snapshot, &NotReady>,
+        plan: &PlanState,
+        numbers: &[Arc<PhoneNumber>],
+    ) -> PhoneNumberClassStatus {
+        let known = numbers.iter().map(|n| n.name_any()).collect();
+        let o = Observed {
+            listed,
+            plan,
+            numbers,
+            known: &known,
+            now: ts(NOW),
+        };
+        desired_status(class, &o)
+    }
+
+    #[test]
+    fn ready_follows_the_list_and_a_suspect_list_is_said_until_confirmed() {
+        let class = PhoneNumberClass::test().build();
+        let ok = listing(NOW, vec![record("+14155550101", "pn_1")]);
+        let mut suspect = listing(NOW, vec![]);
+        suspect.unconfirmed.insert("+14155550102".into());
+        let down = NotReady {
+            reason: reasons::UNREACHABLE,
+            message: "refused".into(),
+        };
+        let plan = PlanState::default();
+        let rows: [(
+            &str,
+            Result<&Snapshot, &NotReady>,
+            (bool, &str),
+            Option<(bool, &str)>,
+        ); 3] = [
+            (
+                "a list: Ready, consistent",
+                Ok(&ok),
+                (true, "AccountReachable"),
+                Some((false, "ListConsistent")),
+            ),
+            (
+                "a list lacking numbers held before: Ready, suspect",
+                Ok(&suspect),
+                (true, "AccountReachable"),
+                Some((true, "NumbersMissing")),
+            ),
+            (
+                "no list: not Ready, for the reason; nothing said of the list",
+                Err(&down),
+                (false, "Unreachable"),
+                None,
+            ),
+        ];
+        for (case, listed, ready, list) in rows {
+            let st = decide(&class, listed, &plan, &[]);
+            assert_eq!(
+                reason(&st, types::READY),
+                Some((ready.0, ready.1.to_owned())),
+                "{case}"
+            );
+            assert_eq!(
+                reason(&st, types::SUSPECT_LIST),
+                list.map(|(s, r)| (s, r.to_owned())),
+                "{case}"
+            );
+        }
+        // Without a list, what was said last stands.
+        let was_suspect = PhoneNumberClass::test()
+            .condition("SuspectList", true, "NumbersMissing", NOW)
+            .build();
+        let st = decide(&was_suspect, Err(&down), &plan, &[]);
+        assert_eq!(
+            reason(&st, types::SUSPECT_LIST),
+            Some((true, "NumbersMissing".into()))
+        );
+    }
+
+    #[test]
+    fn the_plan_limit_and_the_budget_are_reported_as_the_gates_count_them() {
+        let ok = listing(NOW, vec![]);
+        let held = |price: &str, phase: &str| {
+            PhoneNumber::test()
+                .owned("pn_1")
+                .phase(phase)
+                .with(json!({"status": {"monthlyPrice": price}}))
+                .arc()
+        };
+        let limited = PlanState {
+            eligibility: None,
+            limit_reached: Some((5, ts(NOW))),
+        };
+        let rows: [(
+            &str,
+            PhoneNumberClass,
+            PlanState,
+            Vec<Arc<PhoneNumber>>,
+            bool,
+            Option<(bool, &str)>,
+        ); 4] = [
+            (
+                "no limit, no budget",
+                PhoneNumberClass::test().build(),
+                PlanState::default(),
+                vec![],
+                false,
+                None,
+            ),
+            (
+                "the limit hit",
+                PhoneNumberClass::test().build(),
+                limited,
+                vec![],
+                true,
+                None,
+            ),
+            (
+                "within the budget",
+                PhoneNumberClass::test().budget("10").build(),
+                PlanState::default(),
+                vec![held("4.00", "Bound")],
+                false,
+                Some((false, "WithinBudget")),
+            ),
+            (
+                "a Lost number still counts against the budget",
+                PhoneNumberClass::test().budget("3").build(),
+                PlanState::default(),
+                vec![held("4.00", "Lost")],
+                false,
+                Some((true, "BudgetExceeded")),
+            ),
+        ];
+        for (case, class, plan, numbers, limit, budget) in rows {
+            let st = decide(&class, Ok(&ok), &plan, &numbers);
+            assert_eq!(
+                reason(&st, types::PLAN_LIMIT_REACHED).map(|r| r.0),
+                Some(limit),
+                "{case}"
+            );
+            assert_eq!(
+                reason(&st, types::BUDGET_EXCEEDED),
+                budget.map(|(s, r)| (s, r.to_owned())),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_readiness_change_is_an_event_and_a_steady_one_is_not() {
+        let ok = listing(NOW, vec![]);
+        let down = NotReady {
+            reason: reasons::UNAUTHORIZED,
+            message: "401".into(),
+        };
+        let plan = PlanState::default();
+        let fresh = PhoneNumberClass::test().build();
+        let ready = PhoneNumberClass::test().ready().build();
+        let rows: [(
+            &str,
+            &PhoneNumberClass,
+            Result<&Snapshot, &NotReady>,
+            Option<(bool, &str)>,
+        ); 4] = [
+            (
+                "first decided, reachable: Normal",
+                &fresh,
+                Ok(&ok),
+                Some((false, "AccountReachable")),
+            ),
+            ("Ready and still reachable: nothing", &ready, Ok(&ok), None),
+            (
+                "Ready, now refused: Warning with the reason",
+                &ready,
+                Err(&down),
+                Some((true, "Unauthorized")),
+            ),
+            (
+                "first decided, refused: Warning",
+                &fresh,
+                Err(&down),
+                Some((true, "Unauthorized")),
+            ),
+        ];
+        for (case, class, listed, want) in rows {
+            let st = decide(class, listed, &plan, &[]);
+            let note = ready_note(class, &st, listed);
+            assert_eq!(note.map(|n| (n.warning, n.reason)), want, "{case}");
+        }
+    }
+}

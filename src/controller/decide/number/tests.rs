@@ -566,3 +566,83 @@ fn a_settled_number_is_served_by_the_class_list_of_the_last_interval_and_a_half(
         "purchasing: fast sync"
     );
 }
+
+#[test]
+fn nothing_is_decided_about_a_number_a_suspect_list_lacks_and_a_number_released_goes_quietly() {
+    use crate::controller::fixtures::{NOW as FIX_NOW, listing};
+    let sync = Duration::from_secs(60);
+    let mut suspect = listing(FIX_NOW, vec![]);
+    suspect.unconfirmed.insert("+14155550101".into());
+    let empty = listing(FIX_NOW, vec![]);
+    let shown = listing(
+        FIX_NOW,
+        vec![crate::controller::fixtures::record("+14155550101", "pn_1")],
+    );
+    let released = PhoneNumber::test()
+        .owned("pn_1")
+        .condition("Ready", false, "Released", FIX_NOW)
+        .build();
+    let releasing = PhoneNumber::test()
+        .owned("pn_1")
+        .condition("Ready", false, "Releasing", FIX_NOW)
+        .build();
+    let rows: [(&str, PhoneNumber, &Snapshot, Option<Hold>); 7] = [
+        (
+            "a suspect list lacks it: nothing decided until it is confirmed",
+            PhoneNumber::test().owned("pn_1").build(),
+            &suspect,
+            Some(Hold::Suspect(sync)),
+        ),
+        (
+            "owned, absent, nothing else: the plan marks it Lost",
+            PhoneNumber::test().owned("pn_1").build(),
+            &empty,
+            None,
+        ),
+        (
+            "owned, absent, being deleted: the object goes",
+            PhoneNumber::test().owned("pn_1").deleting().build(),
+            &empty,
+            Some(Hold::Gone { deleting: true }),
+        ),
+        (
+            "released by this operator and absent: the object goes",
+            released,
+            &empty,
+            Some(Hold::Gone { deleting: false }),
+        ),
+        (
+            "its release intended (the process stopped before the answer): the object goes",
+            releasing,
+            &empty,
+            Some(Hold::Gone { deleting: false }),
+        ),
+        (
+            "owned and listed: the plan mirrors it",
+            PhoneNumber::test().owned("pn_1").build(),
+            &shown,
+            None,
+        ),
+        (
+            "never bought and absent: the plan buys it",
+            PhoneNumber::test().build(),
+            &empty,
+            None,
+        ),
+    ];
+    for (case, pn, snapshot, want) in rows {
+        assert_eq!(hold(&pn, snapshot, sync), want, "{case}");
+    }
+}
+
+#[test]
+fn the_reason_of_a_class_that_is_not_ready_is_kept_when_it_is_one_the_number_knows() {
+    for (reason, want) in [
+        ("Unauthorized", "Unauthorized"),
+        ("SecretNotFound", "SecretNotFound"),
+        ("InsecureURL", "InsecureURL"),
+        ("SomethingNew", "ClassNotReady"),
+    ] {
+        assert_eq!(class_reason(reason), want, "{reason}");
+    }
+}
