@@ -1,4 +1,4 @@
-//! The simulator against the contract of `talkturo-api.md` §6, row by row, written from the
+//! The simulator against the Talkturo API contract, row by row, written from the
 //! contract's text and spoken to in raw HTTP (not through the operator's client, which reads the
 //! same contract and could share a misreading): endpoints, bodies, status codes, list
 //! semantics, casing. Where the two disagree, the simulator changes.

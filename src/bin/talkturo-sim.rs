@@ -7,7 +7,7 @@ use clap::Parser;
 use talkturo_operator::sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
 
 const ADMIN_HELP: &str = "\
-Serves the Talkturo API contract (talkturo-api.md §6) under /api, statefully and
+Serves the Talkturo API contract (tests/conformance.rs, row by row) under /api, statefully and
 deterministically, for tests, demos and local development. Never the real service.
 
 Without --config it serves one account: slug `demo`, token `tk_demo_token`, team `team_demo`,

@@ -1,5 +1,5 @@
 //! The Talkturo simulator: a stateful, deterministic stand-in for the Talkturo HTTP API (the
-//! contract of `talkturo-api.md` §6), with fault injection and a test-only admin API.
+//! contract `tests/conformance.rs` checks row by row), with fault injection and a test-only admin API.
 //!
 //! Used by the tests, the demo and the benchmarks; useful to users for local development. It
 //! shares no code with the client in [`crate::talkturo`], so the two check each other.

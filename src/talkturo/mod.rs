@@ -1,4 +1,4 @@
-//! The typed Talkturo HTTP client: exactly the contract of `talkturo-api.md` §6.
+//! The typed Talkturo HTTP client: exactly the contract `tests/conformance.rs` checks row by row.
 //!
 //! Owns transport (timeouts, retries, `Retry-After`), lenient decoding, and the classification
 //! of every failure as definite, transient or unknown-outcome. Imports nothing of kube: the
