@@ -333,61 +333,10 @@ async fn create_claims(client: &kube::Client, ns: &str, prefix: &str, n: usize) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_and_failover() {
-    if std::env::var("E2E").as_deref() != Ok("1") {
-        eprintln!("*** SKIPPED: the real-node e2e runs under `make e2e` (E2E=1)");
-        return;
-    }
-    let missing = node::missing_prerequisites();
-    assert!(
-        missing.is_empty(),
-        "make e2e needs {}; missing: {}",
-        node::PREREQUISITES,
-        missing.join(", ")
-    );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut clock = Clock {
-        started: Instant::now(),
-        phases: Vec::new(),
-    };
-    let binaries = Binaries::locate().unwrap();
-    let dir = PathBuf::from(ROOT).join(".cache/e2e");
-    let cluster = NodeCluster::start(&binaries, &dir).await.unwrap();
-    clock.mark("cluster up (node Ready)");
-    let client = kube::Client::try_from(cluster.config().await.unwrap()).unwrap();
-
-    // The operator's image, from the binary the tests already built, under two tags.
-    let images = dir.join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    let binary = Path::new(env!("CARGO_BIN_EXE_talkturo-operator"));
-    for tag in ["e2e-1", "e2e-2"] {
-        let tar = image::operator_image(
-            binary,
-            &format!("localhost/talkturo-operator:{tag}"),
-            &images.join(tag),
-        );
-        let tar = tar.unwrap();
-        cluster.import_image(&tar).unwrap();
-    }
-    clock.mark("operator image imported (2 tags)");
-
-    let sim = SimServer::start(SimConfig {
-        activation_delay_ms: 200,
-        pool_size: 500,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let [admin_port] = free_ports::<1>().unwrap();
-    let e = E2e {
-        cluster,
-        client: client.clone(),
-        sim,
-        helm: binaries.path("helm"),
-        admin_port,
-    };
-
+/// 1. Install: the pod Ready under the chart's security context, the Lease held, the example
+/// claims Bound. Returns the pod and how many example claims there are.
+async fn phase_install(e: &E2e, clock: &mut Clock) -> (Pod, usize) {
+    let client = e.client.clone();
     // 1. Install: the pod Ready under the chart's security context, the Lease held, the
     //    example claims Bound.
     e.install("install", "e2e-1", &[]);
@@ -423,7 +372,12 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     e.wait_bound("demo", examples).await;
     clock.mark(&format!("{examples} example claims Bound"));
     assert_eq!(e.purchases(), examples as u64, "one purchase per claim");
+    (pod, examples)
+}
 
+/// 6. The operator's own endpoints, through the pod's declared port.
+async fn phase_endpoints(e: &E2e, pod: &Pod) {
+    let c = &pod.spec.as_ref().unwrap().containers[0];
     // 6. The operator's own endpoints, through the pod's declared port.
     let port = c.ports.as_ref().unwrap()[0].container_port;
     assert_eq!(port, i32::from(e.admin_port));
@@ -436,7 +390,11 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     );
     assert_eq!(e.get("/readyz").await.0, 200);
     assert_eq!(e.get("/healthz").await.0, 200);
+}
 
+/// 2. The operator's pod deleted: a replacement takes over; a new claim is Bound.
+async fn phase_pod_deletion(e: &E2e, clock: &mut Clock, pod_name: &str, examples: usize) {
+    let client = e.client.clone();
     // 2. The operator's pod deleted: a replacement takes over; a new claim is Bound; nothing
     //    bought twice.
     Api::<Pod>::namespaced(client.clone(), NS)
@@ -446,7 +404,7 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     let started = Instant::now();
     loop {
         let p = e.ready_pod().await;
-        if p.metadata.name.as_deref() != Some(pod_name.as_str()) {
+        if p.metadata.name.as_deref() != Some(pod_name) {
             break;
         }
         assert!(started.elapsed() < T);
@@ -457,7 +415,11 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     e.wait_bound("demo", examples + 1).await;
     clock.mark("a new claim Bound by the replacement");
     assert_eq!(e.purchases(), examples as u64 + 1);
+}
 
+/// 4. The CRD upgrade path, then `helm upgrade` while 20 claims are being provisioned.
+async fn phase_upgrade(e: &E2e, clock: &mut Clock, dir: &Path, examples: usize) {
+    let client = e.client.clone();
     // 4. The documented CRD upgrade path with a changed CRD, then `helm upgrade` to a second
     //    image while 20 claims are being provisioned.
     let changed = dir.join("crds-next");
@@ -525,7 +487,12 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
         examples as u64 + 21,
         "no double purchase across the upgrade"
     );
+}
 
+/// 5. Uninstall, then install again with two replicas. Returns the leader's and the standby's
+/// pod names.
+async fn phase_reinstall(e: &E2e, clock: &mut Clock, examples: usize) -> (String, String) {
+    let client = e.client.clone();
     // 5. Uninstall: CRDs, PhoneNumbers and the numbers at Talkturo stay; installing again
     //    adopts them without a purchase.
     let numbers_before = Api::<PhoneNumber>::all(client.clone())
@@ -586,7 +553,12 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
         purchases + 1,
         "only the new claim was bought"
     );
+    (leader_name, standby)
+}
 
+/// 3. Failover: the leader's pod deleted while 10 claims are being bought.
+async fn phase_failover(e: &E2e, clock: &mut Clock, leader_name: &str, standby: &str) {
+    let client = e.client.clone();
     // 3. Failover: the leader's pod deleted while 10 claims are being bought; another replica
     //    takes the Lease and settles them; nothing is bought twice.
     let purchases = e.purchases();
@@ -633,6 +605,70 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
         .map(|(op, c)| (format!("{op:?}"), c.calls))
         .collect();
     eprintln!("[e2e] Talkturo calls: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_and_failover() {
+    if std::env::var("E2E").as_deref() != Ok("1") {
+        eprintln!("*** SKIPPED: the real-node e2e runs under `make e2e` (E2E=1)");
+        return;
+    }
+    let missing = node::missing_prerequisites();
+    assert!(
+        missing.is_empty(),
+        "make e2e needs {}; missing: {}",
+        node::PREREQUISITES,
+        missing.join(", ")
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut clock = Clock {
+        started: Instant::now(),
+        phases: Vec::new(),
+    };
+    let binaries = Binaries::locate().unwrap();
+    let dir = PathBuf::from(ROOT).join(".cache/e2e");
+    let cluster = NodeCluster::start(&binaries, &dir).await.unwrap();
+    clock.mark("cluster up (node Ready)");
+    let client = kube::Client::try_from(cluster.config().await.unwrap()).unwrap();
+
+    // The operator's image, from the binary the tests already built, under two tags.
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_talkturo-operator"));
+    for tag in ["e2e-1", "e2e-2"] {
+        let tar = image::operator_image(
+            binary,
+            &format!("localhost/talkturo-operator:{tag}"),
+            &images.join(tag),
+        );
+        let tar = tar.unwrap();
+        cluster.import_image(&tar).unwrap();
+    }
+    clock.mark("operator image imported (2 tags)");
+
+    let sim = SimServer::start(SimConfig {
+        activation_delay_ms: 200,
+        pool_size: 500,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let [admin_port] = free_ports::<1>().unwrap();
+    let e = E2e {
+        cluster,
+        client: client.clone(),
+        sim,
+        helm: binaries.path("helm"),
+        admin_port,
+    };
+
+    let (pod, examples) = phase_install(&e, &mut clock).await;
+    phase_endpoints(&e, &pod).await;
+    let pod_name = pod.metadata.name.clone().unwrap();
+    phase_pod_deletion(&e, &mut clock, &pod_name, examples).await;
+    phase_upgrade(&e, &mut clock, &dir, examples).await;
+    let (leader_name, standby) = phase_reinstall(&e, &mut clock, examples).await;
+    phase_failover(&e, &mut clock, &leader_name, &standby).await;
 
     drop(e);
     // Nothing of the run is left: no process, mount or cgroup.

@@ -18,119 +18,33 @@ fn check<'a>(
     }
 }
 
+#[rustfmt::skip]
 #[test]
 fn a_number_is_released_only_under_release_when_its_claim_or_object_goes_and_it_is_ours() {
-    let release = PhoneNumber::test().release_policy().owned("pn_1").build();
+    let owned = || PhoneNumber::test().release_policy().owned("pn_1");
+    let release = owned().build();
     let retain = PhoneNumber::test().owned("pn_1").build();
-    let imported = PhoneNumber::test()
-        .release_policy()
-        .observe_only()
-        .owned("pn_1")
-        .build();
+    let imported = owned().observe_only().build();
     let never_bought = PhoneNumber::test().release_policy().build();
-    let lost = PhoneNumber::test()
-        .release_policy()
-        .owned("pn_1")
-        .phase("Lost")
-        .build();
-    let mismatch = PhoneNumber::test()
-        .release_policy()
-        .owned("pn_1")
-        .condition("Synced", false, "RecordMismatch", NOW)
-        .build();
-    let refused_now = PhoneNumber::test()
-        .release_policy()
-        .owned("pn_1")
-        .condition(
-            "ReleaseFailed",
-            true,
-            "ReleaseFailed",
-            "2026-01-01T00:00:30Z",
-        )
-        .build();
-    let refused_long_ago = PhoneNumber::test()
-        .release_policy()
-        .owned("pn_1")
-        .condition(
-            "ReleaseFailed",
-            true,
-            "ReleaseFailed",
-            "2025-12-31T22:00:00Z",
-        )
-        .build();
+    let lost = owned().phase("Lost").build();
+    let mismatch = owned().condition("Synced", false, "RecordMismatch", NOW).build();
+    let refused_now = owned().condition("ReleaseFailed", true, "ReleaseFailed", "2026-01-01T00:00:30Z").build();
+    let refused_long_ago = owned().condition("ReleaseFailed", true, "ReleaseFailed", "2025-12-31T22:00:00Z").build();
     let rows: [(&str, &PhoneNumber, bool, bool, bool); 10] = [
-        (
-            "Release, its claim gone: released",
-            &release,
-            true,
-            false,
-            true,
-        ),
-        (
-            "Release, its PhoneNumber deleted: released",
-            &release,
-            false,
-            true,
-            true,
-        ),
-        (
-            "Release, its claim still there: kept",
-            &release,
-            false,
-            false,
-            false,
-        ),
+        ("Release, its claim gone: released", &release, true, false, true),
+        ("Release, its PhoneNumber deleted: released", &release, false, true, true),
+        ("Release, its claim still there: kept", &release, false, false, false),
         ("Retain: kept, whatever went", &retain, true, true, false),
-        (
-            "ObserveOnly (imported): never released",
-            &imported,
-            true,
-            true,
-            false,
-        ),
-        (
-            "nothing bought (no record id): nothing to release",
-            &never_bought,
-            true,
-            true,
-            false,
-        ),
-        (
-            "Lost: not released (it is not in the account)",
-            &lost,
-            true,
-            true,
-            false,
-        ),
-        (
-            "its record id in question: not released until an admin checks",
-            &mismatch,
-            true,
-            true,
-            false,
-        ),
-        (
-            "Talkturo refused it half a minute ago: not again within the hour",
-            &refused_now,
-            true,
-            true,
-            false,
-        ),
-        (
-            "Talkturo refused it two hours ago: tried again",
-            &refused_long_ago,
-            true,
-            true,
-            true,
-        ),
+        ("ObserveOnly (imported): never released", &imported, true, true, false),
+        ("nothing bought (no record id): nothing to release", &never_bought, true, true, false),
+        ("Lost: not released (it is not in the account)", &lost, true, true, false),
+        ("its record id in question: not released until an admin checks", &mismatch, true, true, false),
+        ("Talkturo refused it half a minute ago: not again within the hour", &refused_now, true, true, false),
+        ("Talkturo refused it two hours ago: tried again", &refused_long_ago, true, true, true),
     ];
     for (case, pn, claim_gone, deleting, want) in rows {
         let status = pn.status.clone().unwrap_or_default();
-        assert_eq!(
-            check(pn, &status, claim_gone, deleting).wants_release(),
-            want,
-            "{case}"
-        );
+        assert_eq!(check(pn, &status, claim_gone, deleting).wants_release(), want, "{case}");
     }
 }
 

@@ -109,205 +109,49 @@ mod replacement {
         PhoneNumber::test().number("+14155550999")
     }
 
+    #[rustfmt::skip]
     #[test]
     fn a_trial_number_is_replaced_step_by_step_before_it_expires() {
         let replace = PhoneNumberClass::test().trial("Replace", "1h").build();
         let notify = PhoneNumberClass::test().trial("Notify", "1h").build();
         let claim = PhoneNumberClaim::test().build();
-        let buying = PhoneNumberClaim::test()
-            .purchase(json!({"candidate": "+14155550999"}))
-            .build();
-        let blocked = PhoneNumberClaim::test()
-            .purchase(json!({"replacementBlocked": "no subscription"}))
-            .build();
+        let buying = PhoneNumberClaim::test().purchase(json!({"candidate": "+14155550999"})).build();
+        let blocked = PhoneNumberClaim::test().purchase(json!({"replacementBlocked": "no subscription"})).build();
         let exact = PhoneNumberClaim::test().number("+14155550101").build();
         let pn = trial_number();
-        let early = PhoneNumber::test()
-            .owned("pn_1")
-            .trial("2026-01-03T00:00:00Z")
-            .build();
+        let early = PhoneNumber::test().owned("pn_1").trial("2026-01-03T00:00:00Z").build();
         let paid = PhoneNumber::test().owned("pn_1").build();
-        let purchasing = next()
-            .purchasing()
-            .owned("pn_2")
-            .with(json!({"status": {"providerStatus": "purchasing"}}))
-            .build();
+        let purchasing = next().owned("pn_2").with(json!({"status": {"providerStatus": "purchasing"}})).build();
         let active = next().owned("pn_2").build();
         let refused = next().phase("Failed").with(json!({"status": {"purchase": {"failureReason": "PurchaseFailed", "failureMessage": "sold out"}}})).build();
         let limit = next().phase("Failed").with(json!({"status": {"purchase": {"failureReason": "PlanLimitReached", "failureMessage": "trial plan"}}})).build();
         let theirs = next().claimed_by("app", "other").build();
-        let on_assistant = next()
-            .owned("pn_2")
-            .assistant("asst")
-            .condition("Assigned", true, "Assigned", NOW)
-            .build();
+        let on_assistant = next().owned("pn_2").assistant("asst").condition("Assigned", true, "Assigned", NOW).build();
         let moving = next().owned("pn_2").assistant("asst").build();
-        type Row<'a> = (
-            &'a str,
-            &'a PhoneNumberClaim,
-            &'a PhoneNumber,
-            &'a PhoneNumberClass,
-            Option<&'a PhoneNumber>,
-            Option<&'a str>,
-            &'a str,
-        );
+        type Row<'a> = (&'a str, &'a PhoneNumberClaim, &'a PhoneNumber, &'a PhoneNumberClass, Option<&'a PhoneNumber>, Option<&'a str>, &'a str);
         let rows: [Row; 14] = [
-            (
-                "a paid number: nothing",
-                &claim,
-                &paid,
-                &replace,
-                None,
-                None,
-                "none",
-            ),
-            (
-                "before the window: nothing",
-                &claim,
-                &early,
-                &replace,
-                None,
-                None,
-                "none",
-            ),
-            (
-                "onExpiry Notify: nothing (the condition says it)",
-                &claim,
-                &pn,
-                &notify,
-                None,
-                None,
-                "none",
-            ),
-            (
-                "in the window: start buying a replacement",
-                &claim,
-                &pn,
-                &replace,
-                None,
-                None,
-                "start",
-            ),
-            (
-                "no subscription found before: fall back to Notify",
-                &blocked,
-                &pn,
-                &replace,
-                None,
-                None,
-                "report NoSubscription",
-            ),
-            (
-                "a claim for this exact number: not replaceable",
-                &exact,
-                &pn,
-                &replace,
-                None,
-                None,
-                "report ReplacementNotPossible",
-            ),
-            (
-                "intent recorded, no PhoneNumber yet: create it",
-                &buying,
-                &pn,
-                &replace,
-                None,
-                None,
-                "create +14155550999",
-            ),
-            (
-                "the replacement is being bought: report",
-                &buying,
-                &pn,
-                &replace,
-                Some(&purchasing),
-                None,
-                "report Replacing",
-            ),
-            (
-                "the replacement was refused: drop and delete it",
-                &buying,
-                &pn,
-                &replace,
-                Some(&refused),
-                None,
-                "drop delete=true blocked=false",
-            ),
-            (
-                "refused for the plan limit: the account has no subscription",
-                &buying,
-                &pn,
-                &replace,
-                Some(&limit),
-                None,
-                "drop delete=true blocked=true",
-            ),
-            (
-                "taken by another claim: drop it, delete nothing",
-                &buying,
-                &pn,
-                &replace,
-                Some(&theirs),
-                None,
-                "drop delete=false blocked=false",
-            ),
-            (
-                "active, the claim names an assistant: put it on the replacement first",
-                &buying,
-                &pn,
-                &replace,
-                Some(&active),
-                Some("asst"),
-                "assign asst",
-            ),
-            (
-                "active, the assistant being moved: wait for it",
-                &buying,
-                &pn,
-                &replace,
-                Some(&moving),
-                Some("asst"),
-                "report Replacing",
-            ),
-            (
-                "active and assigned: switch the claim over",
-                &buying,
-                &pn,
-                &replace,
-                Some(&on_assistant),
-                Some("asst"),
-                "switch release=false",
-            ),
+            ("a paid number: nothing", &claim, &paid, &replace, None, None, "none"),
+            ("before the window: nothing", &claim, &early, &replace, None, None, "none"),
+            ("onExpiry Notify: nothing (the condition says it)", &claim, &pn, &notify, None, None, "none"),
+            ("in the window: start buying a replacement", &claim, &pn, &replace, None, None, "start"),
+            ("no subscription found before: fall back to Notify", &blocked, &pn, &replace, None, None, "report NoSubscription"),
+            ("a claim for this exact number: not replaceable", &exact, &pn, &replace, None, None, "report ReplacementNotPossible"),
+            ("intent recorded, no PhoneNumber yet: create it", &buying, &pn, &replace, None, None, "create +14155550999"),
+            ("the replacement is being bought: report", &buying, &pn, &replace, Some(&purchasing), None, "report Replacing"),
+            ("the replacement was refused: drop and delete it", &buying, &pn, &replace, Some(&refused), None, "drop delete=true blocked=false"),
+            ("refused for the plan limit: the account has no subscription", &buying, &pn, &replace, Some(&limit), None, "drop delete=true blocked=true"),
+            ("taken by another claim: drop it, delete nothing", &buying, &pn, &replace, Some(&theirs), None, "drop delete=false blocked=false"),
+            ("active, the claim names an assistant: put it on the replacement first", &buying, &pn, &replace, Some(&active), Some("asst"), "assign asst"),
+            ("active, the assistant being moved: wait for it", &buying, &pn, &replace, Some(&moving), Some("asst"), "report Replacing"),
+            ("active and assigned: switch the claim over", &buying, &pn, &replace, Some(&on_assistant), Some("asst"), "switch release=false"),
         ];
         for (case, claim, pn, class, next, assistant, want) in rows {
-            let step = replacement(&Replacing {
-                claim,
-                pn,
-                class,
-                next,
-                assistant,
-                now: ts(NOW),
-            });
+            let step = replacement(&Replacing { claim, pn, class, next, assistant, now: ts(NOW) });
             assert_eq!(word(&step), want, "{case}");
         }
-        let released = PhoneNumber::test()
-            .owned("pn_1")
-            .release_policy()
-            .trial("2026-01-01T00:11:00Z")
-            .build();
-        let step = replacement(&Replacing {
-            claim: &buying,
-            pn: &released,
-            class: &replace,
-            next: Some(&active),
-            assistant: None,
-            now: ts(NOW),
-        });
-        assert_eq!(
-            word(&step),
-            "switch release=true",
-            "under reclaimPolicy Release the trial number is released"
-        );
+        let released = PhoneNumber::test().owned("pn_1").release_policy().trial("2026-01-01T00:11:00Z").build();
+        let step = replacement(&Replacing { claim: &buying, pn: &released, class: &replace, next: Some(&active), assistant: None, now: ts(NOW) });
+        assert_eq!(word(&step), "switch release=true", "under reclaimPolicy Release the trial number is released");
     }
 
     #[test]
