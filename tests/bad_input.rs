@@ -193,6 +193,13 @@ fn us() -> Value {
 }
 
 fn table() -> Vec<(&'static str, Setup, Expect)> {
+    let mut all = class_cases();
+    all.extend(claim_cases());
+    all
+}
+
+/// Bad input the class reports.
+fn class_cases() -> Vec<(&'static str, Setup, Expect)> {
     let closed_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -273,6 +280,12 @@ fn table() -> Vec<(&'static str, Setup, Expect)> {
             broken_case("b-slow", Broken::Slow, us()),
             class("Unreachable"),
         ),
+    ]
+}
+
+/// Bad input the claim reports.
+fn claim_cases() -> Vec<(&'static str, Setup, Expect)> {
+    vec![
         (
             "prices in odd formats (abc, 1,50, null, -1)",
             broken_case(
@@ -378,22 +391,10 @@ fn secret_case(prefix: &'static str, data: Value) -> Setup {
     })
 }
 
-async fn run(
-    name: &str,
-    setup: Setup,
-    expect: Expect,
-    env: &'static TestEnv,
-) -> Result<String, String> {
-    let case = setup(env).await;
-    eprintln!("bad input: {name}: set up");
-    let f = &case.f;
-    if name.starts_with("malformed") {
-        f.sim
-            .sim
-            .set_faults(vec![FaultRule::on(Op::List, FaultAction::Malformed, None)]);
-    }
+/// Waits until the expected condition is False with the expected reason; its message.
+async fn wait_condition(f: &Fixture, expect: &Expect, name: &str) -> Result<String, String> {
     let started = std::time::Instant::now();
-    let message = loop {
+    loop {
         let found = match expect.on {
             On::Class => {
                 let c = f.classes().get(&f.class).await.unwrap();
@@ -409,7 +410,7 @@ async fn run(
             }
         };
         match found {
-            Some((st, r, m)) if st == "False" && r == expect.reason => break m,
+            Some((st, r, m)) if st == "False" && r == expect.reason => return Ok(m),
             other if started.elapsed() > T => {
                 return Err(format!(
                     "{name}: expected {} {}, last saw {other:?}",
@@ -418,7 +419,11 @@ async fn run(
             }
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-    };
+    }
+}
+
+/// Waits for the Event of the expected reason.
+async fn wait_event(f: &Fixture, expect: &Expect, name: &str) -> Result<(), String> {
     // The Event is on the object itself, or (for what the PhoneNumber controller decides, e.g.
     // an assignment) on the claim's PhoneNumber; it may trail the status write by a moment.
     let mut regarding = match expect.on {
@@ -456,6 +461,25 @@ async fn run(
             expect.reason
         ));
     }
+    Ok(())
+}
+
+async fn run(
+    name: &str,
+    setup: Setup,
+    expect: Expect,
+    env: &'static TestEnv,
+) -> Result<String, String> {
+    let case = setup(env).await;
+    eprintln!("bad input: {name}: set up");
+    let f = &case.f;
+    if name.starts_with("malformed") {
+        f.sim
+            .sim
+            .set_faults(vec![FaultRule::on(Op::List, FaultAction::Malformed, None)]);
+    }
+    let message = wait_condition(f, &expect, name).await?;
+    wait_event(f, &expect, name).await?;
     let (purchases, releases) = {
         let w = f.sim.sim.world();
         (w.purchases(), w.releases())

@@ -182,6 +182,31 @@ fn faults(rng: &mut ChaCha8Rng) -> Vec<FaultRule> {
     rules
 }
 
+/// What a chaos run did, counted as it goes.
+#[derive(Default)]
+struct Tally {
+    live: BTreeSet<String>,
+    next: usize,
+    kills: usize,
+    created: usize,
+    deleted: usize,
+    moves: usize,
+    max_rss_kib: u64,
+    exits: Vec<String>,
+    recoveries: Vec<Duration>,
+}
+
+impl Tally {
+    /// Notes the operator's memory, and whether it exited on its own.
+    fn observe(&mut self, op: &mut Operator, when: &str) {
+        self.max_rss_kib = self.max_rss_kib.max(rss_kib(op));
+        if let Some(code) = exited(op) {
+            self.exits
+                .push(format!("{when}: the operator exited on its own ({code})"));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_survive_faults_kills_and_an_api_server_restart() {
     let Some(env) = support::env() else { return };
@@ -208,101 +233,19 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
     .await;
     let mut op = spawn(env, &f.ns, 0);
     wait_active(&op).await;
-
-    let mut live: BTreeSet<String> = BTreeSet::new();
-    let mut next = 0usize;
-    let (mut kills, mut created, mut deleted, mut moves) = (0, 0, 0, 0);
-    let mut max_rss_kib = 0u64;
-    let mut exits: Vec<String> = Vec::new();
-    let mut recoveries: Vec<Duration> = Vec::new();
-    let restart_round = rounds / 2;
+    let mut tally = Tally::default();
     let run_started = Instant::now();
     for round in 0..rounds {
-        let mut rules = faults(&mut rng);
-        if !f.sim.sim.faults_injected().contains_key("endless_list") {
-            // Every run meets a list without end (until one was answered): memory is measured
-            // against it. First, so that no other rule on lists takes its turn.
-            rules.insert(
-                0,
-                FaultRule {
-                    op: Some(Op::List),
-                    action: FaultAction::EndlessList,
-                    probability: 1.0,
-                    remaining: Some(2),
-                },
-            );
-        }
-        f.sim.sim.set_faults(rules);
-        for _ in 0..rng.random_range(1..=4) {
-            let name = format!("c{next:03}");
-            next += 1;
-            let mut spec = if rng.random_bool(0.2) {
-                json!({"countryCode": "US", "numberType": "toll-free"})
-            } else {
-                let area = ["415", "212", "646"][rng.random_range(0..3)];
-                json!({"countryCode": "US", "areaCode": area})
-            };
-            if rng.random_bool(0.3) {
-                spec["assistantId"] = json!(ASSISTANTS[rng.random_range(0..2)]);
-            }
-            f.claim(&name, spec).await;
-            live.insert(name);
-            created += 1;
-        }
-        let doomed: Vec<String> = live
-            .iter()
-            .filter(|_| rng.random_bool(0.25))
-            .cloned()
-            .collect();
-        for name in doomed {
-            f.claims().delete(&name, &Default::default()).await.unwrap();
-            live.remove(&name);
-            deleted += 1;
-        }
-        // Some claims move to another assistant, or drop theirs.
-        let moved: Vec<String> = live
-            .iter()
-            .filter(|_| rng.random_bool(0.1))
-            .cloned()
-            .collect();
-        for name in moved {
-            let to = [Some(ASSISTANTS[0]), Some(ASSISTANTS[1]), None][rng.random_range(0..3)];
-            let patch = json!({"spec": {"assistantId": to}});
-            f.claims()
-                .patch(&name, &Default::default(), &kube::api::Patch::Merge(&patch))
-                .await
-                .unwrap();
-            moves += 1;
-        }
-        max_rss_kib = max_rss_kib.max(rss_kib(&op));
-        if let Some(code) = exited(&mut op) {
-            exits.push(format!(
-                "round {round}: the operator exited on its own ({code})"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(200..2500))).await;
-        max_rss_kib = max_rss_kib.max(rss_kib(&op));
-        if let Some(code) = exited(&mut op) {
-            exits.push(format!(
-                "round {round}: the operator exited on its own ({code})"
-            ));
-        }
-        if rng.random_bool(0.6) {
-            op.process.kill();
-            kills += 1;
-            tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
-            op = spawn(env, &f.ns, kills);
-            recoveries.push(wait_active(&op).await);
-        }
-        if round == restart_round {
+        chaos_round(env, &f, &mut rng, &mut tally, &mut op).await;
+        if round == rounds / 2 {
             eprintln!("chaos: restarting the API server");
             env.restart_apiserver().await;
         }
         eprintln!(
             "chaos: round {round}: {} live claims, {} purchases, {} kills",
-            live.len(),
+            tally.live.len(),
             f.sim.sim.world().purchases(),
-            kills
+            tally.kills
         );
     }
     let injected = f.sim.sim.faults_injected();
@@ -311,66 +254,21 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
 
     // Settle: every claim Bound or Pending with a reason, nothing being bought or reclaimed.
     let started = Instant::now();
-    let violations = loop {
-        let v = check(&f, &live).await;
+    let mut violations = loop {
+        let v = check(&f, &tally.live).await;
         if v.is_empty() || started.elapsed() > SETTLE {
             break v;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let settle_secs = started.elapsed().as_secs_f64();
-    let mut violations = violations;
-    max_rss_kib = max_rss_kib.max(rss_kib(&op));
-    if let Some(code) = exited(&mut op) {
-        exits.push(format!(
-            "at the end: the operator exited on its own ({code})"
-        ));
-    }
-    violations.extend(exits);
-    if max_rss_kib > MAX_RSS_KIB {
-        violations.push(format!(
-            "the operator held {max_rss_kib} KiB, over {MAX_RSS_KIB} KiB"
-        ));
-    }
-    let log = std::fs::read_to_string(&op.process.log).unwrap_or_default();
-    let panics = log.matches("panicked").count();
-    if panics > 0 {
-        violations.push(format!("{panics} panics in the operator's log"));
-    }
-    if log.contains("tk_demo_token") {
-        violations.push("the API key appears in the operator's log".into());
-    }
-    let hostile_answers: u64 = injected
-        .iter()
-        .filter(|(k, _)| {
-            !k.starts_with("latency") && !k.starts_with("status_") && !k.starts_with("lost_")
-        })
-        .map(|(_, n)| *n)
-        .sum();
-
-    recoveries.sort();
-    let ms = |d: Option<&Duration>| d.map_or(0, |d| d.as_millis() as u64);
-    let report = json!({
-        "seed": seed,
-        "rounds": rounds,
-        "claimsCreated": created,
-        "claimsDeleted": deleted,
-        "faultsInjected": injected,
-        "operatorKills": kills,
-        "assistantMoves": moves,
-        "hostileAnswers": hostile_answers,
-        "substitutedPurchases": f.sim.sim.world().substitutes().len(),
-        "maxRssKiB": max_rss_kib,
-        "panics": panics,
-        "apiServerRestarts": u32::from(rounds > 0),
-        "purchases": f.sim.sim.world().purchases(),
-        "releases": f.sim.sim.world().releases(),
-        "purchaseCalls": f.sim.sim.calls(Op::Purchase),
-        "recoveryMs": {"median": ms(recoveries.get(recoveries.len() / 2)), "max": ms(recoveries.last())},
-        "chaosSeconds": chaos_secs,
-        "settleSeconds": settle_secs,
-        "invariantViolations": violations.len(),
-    });
+    tally.observe(&mut op, "at the end");
+    let panics = process_violations(&op, &mut tally, &mut violations);
+    let report = report(&f, (seed, rounds), &mut tally, &injected, panics).with(
+        chaos_secs,
+        settle_secs,
+        violations.len(),
+    );
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../chaos");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(
@@ -385,6 +283,160 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         violations.join("\n"),
         op.process.log.display()
     );
+}
+
+/// One round: faults for the round, claims created, deleted and moved, a pause, and maybe the
+/// operator killed and started again.
+async fn chaos_round(
+    env: &'static support::TestEnv,
+    f: &Fixture,
+    rng: &mut ChaCha8Rng,
+    tally: &mut Tally,
+    op: &mut Operator,
+) {
+    let mut rules = faults(rng);
+    if !f.sim.sim.faults_injected().contains_key("endless_list") {
+        // Every run meets a list without end (until one was answered): memory is measured
+        // against it. First, so that no other rule on lists takes its turn.
+        rules.insert(
+            0,
+            FaultRule {
+                op: Some(Op::List),
+                action: FaultAction::EndlessList,
+                probability: 1.0,
+                remaining: Some(2),
+            },
+        );
+    }
+    f.sim.sim.set_faults(rules);
+    churn(f, rng, tally).await;
+    tally.observe(op, "during a round");
+    tokio::time::sleep(Duration::from_millis(rng.random_range(200..2500))).await;
+    tally.observe(op, "during a round");
+    if rng.random_bool(0.6) {
+        op.process.kill();
+        tally.kills += 1;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
+        *op = spawn(env, &f.ns, tally.kills);
+        tally.recoveries.push(wait_active(op).await);
+    }
+}
+
+/// Claims created, deleted, and moved to another assistant (or off theirs).
+async fn churn(f: &Fixture, rng: &mut ChaCha8Rng, tally: &mut Tally) {
+    for _ in 0..rng.random_range(1..=4) {
+        let name = format!("c{:03}", tally.next);
+        tally.next += 1;
+        let mut spec = if rng.random_bool(0.2) {
+            json!({"countryCode": "US", "numberType": "toll-free"})
+        } else {
+            let area = ["415", "212", "646"][rng.random_range(0..3)];
+            json!({"countryCode": "US", "areaCode": area})
+        };
+        if rng.random_bool(0.3) {
+            spec["assistantId"] = json!(ASSISTANTS[rng.random_range(0..2)]);
+        }
+        f.claim(&name, spec).await;
+        tally.live.insert(name);
+        tally.created += 1;
+    }
+    let doomed: Vec<String> = tally
+        .live
+        .iter()
+        .filter(|_| rng.random_bool(0.25))
+        .cloned()
+        .collect();
+    for name in doomed {
+        f.claims().delete(&name, &Default::default()).await.unwrap();
+        tally.live.remove(&name);
+        tally.deleted += 1;
+    }
+    let moved: Vec<String> = tally
+        .live
+        .iter()
+        .filter(|_| rng.random_bool(0.1))
+        .cloned()
+        .collect();
+    for name in moved {
+        let to = [Some(ASSISTANTS[0]), Some(ASSISTANTS[1]), None][rng.random_range(0..3)];
+        let patch = json!({"spec": {"assistantId": to}});
+        f.claims()
+            .patch(&name, &Default::default(), &kube::api::Patch::Merge(&patch))
+            .await
+            .unwrap();
+        tally.moves += 1;
+    }
+}
+
+/// What the operator process itself did wrong: exits, memory, panics, the key in its log.
+/// Returns the panics counted.
+fn process_violations(op: &Operator, tally: &mut Tally, violations: &mut Vec<String>) -> usize {
+    violations.append(&mut tally.exits);
+    if tally.max_rss_kib > MAX_RSS_KIB {
+        violations.push(format!(
+            "the operator held {} KiB, over {MAX_RSS_KIB} KiB",
+            tally.max_rss_kib
+        ));
+    }
+    let log = std::fs::read_to_string(&op.process.log).unwrap_or_default();
+    let panics = log.matches("panicked").count();
+    if panics > 0 {
+        violations.push(format!("{panics} panics in the operator's log"));
+    }
+    if log.contains("tk_demo_token") {
+        violations.push("the API key appears in the operator's log".into());
+    }
+    panics
+}
+
+/// The report's figures, before the times and the verdict.
+struct Report(serde_json::Value);
+
+impl Report {
+    fn with(mut self, chaos_secs: f64, settle_secs: f64, violations: usize) -> serde_json::Value {
+        self.0["chaosSeconds"] = json!(chaos_secs);
+        self.0["settleSeconds"] = json!(settle_secs);
+        self.0["invariantViolations"] = json!(violations);
+        self.0
+    }
+}
+
+/// The run's report (`target/chaos/last-run.json`).
+fn report(
+    f: &Fixture,
+    (seed, rounds): (u64, usize),
+    tally: &mut Tally,
+    injected: &BTreeMap<String, u64>,
+    panics: usize,
+) -> Report {
+    let hostile_answers: u64 = injected
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with("latency") && !k.starts_with("status_") && !k.starts_with("lost_")
+        })
+        .map(|(_, n)| *n)
+        .sum();
+    tally.recoveries.sort();
+    let recoveries = &tally.recoveries;
+    let ms = |d: Option<&Duration>| d.map_or(0, |d| d.as_millis() as u64);
+    Report(json!({
+        "seed": seed,
+        "rounds": rounds,
+        "claimsCreated": tally.created,
+        "claimsDeleted": tally.deleted,
+        "faultsInjected": injected,
+        "operatorKills": tally.kills,
+        "assistantMoves": tally.moves,
+        "hostileAnswers": hostile_answers,
+        "substitutedPurchases": f.sim.sim.world().substitutes().len(),
+        "maxRssKiB": tally.max_rss_kib,
+        "panics": panics,
+        "apiServerRestarts": u32::from(rounds > 0),
+        "purchases": f.sim.sim.world().purchases(),
+        "releases": f.sim.sim.world().releases(),
+        "purchaseCalls": f.sim.sim.calls(Op::Purchase),
+        "recoveryMs": {"median": ms(recoveries.get(recoveries.len() / 2)), "max": ms(recoveries.last())},
+    }))
 }
 
 /// The operator's resident memory, from /proc (0 when it cannot be read).
@@ -421,30 +473,44 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
     let mut v = Vec::new();
     let numbers = f.class_numbers().await;
     let claims = f.claims().list(&Default::default()).await.unwrap().items;
+    let seen = seen(f);
+    accounting(&seen, &numbers, &mut v);
+    settled_numbers(&numbers, live, &mut v);
+    settled_claims(&claims, &mut v);
+    assistants_and_budget(&seen, &claims, &mut v);
+    v
+}
+
+/// The account as the simulator holds it now.
+fn seen(f: &Fixture) -> Seen {
+    let w = f.sim.sim.world();
+    Seen {
+        owned: w.records().map(|r| r.phone_number.clone()).collect(),
+        purchases: w.purchases(),
+        releases: w.releases(),
+        prices: w
+            .records()
+            .map(|r| (r.phone_number.clone(), r.monthly_price))
+            .collect(),
+        substitutes: w.substitutes().clone(),
+        on_assistants: w
+            .records()
+            .filter_map(|r| Some((r.phone_number.clone(), r.assistant_id.clone()?)))
+            .collect(),
+    }
+}
+
+type Numbers = [talkturo_operator::api::v1alpha1::PhoneNumber];
+
+/// Every number bought is owned once and recorded by a PhoneNumber; no PhoneNumber records a
+/// number the account does not own.
+fn accounting(seen: &Seen, numbers: &Numbers, v: &mut Vec<String>) {
     let Seen {
         owned,
         purchases,
         releases,
-        prices,
-        substitutes,
-        on_assistants,
-    } = {
-        let w = f.sim.sim.world();
-        Seen {
-            owned: w.records().map(|r| r.phone_number.clone()).collect(),
-            purchases: w.purchases(),
-            releases: w.releases(),
-            prices: w
-                .records()
-                .map(|r| (r.phone_number.clone(), r.monthly_price))
-                .collect(),
-            substitutes: w.substitutes().clone(),
-            on_assistants: w
-                .records()
-                .filter_map(|r| Some((r.phone_number.clone(), r.assistant_id.clone()?)))
-                .collect(),
-        }
-    };
+        ..
+    } = seen;
     let managed: BTreeSet<String> = numbers
         .iter()
         .filter(|n| n.spec.management_policy == ManagementPolicy::Managed)
@@ -467,12 +533,16 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
     for n in owned.difference(&recorded) {
         v.push(format!("{n} is owned but no PhoneNumber records it"));
     }
-    for n in managed.difference(&owned) {
+    for n in managed.difference(owned) {
         v.push(format!(
             "PhoneNumber for {n} holds a record id, but the account does not own it"
         ));
     }
-    for n in &numbers {
+}
+
+/// Nothing still being bought or reclaimed; one PhoneNumber per live claim.
+fn settled_numbers(numbers: &Numbers, live: &BTreeSet<String>, v: &mut Vec<String>) {
+    for n in numbers {
         if let Some(s) = n
             .status
             .as_ref()
@@ -489,7 +559,7 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
         }
     }
     let mut per_claim: BTreeMap<String, usize> = BTreeMap::new();
-    for n in &numbers {
+    for n in numbers {
         if let Some(r) = &n.spec.claim_ref {
             *per_claim.entry(r.name.clone()).or_default() += 1;
         }
@@ -499,7 +569,14 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             v.push(format!("claim {claim} has {count} PhoneNumbers"));
         }
     }
-    for c in &claims {
+}
+
+/// Every claim Bound, or waiting for a reason the user can act on.
+fn settled_claims(
+    claims: &[talkturo_operator::api::v1alpha1::PhoneNumberClaim],
+    v: &mut Vec<String>,
+) {
+    for c in claims {
         let name = c.metadata.name.clone().unwrap();
         let phase = c.status.as_ref().and_then(|s| s.phase);
         let reason = claim_condition(c, "Ready").map(|r| r.1.to_owned());
@@ -513,10 +590,25 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             other => v.push(format!("claim {name}: {other:?}")),
         }
     }
+}
+
+/// Assistants as the bound claims ask, and the budget kept.
+fn assistants_and_budget(
+    seen: &Seen,
+    claims: &[talkturo_operator::api::v1alpha1::PhoneNumberClaim],
+    v: &mut Vec<String>,
+) {
+    let Seen {
+        owned,
+        prices,
+        substitutes,
+        on_assistants,
+        ..
+    } = seen;
     // What the operator chose to buy: numbers Talkturo bought in place of another are not its
     // choice (it tracks them, and counts them against the budget from then on).
     let spent: Decimal = owned
-        .difference(&substitutes)
+        .difference(substitutes)
         .filter_map(|n| prices.get(n))
         .sum();
     // Assistants: each number on one only because a live claim bound to it asks for it, and
@@ -530,7 +622,7 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             Some((st.number.clone()?, c.spec.assistant_id.clone()?))
         })
         .collect();
-    for (number, assistant) in &on_assistants {
+    for (number, assistant) in on_assistants {
         if wanted.get(number) != Some(assistant) {
             v.push(format!(
                 "{number} is on assistant {assistant}, which no claim bound to it asks for"
@@ -549,5 +641,4 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
             "the class spends ${spent}/month, over its ${BUDGET} budget"
         ));
     }
-    v
 }

@@ -333,7 +333,7 @@ async fn create_claims(client: &kube::Client, ns: &str, prefix: &str, n: usize) 
     }
 }
 
-/// 1. Install: the pod Ready under the chart's security context, the Lease held, the example
+/// Phase 1, install: the pod Ready under the chart's security context, the Lease held, the example
 /// claims Bound. Returns the pod and how many example claims there are.
 async fn phase_install(e: &E2e, clock: &mut Clock) -> (Pod, usize) {
     let client = e.client.clone();
@@ -375,7 +375,7 @@ async fn phase_install(e: &E2e, clock: &mut Clock) -> (Pod, usize) {
     (pod, examples)
 }
 
-/// 6. The operator's own endpoints, through the pod's declared port.
+/// Phase 6: the operator's own endpoints, through the pod's declared port.
 async fn phase_endpoints(e: &E2e, pod: &Pod) {
     let c = &pod.spec.as_ref().unwrap().containers[0];
     // 6. The operator's own endpoints, through the pod's declared port.
@@ -392,13 +392,13 @@ async fn phase_endpoints(e: &E2e, pod: &Pod) {
     assert_eq!(e.get("/healthz").await.0, 200);
 }
 
-/// 2. The operator's pod deleted: a replacement takes over; a new claim is Bound.
+/// Phase 2: the operator's pod deleted: a replacement takes over; a new claim is Bound.
 async fn phase_pod_deletion(e: &E2e, clock: &mut Clock, pod_name: &str, examples: usize) {
     let client = e.client.clone();
     // 2. The operator's pod deleted: a replacement takes over; a new claim is Bound; nothing
     //    bought twice.
     Api::<Pod>::namespaced(client.clone(), NS)
-        .delete(&pod_name, &DeleteParams::default())
+        .delete(pod_name, &DeleteParams::default())
         .await
         .unwrap();
     let started = Instant::now();
@@ -417,7 +417,7 @@ async fn phase_pod_deletion(e: &E2e, clock: &mut Clock, pod_name: &str, examples
     assert_eq!(e.purchases(), examples as u64 + 1);
 }
 
-/// 4. The CRD upgrade path, then `helm upgrade` while 20 claims are being provisioned.
+/// Phase 4: the CRD upgrade path, then `helm upgrade` while 20 claims are being provisioned.
 async fn phase_upgrade(e: &E2e, clock: &mut Clock, dir: &Path, examples: usize) {
     let client = e.client.clone();
     // 4. The documented CRD upgrade path with a changed CRD, then `helm upgrade` to a second
@@ -489,7 +489,7 @@ async fn phase_upgrade(e: &E2e, clock: &mut Clock, dir: &Path, examples: usize) 
     );
 }
 
-/// 5. Uninstall, then install again with two replicas. Returns the leader's and the standby's
+/// Phase 5: uninstall, then install again with two replicas. Returns the leader's and the standby's
 /// pod names.
 async fn phase_reinstall(e: &E2e, clock: &mut Clock, examples: usize) -> (String, String) {
     let client = e.client.clone();
@@ -556,7 +556,7 @@ async fn phase_reinstall(e: &E2e, clock: &mut Clock, examples: usize) -> (String
     (leader_name, standby)
 }
 
-/// 3. Failover: the leader's pod deleted while 10 claims are being bought.
+/// Phase 3, failover: the leader's pod deleted while 10 claims are being bought.
 async fn phase_failover(e: &E2e, clock: &mut Clock, leader_name: &str, standby: &str) {
     let client = e.client.clone();
     // 3. Failover: the leader's pod deleted while 10 claims are being bought; another replica
@@ -574,7 +574,7 @@ async fn phase_failover(e: &E2e, clock: &mut Clock, leader_name: &str, standby: 
     let bound_before = e.bound("failover").await;
     assert!(bound_before < 10, "the failover must overlap provisioning");
     Api::<Pod>::namespaced(client.clone(), NS)
-        .delete(&leader_name, &DeleteParams::default())
+        .delete(leader_name, &DeleteParams::default())
         .await
         .unwrap();
     let taken_by = e.wait_holder(|h| h != leader_name).await;

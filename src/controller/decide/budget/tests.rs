@@ -24,13 +24,15 @@ fn held(number: &str, phase: &str, price: Option<&str>) -> Arc<PhoneNumber> {
 fn the_class_budget_counts_what_is_held_and_in_flight_and_fails_closed_on_unknown_prices() {
     let class = PhoneNumberClass::test().budget("10.00").build();
     let one_dollar = [held("+14155550001", "Bound", Some("1.00"))];
-    let rows: [(
-        &str,
+    type Row<'a> = (
+        &'a str,
         Vec<Arc<PhoneNumber>>,
         Vec<Option<Decimal>>,
-        Option<&str>,
+        Option<&'a str>,
         bool,
-    ); 7] = [
+    );
+
+    let rows: [Row<'_>; 7] = [
         (
             "room left: bought",
             one_dollar.to_vec(),

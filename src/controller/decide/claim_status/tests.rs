@@ -17,7 +17,9 @@ fn cond(st: &PhoneNumberClaimStatus, type_: &str) -> Option<(bool, String)> {
 #[test]
 fn a_bound_claim_mirrors_its_phone_number() {
     let claim = PhoneNumberClaim::test().build();
-    let rows: [(&str, PhoneNumber, ClaimPhase, (bool, &str)); 4] = [
+    type Row<'a> = (&'a str, PhoneNumber, ClaimPhase, (bool, &'a str));
+
+    let rows: [Row<'_>; 4] = [
         (
             "being bought",
             PhoneNumber::test().build(),
@@ -62,7 +64,9 @@ fn a_claim_is_ready_only_once_its_assistant_holds_the_number() {
     let claim = PhoneNumberClaim::test()
         .spec(json!({"assistantId": "asst"}))
         .build();
-    let rows: [(&str, PhoneNumber, (bool, &str), (bool, &str)); 3] = [
+    type Row<'a> = (&'a str, PhoneNumber, (bool, &'a str), (bool, &'a str));
+
+    let rows: [Row<'_>; 3] = [
         (
             "the PhoneNumber does not want that assistant yet",
             PhoneNumber::test().owned("pn_1").build(),

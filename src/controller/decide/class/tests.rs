@@ -99,12 +99,14 @@ mod status {
             message: "refused".into(),
         };
         let plan = PlanState::default();
-        let rows: [(
-            &str,
-            Result<&Snapshot, &NotReady>,
-            (bool, &str),
-            Option<(bool, &str)>,
-        ); 3] = [
+        type Row<'a> = (
+            &'a str,
+            Result<&'a Snapshot, &'a NotReady>,
+            (bool, &'a str),
+            Option<(bool, &'a str)>,
+        );
+
+        let rows: [Row<'_>; 3] = [
             (
                 "a list: Ready, consistent",
                 Ok(&ok),
@@ -162,14 +164,16 @@ mod status {
             eligibility: None,
             limit_reached: Some((5, ts(NOW))),
         };
-        let rows: [(
-            &str,
+        type Row<'a> = (
+            &'a str,
             PhoneNumberClass,
             PlanState,
             Vec<Arc<PhoneNumber>>,
             bool,
-            Option<(bool, &str)>,
-        ); 4] = [
+            Option<(bool, &'a str)>,
+        );
+
+        let rows: [Row<'_>; 4] = [
             (
                 "no limit, no budget",
                 PhoneNumberClass::test().build(),
@@ -228,12 +232,14 @@ mod status {
         let plan = PlanState::default();
         let fresh = PhoneNumberClass::test().build();
         let ready = PhoneNumberClass::test().ready().build();
-        let rows: [(
-            &str,
-            &PhoneNumberClass,
-            Result<&Snapshot, &NotReady>,
-            Option<(bool, &str)>,
-        ); 4] = [
+        type Row<'a> = (
+            &'a str,
+            &'a PhoneNumberClass,
+            Result<&'a Snapshot, &'a NotReady>,
+            Option<(bool, &'a str)>,
+        );
+
+        let rows: [Row<'_>; 4] = [
             (
                 "first decided, reachable: Normal",
                 &fresh,
