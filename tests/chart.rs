@@ -89,6 +89,41 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
     let Some(env) = env() else { return };
     let out = helm(env, &["lint", "--strict", CHART]);
     assert!(out.status.success(), "helm lint --strict:\n{}", text(&out));
+    let ns = renders_and_dry_runs(env).await;
+    let monitor = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
+
+    platform_values(env, &ns).await;
+    // Two replicas without leader election could both buy: refused, with the reason.
+    let out = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "replicaCount=2,leaderElection.enabled=false",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("could buy the same number twice"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The chart with its defaults and with everything set, through a server-side dry run. Returns the namespace.
+async fn renders_and_dry_runs(env: &TestEnv) -> String {
     let (_, ns) = env.namespace("render").await;
     let full = "replicaCount=2,apiKey.create=true,apiKey.value=tk_x,defaultClass.create=true,defaultClass.name=render-default,defaultClass.teamId=team_x,defaultClass.accountSlug=x,defaultClass.monthlyBudget=50.00,rbac.secretNamespaces={default}";
     for set in ["", full] {
@@ -136,20 +171,12 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
             );
         }
     }
-    let monitor = helm(
-        env,
-        &[
-            "template",
-            "rel",
-            CHART,
-            "--set",
-            "metrics.serviceMonitor.enabled=true",
-        ],
-    );
-    assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
+    ns
+}
 
-    // What platforms set: host network, a loopback admin server, extra env and volumes, an image
-    // by digest, spread constraints, a NetworkPolicy, a full name and a subchart's `global`.
+/// What platforms set: host network, a loopback admin server, extra env and volumes, an image
+/// by digest, spread constraints, a NetworkPolicy, a full name and a subchart's `global`.
+async fn platform_values(env: &TestEnv, ns: &str) {
     let values = dir_with_values(
         r#"
 fullnameOverride: telephony
@@ -173,7 +200,7 @@ networkPolicy: {enabled: true, apiServer: {cidrs: [10.0.0.1/32]}, metricsFrom: [
             "rel",
             CHART,
             "--namespace",
-            &ns,
+            ns,
             "-f",
             values.1.to_str().unwrap(),
         ],
@@ -192,7 +219,12 @@ networkPolicy: {enabled: true, apiServer: {cidrs: [10.0.0.1/32]}, metricsFrom: [
     ] {
         assert!(out.contains(want), "{want}: {out}");
     }
-    let docs: Vec<Value> = serde_yaml::Deserializer::from_slice(&rendered.stdout)
+    the_pod_has_what_platforms_set(&rendered.stdout).await;
+}
+
+/// The rendered Deployment's pod carries every platform value.
+async fn the_pod_has_what_platforms_set(rendered: &[u8]) {
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_slice(rendered)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .filter(|v: &Value| !v.is_null())
         .collect();
@@ -231,24 +263,6 @@ networkPolicy: {enabled: true, apiServer: {cidrs: [10.0.0.1/32]}, metricsFrom: [
             .as_array()
             .unwrap()
             .contains(&json!("--lease-name=telephony"))
-    );
-
-    // Two replicas without leader election could both buy: refused, with the reason.
-    let out = helm(
-        env,
-        &[
-            "template",
-            "rel",
-            CHART,
-            "--set",
-            "replicaCount=2,leaderElection.enabled=false",
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("could buy the same number twice"),
-        "{}",
-        text(&out)
     );
 }
 
@@ -296,7 +310,64 @@ async fn helm_install_creates_the_objects_and_uninstall_keeps_crds_and_numbers()
         "NOTES.txt is shown"
     );
 
-    let deploy = Api::<Deployment>::namespaced(client.clone(), &ns)
+    the_deployment_is_hardened(&client, &ns).await;
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get("op-talkturo-operator-api-key")
+        .await
+        .unwrap();
+    assert!(secret.data.unwrap().contains_key("apiKey"));
+    let pnclass: Api<talkturo_operator::api::v1alpha1::PhoneNumberClass> = Api::all(client.clone());
+    let created = pnclass.get(&class).await.unwrap();
+    assert_eq!(
+        created.spec.api_key_secret_ref.name,
+        "op-talkturo-operator-api-key"
+    );
+    Api::<ClusterRole>::all(client.clone())
+        .get("op-talkturo-operator")
+        .await
+        .unwrap();
+
+    uninstall_keeps_crds_and_numbers(env, &client, &ns, &class).await;
+}
+
+/// A number exists; uninstalling must keep it and the CRDs.
+async fn uninstall_keeps_crds_and_numbers(
+    env: &TestEnv,
+    client: &kube::Client,
+    ns: &str,
+    class: &str,
+) {
+    // A number exists; uninstalling must keep it and the CRDs.
+    let number = format!("+1415{:07}", std::process::id() % 10_000_000);
+    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": talkturo_operator::api::v1alpha1::phone_number_name(&number)}, "spec": {"number": number, "className": class}})).unwrap();
+    let numbers: Api<PhoneNumber> = Api::all(client.clone());
+    numbers.create(&PostParams::default(), &pn).await.unwrap();
+    let out = helm(env, &["uninstall", "op", "-n", ns]);
+    assert!(out.status.success(), "helm uninstall:\n{}", text(&out));
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    for name in [
+        "phonenumbers.telephony.talkturo.ai",
+        "phonenumberclaims.telephony.talkturo.ai",
+        "phonenumberclasses.telephony.talkturo.ai",
+    ] {
+        assert!(
+            crds.get_opt(name).await.unwrap().is_some(),
+            "{name} was deleted by helm uninstall"
+        );
+    }
+    assert!(
+        numbers
+            .get_opt(&pn.metadata.name.clone().unwrap())
+            .await
+            .unwrap()
+            .is_some(),
+        "the PhoneNumber survived uninstall"
+    );
+}
+
+/// The Deployment: Recreate, probes, a read-only non-root container with a memory limit, its Lease.
+async fn the_deployment_is_hardened(client: &kube::Client, ns: &str) {
+    let deploy = Api::<Deployment>::namespaced(client.clone(), ns)
         .get("op-talkturo-operator")
         .await
         .unwrap();
@@ -344,48 +415,6 @@ async fn helm_install_creates_the_objects_and_uninstall_keeps_crds_and_numbers()
             .as_ref()
             .unwrap()
             .contains(&"--lease-name=op-talkturo-operator".to_owned())
-    );
-    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
-        .get("op-talkturo-operator-api-key")
-        .await
-        .unwrap();
-    assert!(secret.data.unwrap().contains_key("apiKey"));
-    let pnclass: Api<talkturo_operator::api::v1alpha1::PhoneNumberClass> = Api::all(client.clone());
-    let created = pnclass.get(&class).await.unwrap();
-    assert_eq!(
-        created.spec.api_key_secret_ref.name,
-        "op-talkturo-operator-api-key"
-    );
-    Api::<ClusterRole>::all(client.clone())
-        .get("op-talkturo-operator")
-        .await
-        .unwrap();
-
-    // A number exists; uninstalling must keep it and the CRDs.
-    let number = format!("+1415{:07}", std::process::id() % 10_000_000);
-    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": talkturo_operator::api::v1alpha1::phone_number_name(&number)}, "spec": {"number": number, "className": class}})).unwrap();
-    let numbers: Api<PhoneNumber> = Api::all(client.clone());
-    numbers.create(&PostParams::default(), &pn).await.unwrap();
-    let out = helm(env, &["uninstall", "op", "-n", &ns]);
-    assert!(out.status.success(), "helm uninstall:\n{}", text(&out));
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
-    for name in [
-        "phonenumbers.telephony.talkturo.ai",
-        "phonenumberclaims.telephony.talkturo.ai",
-        "phonenumberclasses.telephony.talkturo.ai",
-    ] {
-        assert!(
-            crds.get_opt(name).await.unwrap().is_some(),
-            "{name} was deleted by helm uninstall"
-        );
-    }
-    assert!(
-        numbers
-            .get_opt(&pn.metadata.name.clone().unwrap())
-            .await
-            .unwrap()
-            .is_some(),
-        "the PhoneNumber survived uninstall"
     );
 }
 
@@ -573,14 +602,23 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
     wait_rbac_effective(&f.client, &user, &f.ns).await;
     set_token(&f, "tk_wrong").await;
     let stop = run_as(env, &user, &f.ns, "rbac-talkturo-operator");
+    exercise_every_grant(&f).await;
+    drop(stop);
+
+    every_grant_used(&f, &audit, &user, &rendered).await;
+    one_missing_grant_fails(env, &f, &audit, &user).await;
+}
+
+/// What the operator does with the chart's RBAC: readiness flapping (Events patched as a series), a refused purchase, a purchase, a ConfigMap found again.
+async fn exercise_every_grant(f: &Fixture) {
     // Unauthorized, reachable, Unauthorized again (the repeated Event is patched as a series).
-    wait_ready_reason(&f, "Unauthorized").await;
-    set_token(&f, "tk_demo_token").await;
-    wait_ready_reason(&f, "AccountReachable").await;
-    set_token(&f, "tk_wrong").await;
-    wait_ready_reason(&f, "Unauthorized").await;
-    set_token(&f, "tk_demo_token").await;
-    wait_ready_reason(&f, "AccountReachable").await;
+    wait_ready_reason(f, "Unauthorized").await;
+    set_token(f, "tk_demo_token").await;
+    wait_ready_reason(f, "AccountReachable").await;
+    set_token(f, "tk_wrong").await;
+    wait_ready_reason(f, "Unauthorized").await;
+    set_token(f, "tk_demo_token").await;
+    wait_ready_reason(f, "AccountReachable").await;
     // A refused purchase (the PhoneNumber is deleted), then the number bought and bound.
     let gone = FaultAction::Status {
         status: 410,
@@ -612,9 +650,11 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         c.status.as_ref().and_then(|s| s.config_map_name.as_deref()) == Some("line-phone")
     })
     .await;
-    drop(stop);
+}
 
-    let requests = audited(&audit, &user);
+/// Nothing the operator did was denied, and everything the chart grants was used.
+async fn every_grant_used(f: &Fixture, audit: &std::path::Path, user: &str, rendered: &str) {
+    let requests = audited(audit, user);
     // Other tests' classes reference Secrets in namespaces this ServiceAccount may not read: the
     // operator is right to be refused there (it reports Forbidden on those classes).
     let denied: BTreeSet<_> = requests
@@ -641,13 +681,15 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
                 .map(|(t, _, _)| t.clone()),
         )
         .collect();
-    let unused: Vec<_> = granted(&rendered).difference(&used).cloned().collect();
+    let unused: Vec<_> = granted(rendered).difference(&used).cloned().collect();
     assert!(
         unused.is_empty(),
         "the chart grants what the operator never used: {unused:?}\nused: {used:?}"
     );
+}
 
-    // Without one permission it needs, the same flow fails with a 403.
+/// Without one permission it needs, the same flow fails with a 403.
+async fn one_missing_grant_fails(env: &TestEnv, f: &Fixture, audit: &std::path::Path, user: &str) {
     let roles: Api<ClusterRole> = Api::all(f.client.clone());
     let mut role = roles.get("rbac-talkturo-operator").await.unwrap();
     for rule in role.rules.iter_mut().flatten() {
@@ -663,7 +705,7 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         .replace("rbac-talkturo-operator", &PostParams::default(), &role)
         .await
         .unwrap();
-    let stop = run_as(env, &user, &f.ns, "rbac-talkturo-operator");
+    let stop = run_as(env, user, &f.ns, "rbac-talkturo-operator");
     f.claim("second", json!({"countryCode": "US"})).await;
     let wanted = (
         "telephony.talkturo.ai".to_owned(),
@@ -671,7 +713,7 @@ async fn the_operator_needs_exactly_the_charts_rbac() {
         "create".to_owned(),
     );
     let started = std::time::Instant::now();
-    while !audited(&audit, &user)
+    while !audited(audit, user)
         .iter()
         .any(|(t, code, _)| *t == wanted && *code == 403)
     {

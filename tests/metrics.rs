@@ -13,7 +13,7 @@ use kube::api::DeleteParams;
 use serde_json::json;
 use support::operator::{Fixture, assigned_to, claim_condition};
 use support::{OperatorProcess, free_port};
-use talkturo_operator::api::v1alpha1::ClaimPhase;
+use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
 use talkturo_operator::sim::SimConfig;
 
 const T: Duration = Duration::from_secs(60);
@@ -111,6 +111,83 @@ async fn class_metrics_report_numbers_money_plan_trials_drift_and_the_queue() {
     })
     .await;
 
+    paid_class_figures(&paid, port).await;
+    let c = format!("class=\"{}\"", paid.class);
+    let t = format!("class=\"{}\"", free.class);
+    let m = until(port, "the trial in its window", |m| {
+        get(m, "trial_numbers_expiring", &t) == Some(1.0)
+    })
+    .await;
+    assert_eq!(get(&m, "monthly_budget_dollars", &t), None, "no budget");
+
+    queues_drain_and_no_label_names_a_number(port).await;
+    drift_corrected_and_a_deleted_class_forgotten(&paid, port, a, &c).await;
+}
+
+/// An assignment moved outside the operator is moved back and counted; a deleted class takes its series with it.
+async fn drift_corrected_and_a_deleted_class_forgotten(
+    paid: &Fixture,
+    port: u16,
+    a: PhoneNumberClaim,
+    c: &str,
+) {
+    // An assignment moved outside the operator is moved back, and counted. (Only an active
+    // number can be assigned: wait for the operator's own assignment first.)
+    paid.wait_claim("a", T, assigned_to(Some(SALES))).await;
+    let id = a.status.unwrap().number_id.unwrap();
+    {
+        let mut world = paid.sim.sim.world();
+        world.set_assistant_numbers("demo", SALES, &[]).unwrap();
+        world
+            .assign("demo", SUPPORT, "demo", std::slice::from_ref(&id))
+            .unwrap();
+    }
+    until(port, "the drift correction", |m| {
+        get(m, "assistant_drift_corrections_total", c) == Some(1.0)
+    })
+    .await;
+    paid.wait_claim("a", T, |c| {
+        c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound)
+            && c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == Some(SALES)
+    })
+    .await;
+
+    // A deleted class takes its series with it.
+    paid.classes()
+        .delete(&paid.class, &DeleteParams::default())
+        .await
+        .unwrap();
+    until(port, "the deleted class's series gone", |m| {
+        !m.keys().any(|k| k.contains(c))
+    })
+    .await;
+}
+
+/// Every controller's queue drains once nothing changes, and no label names a number.
+async fn queues_drain_and_no_label_names_a_number(port: u16) {
+    // Every controller's queue drains once nothing changes.
+    let m = until(port, "empty queues", |m| {
+        ["phonenumberclass", "phonenumberclaim", "phonenumber"]
+            .iter()
+            .all(|k| get(m, "queue_depth", &format!("controller=\"{k}\"")) == Some(0.0))
+    })
+    .await;
+    assert!(
+        m.keys()
+            .any(|k| k.starts_with("talkturo_operator_reconciles_total{")),
+        "reconcile outcomes (errors included) are counted"
+    );
+
+    // Series are per class: no label names a number, a PhoneNumber or a claim.
+    for series in m.keys().filter(|k| k.starts_with("talkturo_operator_")) {
+        for leak in ["+1", "tel-", "\"a\"", "\"b\"", "\"c\"", "\"t\""] {
+            assert!(!series.contains(leak), "{series} carries {leak}");
+        }
+    }
+}
+
+/// The paid class's figures: numbers, money, the plan limit, purchases, the list's age.
+async fn paid_class_figures(paid: &Fixture, port: u16) {
     let cost: f64 = paid
         .class_numbers()
         .await
@@ -154,62 +231,4 @@ async fn class_metrics_report_numbers_money_plan_trials_drift_and_the_queue() {
         "list age {}s at a 5s sync",
         now - listed
     );
-
-    let t = format!("class=\"{}\"", free.class);
-    let m = until(port, "the trial in its window", |m| {
-        get(m, "trial_numbers_expiring", &t) == Some(1.0)
-    })
-    .await;
-    assert_eq!(get(&m, "monthly_budget_dollars", &t), None, "no budget");
-
-    // Every controller's queue drains once nothing changes.
-    let m = until(port, "empty queues", |m| {
-        ["phonenumberclass", "phonenumberclaim", "phonenumber"]
-            .iter()
-            .all(|k| get(m, "queue_depth", &format!("controller=\"{k}\"")) == Some(0.0))
-    })
-    .await;
-    assert!(
-        m.keys()
-            .any(|k| k.starts_with("talkturo_operator_reconciles_total{")),
-        "reconcile outcomes (errors included) are counted"
-    );
-
-    // Series are per class: no label names a number, a PhoneNumber or a claim.
-    for series in m.keys().filter(|k| k.starts_with("talkturo_operator_")) {
-        for leak in ["+1", "tel-", "\"a\"", "\"b\"", "\"c\"", "\"t\""] {
-            assert!(!series.contains(leak), "{series} carries {leak}");
-        }
-    }
-
-    // An assignment moved outside the operator is moved back, and counted. (Only an active
-    // number can be assigned: wait for the operator's own assignment first.)
-    paid.wait_claim("a", T, assigned_to(Some(SALES))).await;
-    let id = a.status.unwrap().number_id.unwrap();
-    {
-        let mut world = paid.sim.sim.world();
-        world.set_assistant_numbers("demo", SALES, &[]).unwrap();
-        world
-            .assign("demo", SUPPORT, "demo", std::slice::from_ref(&id))
-            .unwrap();
-    }
-    until(port, "the drift correction", |m| {
-        get(m, "assistant_drift_corrections_total", &c) == Some(1.0)
-    })
-    .await;
-    paid.wait_claim("a", T, |c| {
-        c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound)
-            && c.status.as_ref().and_then(|s| s.assistant_id.as_deref()) == Some(SALES)
-    })
-    .await;
-
-    // A deleted class takes its series with it.
-    paid.classes()
-        .delete(&paid.class, &DeleteParams::default())
-        .await
-        .unwrap();
-    until(port, "the deleted class's series gone", |m| {
-        !m.keys().any(|k| k.contains(&c))
-    })
-    .await;
 }

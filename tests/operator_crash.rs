@@ -92,6 +92,15 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
     }
     op.kill();
 
+    nothing_lost_nothing_bought_twice(&f, &numbers, at_kill).await;
+}
+
+/// Every claim has its own number, every number bought is bound and recorded, and nothing was bought twice.
+async fn nothing_lost_nothing_bought_twice(
+    f: &Fixture,
+    numbers: &BTreeSet<String>,
+    at_kill: (u64, u64),
+) {
     let owned: BTreeSet<String> = f
         .sim
         .sim
@@ -119,7 +128,7 @@ async fn a_sigkill_during_purchases_loses_nothing_and_buys_nothing_twice() {
         20,
         "purchases at the simulator equal the bound PhoneNumbers"
     );
-    assert_eq!(owned, numbers, "every owned number is bound to a claim");
+    assert_eq!(&owned, numbers, "every owned number is bound to a claim");
     assert_eq!(
         objects, owned,
         "no owned number is left without a PhoneNumber"

@@ -256,12 +256,36 @@ async fn status_works_for_a_user_with_only_the_aggregated_view_role() {
     assert!(out.contains("events: not shown: "), "{out}");
     assert!(!err.contains("error"), "{err}");
 
+    as_json_and_yaml(env, &f, &kubeconfig, &number).await;
+    // Another namespace's claim: the API server's refusal, one line, exit 1.
+    let (code, _, err) = plugin_code(env, &["--as", "viewer", "-n", "default", "status", "line"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: ") && err.contains("forbidden") && err.lines().count() == 1,
+        "{err}"
+    );
+    // The namespace's claims as a list: the viewer may list them.
+    let (code, out, err) = plugin_code(env, &["--as", "viewer", "-n", &f.ns, "status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("line") && l.contains(&number)),
+        "{out}"
+    );
+    // ... but not every namespace's.
+    let (code, _, err) = plugin_code(env, &["--as", "viewer", "-A", "status"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+/// The same as JSON and as YAML: the parts say what was shown and what was forbidden.
+async fn as_json_and_yaml(env: &TestEnv, f: &Fixture, kubeconfig: &str, number: &str) {
     // The same as JSON: the parts say what was shown and what was forbidden.
     let (code, out, err) = plugin_code(
         env,
         &[
             "--kubeconfig",
-            &kubeconfig,
+            kubeconfig,
             "--context",
             "tenant",
             "-o",
@@ -288,26 +312,6 @@ async fn status_works_for_a_user_with_only_the_aggregated_view_role() {
     assert_eq!(code, 0, "{err}");
     let y: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
     assert_eq!(y["claim"]["metadata"]["name"].as_str(), Some("line"));
-
-    // Another namespace's claim: the API server's refusal, one line, exit 1.
-    let (code, _, err) = plugin_code(env, &["--as", "viewer", "-n", "default", "status", "line"]);
-    assert_eq!(code, 1);
-    assert!(
-        err.starts_with("error: ") && err.contains("forbidden") && err.lines().count() == 1,
-        "{err}"
-    );
-    // The namespace's claims as a list: the viewer may list them.
-    let (code, out, err) = plugin_code(env, &["--as", "viewer", "-n", &f.ns, "status"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("NAME"), "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.starts_with("line") && l.contains(&number)),
-        "{out}"
-    );
-    // ... but not every namespace's.
-    let (code, _, err) = plugin_code(env, &["--as", "viewer", "-A", "status"]);
-    assert_eq!(code, 1, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,6 +110,11 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
         )
     );
 
+    the_cheapest_within_both_caps(&f, &pn.spec.number, st.monthly_price.as_deref()).await;
+}
+
+/// Cheapest within both caps (claim $2/month, class $1 setup), ties broken by the number; bought once.
+async fn the_cheapest_within_both_caps(f: &Fixture, number: &str, monthly: Option<&str>) {
     // Cheapest within both caps (claim $2/month, class $1 setup), ties broken by the number.
     let seed = f.sim.sim.world().config().seed;
     let offers = Inventory::new(seed, 40).search("US", Some("415"), Kind::Local);
@@ -126,11 +131,8 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
             ))
         })
         .unwrap();
-    assert_eq!(pn.spec.number, cheapest.phone_number);
-    assert_eq!(
-        st.monthly_price.as_deref(),
-        Some(cheapest.monthly_price.to_string().as_str())
-    );
+    assert_eq!(number, cheapest.phone_number);
+    assert_eq!(monthly, Some(cheapest.monthly_price.to_string().as_str()));
     assert_eq!(f.sim.sim.world().purchases(), 1);
     assert_eq!(f.sim.sim.calls(Op::Purchase), 1);
     assert!(
@@ -139,9 +141,12 @@ async fn a_claim_with_criteria_becomes_bound_and_ready_with_the_cheapest_number_
             .contains(&"Bound".to_owned())
     );
     assert!(
-        f.event_reasons("PhoneNumber", &pn.metadata.name.clone().unwrap())
-            .await
-            .contains(&"Purchased".to_owned())
+        f.event_reasons(
+            "PhoneNumber",
+            &talkturo_operator::api::v1alpha1::phone_number_name(number)
+        )
+        .await
+        .contains(&"Purchased".to_owned())
     );
 }
 

@@ -101,6 +101,15 @@ async fn a_claim_never_takes_over_a_config_map_it_did_not_create() {
         "no status rewrites"
     );
 
+    deleting_claims_leaves_the_config_maps(&f, &api, &[&app, &owned]).await;
+}
+
+/// Deleting the claims leaves the ConfigMaps they named as they were.
+async fn deleting_claims_leaves_the_config_maps(
+    f: &Fixture,
+    api: &Api<ConfigMap>,
+    untouched: &[&ConfigMap],
+) {
     // Deleting the claims leaves the ConfigMaps they named as they were.
     for c in ["a", "h"] {
         f.claims().delete(c, &Default::default()).await.unwrap();
@@ -117,7 +126,7 @@ async fn a_claim_never_takes_over_a_config_map_it_did_not_create() {
         assert!(started.elapsed() < T, "the claims were not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    unwritten(&api, &[&app, &owned]).await;
+    unwritten(api, untouched).await;
 }
 
 /// Asserts that no one wrote to these ConfigMaps since they were read (same resourceVersion).
@@ -237,24 +246,40 @@ async fn two_tenants_get_nothing_through_a_claim_that_their_rbac_denies() {
         .await;
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
 
+    let a1 = tenant_a_claims(&a, &ta, &cms, &victim).await;
+    let class = a.class.clone();
+    tenant_a_budget(&a, &namespaces, &ta, &class).await;
+    tenant_b_is_refused(&a1, &b, &tb, &class).await;
+    imported_binds_when_pre_bound(&b, &tb).await;
+    nothing_of_a_in_b(&a, &b, tb.clone(), &admin).await;
+    taken_off_the_class(&a, &namespaces).await;
+}
+
+/// Tenant A: a number on an allowed assistant; a disallowed assistant; a foreign ConfigMap. Returns claim a1.
+async fn tenant_a_claims(
+    a: &Fixture,
+    ta: &kube::Client,
+    cms: &Api<ConfigMap>,
+    victim: &ConfigMap,
+) -> PhoneNumberClaim {
     // Tenant A: a number on an allowed assistant; a disallowed assistant; a foreign ConfigMap.
     let class = a.class.clone();
     tenant_claim(
-        &ta,
+        ta,
         &a.ns,
         "a1",
         json!({"className": class, "countryCode": "US", "assistantId": "asst_demo_sales"}),
     )
     .await;
     tenant_claim(
-        &ta,
+        ta,
         &a.ns,
         "a2",
         json!({"className": class, "countryCode": "US", "assistantId": "asst_demo_support"}),
     )
     .await;
     tenant_claim(
-        &ta,
+        ta,
         &a.ns,
         "a3",
         json!({"className": class, "countryCode": "US", "configMapName": "app-config"}),
@@ -287,99 +312,34 @@ async fn two_tenants_get_nothing_through_a_claim_that_their_rbac_denies() {
         untouched.metadata.resource_version,
         victim.metadata.resource_version
     );
+    a1
+}
 
-    // Tenant A's budget: what it holds now; one more is refused.
-    let held = a.class_numbers().await;
-    let mut total = rust_decimal::Decimal::ZERO;
-    for n in &held {
-        total += n
-            .status
-            .as_ref()
-            .and_then(|s| s.monthly_price.as_deref())
-            .unwrap()
-            .parse::<rust_decimal::Decimal>()
-            .unwrap();
-    }
+/// The platform team takes A off the class: A's numbers are reported, never released.
+async fn taken_off_the_class(a: &Fixture, namespaces: &Api<Namespace>) {
+    let key = format!("tenancy-test/{}", a.ns);
     namespaces
         .patch(
             &a.ns,
             &PatchParams::default(),
-            &Patch::Merge(&json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": total.to_string()}}})),
+            &Patch::Merge(&json!({"metadata": {"labels": {key: "off"}}})),
         )
         .await
         .unwrap();
-    let purchases = a.sim.sim.world().purchases();
-    tenant_claim(
-        &ta,
-        &a.ns,
-        "a4",
-        json!({"className": class, "countryCode": "US"}),
-    )
-    .await;
-    let a4 = a.wait_claim("a4", T, ready_says("BudgetExceeded")).await;
-    assert!(
-        claim_condition(&a4, "Ready")
-            .unwrap()
-            .2
-            .contains(&format!("namespace {}", a.ns))
-    );
-    assert_eq!(a.sim.sim.world().purchases(), purchases);
-
-    // Tenant B: A's class is not for it; A's number is not its to bind, and B learns no names.
-    tenant_claim(
-        &tb,
-        &b.ns,
-        "b1",
-        json!({"className": class, "countryCode": "US"}),
-    )
-    .await;
-    b.wait_claim("b1", T, ready_says("ClassNotAllowed")).await;
-    let a1_st = a1.status.unwrap();
-    tenant_claim(
-        &tb,
-        &b.ns,
-        "b2",
-        json!({"phoneNumberName": a1_st.phone_number_name.clone().unwrap()}),
-    )
-    .await;
-    b.wait_claim("b2", T, ready_says("ClassNotAllowed")).await;
-    tenant_claim(
-        &tb,
-        &b.ns,
-        "b3",
-        json!({"className": b.class, "number": a1_st.number.clone().unwrap()}),
-    )
-    .await;
-    let b3 = b.wait_claim("b3", T, ready_says("NumberTaken")).await;
-    let message = claim_condition(&b3, "Ready").unwrap().2.to_owned();
-    assert!(
-        message.contains("a claim in another namespace"),
-        "{message}"
-    );
-    // An imported company number binds only when an admin pre-binds it.
-    let company = b.bought_outside("US").await;
-    let name = talkturo_operator::api::v1alpha1::phone_number_name(&company);
-    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": name},
-        "spec": {"number": company, "className": b.class, "managementPolicy": "ObserveOnly"}}))
-    .unwrap();
-    b.numbers()
-        .create(&PostParams::default(), &pn)
-        .await
-        .unwrap();
-    tenant_claim(&tb, &b.ns, "b4", json!({"phoneNumberName": name})).await;
-    b.wait_claim("b4", T, ready_says("PhoneNumberUnavailable"))
+    let a1 = a
+        .wait_claim("a1", T, |c| {
+            claim_condition(c, "ClassAllowed").is_some_and(|r| r.1 == "ClassNotAllowed")
+        })
         .await;
-    b.numbers()
-        .patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"claimRef": {"namespace": b.ns, "name": "b5"}}})),
-        )
-        .await
-        .unwrap();
-    tenant_claim(&tb, &b.ns, "b5", json!({"phoneNumberName": name})).await;
-    b.wait_bound("b5", T).await;
-    // Nothing of A's in B's view: its claims' statuses and Events.
+    assert_eq!(
+        a1.status.unwrap().phase,
+        Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
+    );
+    assert_eq!(a.sim.sim.world().releases(), 0);
+}
+
+/// Nothing of A's in B's view: its claims' statuses and Events.
+async fn nothing_of_a_in_b(a: &Fixture, b: &Fixture, tb: kube::Client, admin: &kube::Client) {
     let theirs = Api::<PhoneNumberClaim>::namespaced(tb.clone(), &b.ns)
         .list(&Default::default())
         .await
@@ -412,27 +372,105 @@ async fn two_tenants_get_nothing_through_a_claim_that_their_rbac_denies() {
             .is_err()
     );
     assert_eq!(b.sim.sim.world().purchases(), 0, "B bought nothing");
+}
 
-    // The platform team takes A off the class: A's numbers are reported, never released.
-    let key = format!("tenancy-test/{}", a.ns);
+/// An imported company number binds only when an admin pre-binds it.
+async fn imported_binds_when_pre_bound(b: &Fixture, tb: &kube::Client) {
+    let company = b.bought_outside("US").await;
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&company);
+    let pn: PhoneNumber = serde_json::from_value(json!({"metadata": {"name": name},
+        "spec": {"number": company, "className": b.class, "managementPolicy": "ObserveOnly"}}))
+    .unwrap();
+    b.numbers()
+        .create(&PostParams::default(), &pn)
+        .await
+        .unwrap();
+    tenant_claim(tb, &b.ns, "b4", json!({"phoneNumberName": name})).await;
+    b.wait_claim("b4", T, ready_says("PhoneNumberUnavailable"))
+        .await;
+    b.numbers()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"claimRef": {"namespace": b.ns, "name": "b5"}}})),
+        )
+        .await
+        .unwrap();
+    tenant_claim(tb, &b.ns, "b5", json!({"phoneNumberName": name})).await;
+    b.wait_bound("b5", T).await;
+}
+
+/// Tenant B: A's class is not for it; A's number is not its to bind, and B learns no names.
+async fn tenant_b_is_refused(a1: &PhoneNumberClaim, b: &Fixture, tb: &kube::Client, class: &str) {
+    tenant_claim(
+        tb,
+        &b.ns,
+        "b1",
+        json!({"className": class, "countryCode": "US"}),
+    )
+    .await;
+    b.wait_claim("b1", T, ready_says("ClassNotAllowed")).await;
+    let a1_st = a1.status.clone().unwrap();
+    tenant_claim(
+        tb,
+        &b.ns,
+        "b2",
+        json!({"phoneNumberName": a1_st.phone_number_name.clone().unwrap()}),
+    )
+    .await;
+    b.wait_claim("b2", T, ready_says("ClassNotAllowed")).await;
+    tenant_claim(
+        tb,
+        &b.ns,
+        "b3",
+        json!({"className": b.class, "number": a1_st.number.clone().unwrap()}),
+    )
+    .await;
+    let b3 = b.wait_claim("b3", T, ready_says("NumberTaken")).await;
+    let message = claim_condition(&b3, "Ready").unwrap().2.to_owned();
+    assert!(
+        message.contains("a claim in another namespace"),
+        "{message}"
+    );
+}
+
+/// Tenant A's budget: what it holds now; one more is refused.
+async fn tenant_a_budget(a: &Fixture, namespaces: &Api<Namespace>, ta: &kube::Client, class: &str) {
+    let held = a.class_numbers().await;
+    let mut total = rust_decimal::Decimal::ZERO;
+    for n in &held {
+        total += n
+            .status
+            .as_ref()
+            .and_then(|s| s.monthly_price.as_deref())
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap();
+    }
     namespaces
         .patch(
             &a.ns,
             &PatchParams::default(),
-            &Patch::Merge(&json!({"metadata": {"labels": {key: "off"}}})),
+            &Patch::Merge(&json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": total.to_string()}}})),
         )
         .await
         .unwrap();
-    let a1 = a
-        .wait_claim("a1", T, |c| {
-            claim_condition(c, "ClassAllowed").is_some_and(|r| r.1 == "ClassNotAllowed")
-        })
-        .await;
-    assert_eq!(
-        a1.status.unwrap().phase,
-        Some(talkturo_operator::api::v1alpha1::ClaimPhase::Bound)
+    let purchases = a.sim.sim.world().purchases();
+    tenant_claim(
+        ta,
+        &a.ns,
+        "a4",
+        json!({"className": class, "countryCode": "US"}),
+    )
+    .await;
+    let a4 = a.wait_claim("a4", T, ready_says("BudgetExceeded")).await;
+    assert!(
+        claim_condition(&a4, "Ready")
+            .unwrap()
+            .2
+            .contains(&format!("namespace {}", a.ns))
     );
-    assert_eq!(a.sim.sim.world().releases(), 0);
+    assert_eq!(a.sim.sim.world().purchases(), purchases);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
