@@ -159,7 +159,7 @@ impl Account {
             assistants: Mutex::new(HashMap::new()),
             absences: Mutex::new(Absences::default()),
             released: Mutex::new(HashMap::new()),
-            confirm_after: Mutex::new(Duration::from_secs(60)),
+            confirm_after: Mutex::new(super::decide::requeue::DEFAULT_SYNC),
             known: None,
         }
     }

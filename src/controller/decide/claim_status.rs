@@ -49,6 +49,22 @@ pub fn reason_now(claim: &PhoneNumberClaim, type_: &str) -> Option<String> {
         .map(|c| c.reason.clone())
 }
 
+/// `conditions` with `desired` merged in, the claim controller owning [`MANAGED`].
+fn managed(
+    claim: &PhoneNumberClaim,
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    desired: &[Desired],
+    now: Timestamp,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    conditions::merge(
+        conditions,
+        desired,
+        MANAGED,
+        claim.metadata.generation,
+        &now_time(now),
+    )
+}
+
 /// The claim's `Bound` condition for its PhoneNumber.
 fn bound_condition(pn: &PhoneNumber, owned: bool) -> Desired {
     if owned {
@@ -185,13 +201,7 @@ pub fn desired_bound(
     PhoneNumberClaimStatus {
         observed_generation: claim.metadata.generation,
         phase: Some(phase),
-        conditions: conditions::merge(
-            &prev.conditions,
-            &desired,
-            MANAGED,
-            claim.metadata.generation,
-            &now_time(now),
-        ),
+        conditions: managed(claim, &prev.conditions, &desired, now),
         phone_number_name: Some(pn.name_any()),
         number: Some(pn.spec.number.clone()),
         number_id: st.id.clone(),
@@ -245,13 +255,7 @@ pub fn desired_pending(
     PhoneNumberClaimStatus {
         observed_generation: claim.metadata.generation,
         phase: Some(ClaimPhase::Pending),
-        conditions: conditions::merge(
-            &prev.conditions,
-            &desired,
-            MANAGED,
-            claim.metadata.generation,
-            &now_time(now),
-        ),
+        conditions: managed(claim, &prev.conditions, &desired, now),
         purchase,
         ..Default::default()
     }
@@ -286,13 +290,7 @@ pub fn desired_lost(
     let status = PhoneNumberClaimStatus {
         observed_generation: claim.metadata.generation,
         phase: Some(ClaimPhase::Lost),
-        conditions: conditions::merge(
-            &prev.conditions,
-            &desired,
-            MANAGED,
-            claim.metadata.generation,
-            &now_time(now),
-        ),
+        conditions: managed(claim, &prev.conditions, &desired, now),
         assistant_id: None,
         purchase,
         ..prev.clone()

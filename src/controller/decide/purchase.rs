@@ -100,15 +100,20 @@ pub fn mismatch(
         p.failure_reason = Some(reasons::PURCHASE_MISMATCH.to_owned());
         p.failure_message = Some(message.clone());
     }
+    settling(pn, st, (reasons::PURCHASE_MISMATCH, message), now)
+}
+
+/// `Purchasing`, `Ready` False for `reason`: the outcome is settled from the account list.
+fn settling(
+    pn: &PhoneNumber,
+    mut st: PhoneNumberStatus,
+    (reason, message): (&'static str, String),
+    now: Timestamp,
+) -> PhoneNumberStatus {
     st.phase = Some(NumberPhase::Purchasing);
     st.conditions = conditions::merge(
         &st.conditions,
-        &[Desired::new(
-            types::READY,
-            false,
-            reasons::PURCHASE_MISMATCH,
-            message,
-        )],
+        &[Desired::new(types::READY, false, reason, message)],
         MANAGED,
         pn.metadata.generation,
         &now_time(now),
@@ -154,22 +159,10 @@ pub fn unknown(
     grace: Duration,
     now: Timestamp,
 ) -> Answered {
-    let mut st = attempted(pn, at, true);
-    st.phase = Some(NumberPhase::Purchasing);
-    st.conditions = conditions::merge(
-        &st.conditions,
-        &[Desired::new(
-            types::READY,
-            false,
-            reasons::PURCHASING,
-            format!(
-                "the purchase may or may not have taken effect ({error}); settling it from the account list"
-            ),
-        )],
-        MANAGED,
-        pn.metadata.generation,
-        &now_time(now),
+    let why = format!(
+        "the purchase may or may not have taken effect ({error}); settling it from the account list"
     );
+    let st = settling(pn, attempted(pn, at, true), (reasons::PURCHASING, why), now);
     let note = Note::normal(
         reason::PURCHASE_UNSETTLED,
         action::SYNC,
