@@ -73,13 +73,14 @@ pub async fn choose<'a>(
         let why = format!("searching for numbers: {e}");
         Pending::new(not_ready(&e).reason, why, requeue::SEARCH_FAILED)
     })?;
-    // Serialize the budget decisions and the intent for the class and the namespace.
+    // Serialize the budget decision and the intent for the class: two claims must not both
+    // spend the last of the budget. (The namespace's ledger is taken once an offer is chosen, so
+    // a search never holds every class's claims up.)
     let mut class_ledger = account.budget.clone().lock_owned().await;
-    let mut ns_ledger = ctx.namespace_ledger.lock().await;
     let numbers = ctx.numbers.state();
     // Purchases the cache shows now are counted from it, not from the ledgers.
-    class_ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
-    ns_ledger.retain(|number, _| !numbers.iter().any(|n| &n.spec.number == number));
+    let in_cache = |number: &String| numbers.iter().any(|n| &n.spec.number == number);
+    class_ledger.retain(|number, _| !in_cache(number));
     let taken = choose::taken(claim, &numbers, &ctx.claims.state(), class_ledger.keys());
     let pick = match choose::choose(claim, class, &offers, &taken) {
         Ok(p) => p,
@@ -90,6 +91,9 @@ pub async fn choose<'a>(
     };
     let in_class: Vec<Option<Decimal>> = class_ledger.values().copied().collect();
     budget::class_gate(class, &numbers, &in_class, &pick)?;
+    // The namespace's budget (all classes), serialized like the class's.
+    let mut ns_ledger = ctx.namespace_ledger.lock().await;
+    ns_ledger.retain(|number, _| !in_cache(number));
     let in_ns: Vec<Option<Decimal>> = ns_ledger
         .values()
         .filter(|(n, _)| n == ns)
