@@ -134,3 +134,6 @@ pub fn conflict(name: &str, cm: &ConfigMap, claim: &PhoneNumberClaim) -> Desired
         ),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,15 +45,10 @@ pub fn before(t: Timestamp, d: Duration) -> Timestamp {
         .unwrap_or(t)
 }
 
-/// How long from `now` until `at` (zero when `at` is past).
-pub fn until(at: Timestamp, now: Timestamp) -> Duration {
-    if at <= now {
-        return Duration::ZERO;
-    }
-    at.duration_since(now).unsigned_abs()
-}
-
-/// How long since `then` at `now`, whichever comes first.
+/// How long between `then` and `now`, whichever comes first.
 pub fn between(then: Timestamp, now: Timestamp) -> Duration {
     now.duration_since(then).unsigned_abs()
 }
+
+#[cfg(test)]
+mod tests;
