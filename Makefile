@@ -23,7 +23,7 @@ e2e:
 
 ## unit: the tests that need no control plane
 unit:
-	$(CARGO) test --lib --test schema --test crd_drift --test talkturo_client --test simulator
+	$(CARGO) test --lib --test architecture --test schema --test crd_drift --test talkturo_client --test simulator
 
 ## chaos: the chaos test with K rounds (default 20; `make test` runs 4); CHAOS_SEED=<seed>
 ##        replays a run. Figures in target/chaos/last-run.json (see RELIABILITY.md)
