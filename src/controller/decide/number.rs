@@ -10,10 +10,10 @@ use jiff::Timestamp;
 
 use super::conditions::{self, Desired};
 use super::events::{Note, action, reason};
-use super::number_status::{ClaimLink, MANAGED, failed, mirror, synced};
+use super::number_status::{ClaimLink, MANAGED, failed, merge, mirror, synced};
 use super::requeue;
 use super::snapshot::Snapshot;
-use super::time::{between, now_time, time_ceil};
+use super::time::{between, time_ceil};
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberStatus};
 use crate::controller::Config;
@@ -182,15 +182,15 @@ fn absent(
 ) -> PhoneNumberStatus {
     let mut status = st.clone();
     status.phase = Some(NumberPhase::Lost);
-    status.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut status,
         &[
             Desired::new(types::READY, false, reasons::LOST, why),
             synced(now),
         ],
         MANAGED,
-        pn.metadata.generation,
-        &now_time(now),
+        now,
     );
     status
 }
@@ -247,12 +247,12 @@ fn unsettled(pn: &PhoneNumber, st: &PhoneNumberStatus, seen: &Seen) -> Plan {
     let mut status = st.clone();
     status.purchase = Some(p);
     status.phase = Some(NumberPhase::Purchasing);
-    status.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut status,
         &settling(pn, alert, unsettled_for, seen.now),
         MANAGED,
-        pn.metadata.generation,
-        &now_time(seen.now),
+        seen.now,
     );
     let event = (alert && !conditions::is_true(&st.conditions, types::PURCHASE_OUTCOME_UNKNOWN))
         .then(|| {
@@ -319,8 +319,9 @@ fn record_mismatch(
         pn.spec.number
     );
     let mut status = st.clone();
-    status.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut status,
         &[Desired::new(
             types::SYNCED,
             false,
@@ -328,8 +329,7 @@ fn record_mismatch(
             message.clone(),
         )],
         &[],
-        pn.metadata.generation,
-        &now_time(seen.now),
+        seen.now,
     );
     let already = conditions::find(&st.conditions, types::SYNCED)
         .is_some_and(|c| c.reason == reasons::RECORD_MISMATCH);

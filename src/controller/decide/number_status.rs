@@ -15,6 +15,24 @@ use crate::talkturo::{NumberRecord, NumberStatus};
 /// Condition types the PhoneNumber controller owns on a PhoneNumber.
 pub const MANAGED: &[&str] = &[types::READY, types::SYNCED, types::PURCHASE_OUTCOME_UNKNOWN];
 
+/// Merges `desired` into the status's own conditions, the PhoneNumber controller owning
+/// `managed` of them.
+pub fn merge(
+    pn: &PhoneNumber,
+    status: &mut PhoneNumberStatus,
+    desired: &[Desired],
+    managed: &[&str],
+    now: Timestamp,
+) {
+    status.conditions = conditions::merge(
+        &status.conditions,
+        desired,
+        managed,
+        pn.metadata.generation,
+        &now_time(now),
+    );
+}
+
 /// Whether the PhoneNumber's claim exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClaimLink {
@@ -45,7 +63,7 @@ pub fn mirror(
         observed_generation: pn.metadata.generation,
         phase: None,
         claim: st.claim.clone(),
-        conditions: Vec::new(),
+        conditions: st.conditions.clone(),
         id: Some(r.id.clone()),
         provider_id: r.provider_id.clone(),
         provider: r.provider.clone(),
@@ -79,13 +97,7 @@ pub fn mirror(
     };
     status.phase = Some(phase(r, link, now));
     let ready = ready(pn, r);
-    status.conditions = conditions::merge(
-        &st.conditions,
-        &[ready, synced(listed_at)],
-        MANAGED,
-        pn.metadata.generation,
-        &now_time(now),
-    );
+    merge(pn, &mut status, &[ready, synced(listed_at)], MANAGED, now);
     // lastSyncedAt moves only when what was observed changed, so a steady state writes nothing.
     if observed_changed(&st, &status) {
         status.last_synced_at = Some(now_time(listed_at));
@@ -175,12 +187,12 @@ pub fn not_synced(
     now: Timestamp,
 ) -> PhoneNumberStatus {
     let mut st = pn.status.clone().unwrap_or_default();
-    st.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut st,
         &[Desired::new(types::SYNCED, false, reason, message)],
         &[],
-        pn.metadata.generation,
-        &now_time(now),
+        now,
     );
     st
 }
@@ -206,12 +218,12 @@ pub fn failed(
     st.purchase = Some(p);
     st.phase = Some(NumberPhase::Failed);
     st.observed_generation = pn.metadata.generation;
-    st.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut st,
         &[Desired::new(types::READY, false, reason, message)],
         MANAGED,
-        pn.metadata.generation,
-        &now_time(now),
+        now,
     );
     st
 }

@@ -7,11 +7,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::conditions::{self, Desired};
+use super::conditions::Desired;
 use super::events::{Note, action, reason};
-use super::number_status::{ClaimLink, MANAGED, failed, mirror};
+use super::number_status::{ClaimLink, MANAGED, failed, merge, mirror};
 use super::requeue;
-use super::time::now_time;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{NumberPhase, PhoneNumber, PhoneNumberStatus};
 use crate::talkturo::NumberRecord;
@@ -111,12 +110,12 @@ fn settling(
     now: Timestamp,
 ) -> PhoneNumberStatus {
     st.phase = Some(NumberPhase::Purchasing);
-    st.conditions = conditions::merge(
-        &st.conditions,
+    merge(
+        pn,
+        &mut st,
         &[Desired::new(types::READY, false, reason, message)],
         MANAGED,
-        pn.metadata.generation,
-        &now_time(now),
+        now,
     );
     st
 }

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 
 use super::conditions::{self, Desired};
 use super::events::{Note, action, reason};
-use super::number_status::trusted;
+use super::number_status::{self, trusted};
 use super::requeue;
-use super::time::{between, now_time};
+use super::time::between;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberStatus, ReclaimPolicy};
 
@@ -69,16 +69,6 @@ impl Why {
     }
 }
 
-fn merge(pn: &PhoneNumber, status: &mut PhoneNumberStatus, desired: &[Desired], now: Timestamp) {
-    status.conditions = conditions::merge(
-        &status.conditions,
-        desired,
-        &[],
-        pn.metadata.generation,
-        &now_time(now),
-    );
-}
-
 /// The intent, recorded before the release is sent: a process that stops between Talkturo's
 /// answer and the next status write finds `Releasing` and the number gone, and knows the release
 /// was its own (not a number lost).
@@ -88,7 +78,7 @@ pub fn releasing(pn: &PhoneNumber, status: &mut PhoneNumberStatus, why: Why, now
         pn.spec.number,
         why.because()
     );
-    merge(
+    number_status::merge(
         pn,
         status,
         &[Desired::new(
@@ -97,6 +87,7 @@ pub fn releasing(pn: &PhoneNumber, status: &mut PhoneNumberStatus, why: Why, now
             reasons::RELEASING,
             message,
         )],
+        &[],
         now,
     );
 }
@@ -111,7 +102,7 @@ pub fn released(
 ) -> Note {
     let number = &pn.spec.number;
     let message = format!("{number} was released at Talkturo");
-    merge(
+    number_status::merge(
         pn,
         status,
         &[Desired::new(
@@ -120,6 +111,7 @@ pub fn released(
             reasons::RELEASED,
             message,
         )],
+        &[],
         now,
     );
     Note::normal(
@@ -146,7 +138,7 @@ pub fn release_refused(
         pn.spec.number
     );
     let already = conditions::is_true(&status.conditions, types::RELEASE_FAILED);
-    merge(
+    number_status::merge(
         pn,
         status,
         &[
@@ -163,6 +155,7 @@ pub fn release_refused(
                 message.clone(),
             ),
         ],
+        &[],
         now,
     );
     (!already).then(|| Note::warning(reasons::RELEASE_FAILED, action::RECLAIM, message))

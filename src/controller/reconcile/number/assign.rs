@@ -11,8 +11,7 @@ use crate::controller::account::Account;
 use crate::controller::decide::assign::{self, Step};
 use crate::controller::decide::conditions::{self, Desired};
 use crate::controller::decide::events::{Note, action, reason};
-use crate::controller::decide::number_status::{ClaimLink, trusted};
-use crate::controller::decide::time::now_time;
+use crate::controller::decide::number_status::{self, ClaimLink, trusted};
 use crate::controller::io;
 use crate::controller::{Context, Error};
 use crate::talkturo::{self, Outcome};
@@ -73,13 +72,8 @@ pub(super) async fn reconcile(
             Some(assign_to(ctx, pn, account, (&id, &to, from), drifted, status).await?)
         }
     };
-    status.conditions = conditions::merge(
-        &status.conditions,
-        &condition.into_iter().collect::<Vec<_>>(),
-        &[types::ASSIGNED],
-        pn.metadata.generation,
-        &now_time(now),
-    );
+    let desired: Vec<Desired> = condition.into_iter().collect();
+    number_status::merge(pn, status, &desired, &[types::ASSIGNED], now);
     Ok(())
 }
 

@@ -24,8 +24,8 @@ use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberClass, Phon
 use crate::controller::account::{Account, Snapshot};
 use crate::controller::decide::conditions::{self, Desired};
 use crate::controller::decide::number::{self as decide, Hold, Plan, Seen};
-use crate::controller::decide::number_status::{ClaimLink, not_synced};
-use crate::controller::decide::{freshness, requeue, time::now_time, time::parse_duration, trial};
+use crate::controller::decide::number_status::{self, ClaimLink, not_synced};
+use crate::controller::decide::{freshness, requeue, time::parse_duration, trial};
 use crate::controller::io;
 use crate::controller::{Context, Error, NUMBER_FINALIZER};
 
@@ -344,13 +344,7 @@ async fn trial_expiry(
         .into_iter()
         .collect();
     let before = conditions::find(&status.conditions, types::TRIAL_EXPIRING).cloned();
-    status.conditions = conditions::merge(
-        &status.conditions,
-        &desired,
-        &[types::TRIAL_EXPIRING],
-        pn.metadata.generation,
-        &now_time(now),
-    );
+    number_status::merge(pn, status, &desired, &[types::TRIAL_EXPIRING], now);
     if let Some(d) = desired.first().filter(|d| d.status)
         && before.is_none_or(|b| b.reason != d.reason)
     {
