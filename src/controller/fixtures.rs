@@ -118,21 +118,9 @@ impl Builder<PhoneNumber> {
         self.with(json!({"status": {"id": id, "providerStatus": "active", "phase": "Bound"}}))
     }
 
-    /// Owned and still being provisioned by Talkturo.
+    /// Owned and still being provisioned by Talkturo (`owned` first).
     pub fn purchasing(self) -> Self {
-        self.with(json!({"status": {"providerStatus": "purchasing", "phase": "Purchasing"}}))
-    }
-
-    /// A purchase sent at `at` whose outcome is unknown, absent from `absent` lists so far.
-    pub fn unknown_since(self, at: &str, absent: i32, last: Option<&str>) -> Self {
-        self.with(json!({"status": {"phase": "Purchasing", "purchase": {
-            "attempts": 1, "lastAttemptTime": at, "outcomeUnknownSince": at,
-            "absentListings": absent, "lastListingTime": last}}}))
-    }
-
-    /// This process's purchase came back at `at`.
-    pub fn bought_at(self, at: &str) -> Self {
-        self.with(json!({"status": {"purchase": {"attempts": 1, "lastAttemptTime": at}}}))
+        self.with(json!({"status": {"providerStatus": "purchasing"}}))
     }
 
     /// A trial number expiring at `at`.

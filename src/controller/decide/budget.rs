@@ -9,12 +9,12 @@ use kube::ResourceExt;
 use rust_decimal::Decimal;
 
 use super::money::{self, BudgetCheck, Spend};
+use super::number_status::offer;
 use super::pending::Pending;
 use super::requeue;
 use super::tenancy::{self, NamespaceMeta};
 use crate::api::conditions::reasons;
 use crate::api::v1alpha1::{ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClass};
-use crate::controller::OFFER_ANNOTATION;
 use crate::talkturo::AvailableNumber;
 
 /// Monthly cost committed by a class: owned numbers and numbers being bought. A `Lost` number
@@ -43,12 +43,7 @@ pub fn monthly_price(n: &PhoneNumber) -> Option<Decimal> {
         .as_ref()
         .and_then(|s| s.monthly_price.as_deref())
         .and_then(money::parse_price);
-    let from_offer = || {
-        n.annotations()
-            .get(OFFER_ANNOTATION)
-            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-            .and_then(|v| v["monthlyPrice"].as_str().and_then(money::parse_price))
-    };
+    let from_offer = || offer(n).0.as_deref().and_then(money::parse_price);
     from_status.or_else(from_offer)
 }
 
@@ -74,14 +69,6 @@ pub fn class_budget(class: &PhoneNumberClass) -> Option<Decimal> {
         .monthly_budget
         .as_deref()
         .and_then(|b| Decimal::from_str(b).ok())
-}
-
-/// What the budgets count besides the cached PhoneNumbers: purchases decided and not in the
-/// cache yet, of the class and of the namespace.
-#[derive(Clone, Debug, Default)]
-pub struct InFlight {
-    pub class: Vec<Option<Decimal>>,
-    pub namespace: Vec<Option<Decimal>>,
 }
 
 /// Whether buying `pick` keeps the class within its budget.

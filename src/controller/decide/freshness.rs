@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::snapshot::Snapshot;
+use super::time::{after, before};
 use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber};
 use crate::controller::Config;
 
@@ -33,26 +34,19 @@ pub fn required_freshness(
     } else {
         sync.saturating_add(sync / 2)
     };
-    let mut t = now
-        .saturating_sub(SignedDuration::try_from(max_age).unwrap_or_default())
-        .unwrap_or(now);
+    let mut t = before(now, max_age);
     if !owned && let Some(created) = created_bound(pn) {
         // Adopting, or letting a deleted object go as never bought: only a list sent after the
         // object existed shows a number a previous incarnation bought for it and crashed.
         t = t.max(created);
     }
     let p = st.purchase.unwrap_or_default();
-    let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
     if let Some(since) = p.outcome_unknown_since.as_ref() {
         // Settling an unknown outcome: a list sent a grace period after the attempt, and newer
         // than the last one counted.
-        t = t.max(since.0.saturating_add(grace).unwrap_or(since.0));
+        t = t.max(after(since.0, cfg.purchase_grace));
         if let Some(last) = p.last_listing_time.as_ref() {
-            t = t.max(
-                last.0
-                    .saturating_add(SignedDuration::from_millis(1))
-                    .unwrap_or(last.0),
-            );
+            t = t.max(after(last.0, Duration::from_millis(1)));
         }
     }
     // (A list older than our own purchase cannot show the number: `reconcile` asks for a newer
@@ -76,11 +70,7 @@ fn first_purchase(pn: &PhoneNumber) -> bool {
 /// keeps whole seconds, so the second after the one of its creation timestamp.
 fn created_bound(pn: &PhoneNumber) -> Option<Timestamp> {
     let created = pn.metadata.creation_timestamp.as_ref()?.0;
-    Some(
-        created
-            .saturating_add(SignedDuration::from_secs(1))
-            .unwrap_or(created),
-    )
+    Some(after(created, Duration::from_secs(1)))
 }
 
 /// For a number with no record that `snapshot` shows although it was sent before the object
@@ -112,8 +102,7 @@ pub fn absence_undecided(pn: &PhoneNumber, snapshot: &Snapshot, cfg: &Config) ->
         return None;
     }
     let attempt = attempt_time(pn)?;
-    let grace = SignedDuration::try_from(cfg.purchase_grace).unwrap_or_default();
-    let settled = attempt.saturating_add(grace).unwrap_or(attempt);
+    let settled = after(attempt, cfg.purchase_grace);
     [attempt, settled]
         .into_iter()
         .find(|t| snapshot.started_at < *t)

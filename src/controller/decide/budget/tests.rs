@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
+use crate::controller::OFFER_ANNOTATION;
 use crate::controller::fixtures::offer;
 
 fn d(s: &str) -> Option<Decimal> {

@@ -34,10 +34,7 @@ fn a_bound_claim_mirrors_its_phone_number() {
         ),
         (
             "bought, provisioning at Talkturo",
-            PhoneNumber::test()
-                .owned("pn_1")
-                .with(json!({"status": {"providerStatus": "purchasing"}}))
-                .build(),
+            PhoneNumber::test().owned("pn_1").purchasing().build(),
             ClaimPhase::Bound,
             (false, "ProviderStatus"),
         ),

@@ -121,7 +121,7 @@ mod replacement {
         let pn = trial_number();
         let early = PhoneNumber::test().owned("pn_1").trial("2026-01-03T00:00:00Z").build();
         let paid = PhoneNumber::test().owned("pn_1").build();
-        let purchasing = next().owned("pn_2").with(json!({"status": {"providerStatus": "purchasing"}})).build();
+        let purchasing = next().owned("pn_2").purchasing().build();
         let active = next().owned("pn_2").build();
         let refused = next().phase("Failed").with(json!({"status": {"purchase": {"failureReason": "PurchaseFailed", "failureMessage": "sold out"}}})).build();
         let limit = next().phase("Failed").with(json!({"status": {"purchase": {"failureReason": "PlanLimitReached", "failureMessage": "trial plan"}}})).build();
