@@ -124,6 +124,44 @@ async fn replace_buys_a_paid_number_before_expiry_and_moves_the_assistant_and_th
     }
 }
 
+/// A class that no longer accepts the claim's namespace buys no replacement for its trial
+/// number: the tenant gate stands before every purchase, a replacement's too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_replacement_is_bought_for_a_namespace_the_class_no_longer_accepts() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "replace-refused",
+        free_team(30),
+        json!({"trial": {"warnBefore": "24s", "onExpiry": "Replace"}}),
+    )
+    .await;
+    bound_trial(&f, None).await;
+    // The platform team takes the namespace off the class; the team could pay for a number.
+    f.patch_class(json!({"allowedNamespaces": {"matchLabels": {"telephony-never": "on"}}}))
+        .await;
+    f.sim.sim.world().team_mut("team_demo").unwrap().subscribed = true;
+    let c = f
+        .wait_claim("line", T, |c| {
+            trial_expiring("Replacing")(c)
+                && claim_condition(c, "TrialExpiring")
+                    .is_some_and(|t| t.2.contains("does not accept"))
+        })
+        .await;
+    assert_eq!(
+        claim_condition(&c, "ClassAllowed").map(|r| r.1),
+        Some("ClassNotAllowed"),
+        "the claim says why"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        f.sim.sim.world().purchases(),
+        1,
+        "only the trial number was bought"
+    );
+    assert_eq!(f.sim.sim.calls(Op::Purchase), 1);
+}
+
 async fn c_again(f: &Fixture) -> PhoneNumberClaim {
     f.claims().get("line").await.unwrap()
 }
