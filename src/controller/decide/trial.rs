@@ -167,6 +167,13 @@ fn report(
     }
 }
 
+/// The replacement the claim recorded: a candidate other than the trial number itself.
+pub fn recorded_replacement(claim: &PhoneNumberClaim, pn: &PhoneNumber) -> Option<String> {
+    super::claim::progress_of(claim)
+        .candidate
+        .filter(|c| *c != pn.spec.number)
+}
+
 /// The next step of the replacement.
 pub fn replacement(r: &Replacing) -> ReplaceStep {
     let st = r.pn.status.clone().unwrap_or_default();
@@ -192,7 +199,7 @@ pub fn replacement(r: &Replacing) -> ReplaceStep {
         );
         return report(reasons::REPLACEMENT_NOT_POSSIBLE, message, None);
     }
-    let Some(candidate) = progress.candidate.clone().filter(|c| c != number) else {
+    let Some(candidate) = recorded_replacement(r.claim, r.pn) else {
         return ReplaceStep::Start;
     };
     let Some(next) = r.next else {

@@ -46,7 +46,7 @@ pub(super) async fn replace<'a>(
     let Some(class) = ctx.classes.get(&ObjectRef::new(&pn.spec.class_name)) else {
         return Ok(Replacement::None);
     };
-    let candidate = claim_status_candidate(claim, pn);
+    let candidate = decide::recorded_replacement(claim, pn);
     let next = candidate
         .as_ref()
         .and_then(|c| ctx.numbers.get(&ObjectRef::new(&phone_number_name(c))));
@@ -114,13 +114,6 @@ pub(super) async fn replace<'a>(
             None => Replacement::None,
         },
     })
-}
-
-/// The replacement the claim recorded (a candidate other than the trial number itself).
-fn claim_status_candidate(claim: &PhoneNumberClaim, pn: &PhoneNumber) -> Option<String> {
-    crate::controller::decide::claim::progress_of(claim)
-        .candidate
-        .filter(|c| *c != pn.spec.number)
 }
 
 /// Chooses and records the replacement exactly as a new claim would.

@@ -11,6 +11,7 @@ use super::{claim_link, uid_of};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClass, ReclaimPolicy};
 use crate::controller::account::Account;
 use crate::controller::decide::number::{Plan, Seen, plan};
+use crate::controller::decide::number_status::ClaimLink;
 use crate::controller::decide::purchase::{self, Answered};
 use crate::controller::io::{self, objects::NewNumber};
 use crate::controller::{Context, Error};
@@ -43,7 +44,14 @@ pub(super) async fn buy(
             let (base, mut answered) = purchase::bought(pn, &bought.phone_number, link, at, now);
             answered.requeue = ctx.config.fast_sync;
             if bought.phone_number.status != NumberStatus::Active {
-                settle_active(ctx, (base, &mut answered), account, sent.returned, sync).await;
+                settle_active(
+                    ctx,
+                    (base, &mut answered),
+                    (account, link),
+                    sent.returned,
+                    sync,
+                )
+                .await;
             }
             Ok(answered)
         }
@@ -93,7 +101,7 @@ pub(super) async fn buy(
 async fn settle_active(
     ctx: &Context,
     (mut base, answered): (PhoneNumber, &mut Answered),
-    account: &Account,
+    (account, link): (&Account, ClaimLink),
     returned: Timestamp,
     sync: Duration,
 ) {
@@ -106,7 +114,7 @@ async fn settle_active(
     base.status = Some(answered.status.clone());
     let seen = Seen {
         snapshot: &listed,
-        link: claim_link(&base, ctx),
+        link,
         sync,
         purchase_blocked: false,
         cfg: &ctx.config,
