@@ -47,6 +47,15 @@ pub mod reasons {
     /// The class's `apiBaseUrl` would send the API key in clear text to another host.
     pub const INSECURE_URL: &str = "InsecureURL";
     pub const ACCOUNT_REACHABLE: &str = "AccountReachable";
+    /// The Secret `apiKeySecretRef` names lacks the label `telephony.talkturo.ai/api-key:
+    /// "true"`: its value is never sent.
+    pub const SECRET_NOT_MARKED: &str = "SecretNotMarked";
+    /// The account's list suddenly lacks many of the class's numbers: they are held, not Lost,
+    /// until the absence is confirmed (class `status.hold`).
+    pub const SUSPECT_LIST: &str = "SuspectList";
+    /// The class's `apiBaseUrl` or key changed and the account it reaches lacks the class's
+    /// numbers: they are held, not Lost, until the change is confirmed (class `status.hold`).
+    pub const ACCOUNT_CHANGED: &str = "AccountChanged";
     pub const NO_CANDIDATES: &str = "NoCandidates";
     pub const OVER_PRICE: &str = "OverPrice";
     pub const PLAN_LIMIT_REACHED: &str = "PlanLimitReached";

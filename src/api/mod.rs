@@ -12,3 +12,12 @@ pub const GROUP: &str = "telephony.talkturo.ai";
 
 /// Annotation that marks the one `PhoneNumberClass` used by claims without `className`.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "telephony.talkturo.ai/is-default-class";
+
+/// Annotation on a `PhoneNumberClass` that confirms a hold (`status.hold`): its value must be
+/// the hold's `confirmWith` (the time the hold started). The numbers the account's list lacks
+/// are then taken as gone (`Lost`).
+pub const CONFIRM_LOST_ANNOTATION: &str = "telephony.talkturo.ai/confirm-lost";
+
+/// Label a Secret must carry (value `"true"`) for its key to be sent to Talkturo as a class's API
+/// key. A class naming an unlabelled Secret is `Ready=False SecretNotMarked` and sends nothing.
+pub const API_KEY_LABEL: &str = "telephony.talkturo.ai/api-key";

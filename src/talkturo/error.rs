@@ -77,6 +77,12 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The server at an `https://` URL answered the TLS handshake with something else (a
+    /// plain-HTTP port): nothing was sent but the handshake.
+    #[error(
+        "cannot connect to Talkturo for {op}: the server at {server} does not speak TLS (is apiBaseUrl https:// pointed at a plain-HTTP port?)"
+    )]
+    NotTls { op: Operation, server: String },
     /// The connection broke after the request was sent, before a full answer arrived.
     #[error(
         "Talkturo {op}: connection lost before a full answer: {}",
@@ -126,6 +132,7 @@ impl Error {
             Error::Api { op, .. }
             | Error::Timeout { op, .. }
             | Error::Connect { op, .. }
+            | Error::NotTls { op, .. }
             | Error::Transport { op, .. }
             | Error::InvalidResponse { op, .. }
             | Error::InvalidRequest { op, .. }
@@ -146,7 +153,7 @@ impl Error {
             Error::Api { status: 429, .. } => Outcome::Transient,
             Error::Api { status, .. } if *status >= 500 || *status == 408 => unless_idempotent,
             Error::Api { .. } | Error::InvalidRequest { .. } => Outcome::Definite,
-            Error::Connect { .. } => Outcome::Transient,
+            Error::Connect { .. } | Error::NotTls { .. } => Outcome::Transient,
             Error::Timeout { .. } | Error::Transport { .. } | Error::InvalidResponse { .. } => {
                 unless_idempotent
             }
@@ -181,6 +188,7 @@ impl Error {
             Error::Api { .. } => "http_4xx",
             Error::Timeout { .. } => "timeout",
             Error::Connect { .. } => "connect",
+            Error::NotTls { .. } => "not_tls",
             Error::Transport { .. } => "transport",
             Error::InvalidResponse { .. } => "invalid_response",
             Error::InvalidRequest { .. } => "invalid_request",

@@ -27,7 +27,8 @@ use super::common::{DURATION_PATTERN, MONEY_PATTERN, ReclaimPolicy, SecretKeyRef
     validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.totals) || oldSelf.status.totals.numbers == 0 || (self.spec.teamId == oldSelf.spec.teamId && self.spec.accountSlug == oldSelf.spec.accountSlug)").message("teamId and accountSlug cannot change while the class owns numbers (status.totals.numbers): they name the account those numbers are in; create another class instead")
 )]
 #[x_kube(
-    validation = Rule::new("self.apiBaseUrl.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP) || self.apiBaseUrl.matches('^http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')").message("apiBaseUrl must be https:// (the API key travels with every request); plain http:// only to a loopback address, or with allowInsecureHTTP: true"),
+    validation = Rule::new("!self.apiBaseUrl.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')").message("apiBaseUrl must not contain user:password; the key comes from apiKeySecretRef"),
+    validation = Rule::new("self.apiBaseUrl.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@') || self.apiBaseUrl.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP) || self.apiBaseUrl.matches('^http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')").message("apiBaseUrl must be https:// (the API key travels with every request); plain http:// only to a loopback address, or with allowInsecureHTTP: true"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneNumberClassSpec {
@@ -97,6 +98,17 @@ pub struct PhoneNumberClassSpec {
     #[x_kube(validation = Rule::new("duration(self) >= duration('5s')").message("must be at least 5s"))]
     pub sync_interval: String,
 
+    /// How long the account's list must lack numbers, when it suddenly lacks many at once (or
+    /// after `apiBaseUrl` or the key changed), before they are taken as gone and marked `Lost`
+    /// (a Go duration, default `1h`; never shorter than 3 sync intervals). Until then nothing
+    /// about them changes and the class is `Ready=False` (`SuspectList` or `AccountChanged`);
+    /// an admin may confirm sooner with the annotation `telephony.talkturo.ai/confirm-lost`
+    /// set to `status.hold.confirmWith`. A single missing number is reported `Lost` within one
+    /// sync interval, whatever this says.
+    #[serde(default = "default_lost_confirmation")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    pub lost_confirmation: String,
+
     /// When true, numbers found in the account that no PhoneNumber represents are imported as
     /// `ObserveOnly` PhoneNumbers. When false they are only counted in `status.unmanagedNumbers`.
     #[serde(default)]
@@ -128,6 +140,10 @@ pub enum AssistantPolicy {
     /// Only the assistants the claim's Namespace lists in its annotation
     /// `telephony.talkturo.ai/allowed-assistants`.
     NamespaceAllowList,
+}
+
+fn default_lost_confirmation() -> String {
+    "1h".to_owned()
 }
 
 fn default_sync_interval() -> String {
@@ -213,6 +229,54 @@ pub struct PhoneNumberClassStatus {
     /// How many numbers in the account no PhoneNumber represents (leaks made visible).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmanaged_numbers: Option<i32>,
+
+    /// The account this class's numbers are known in: recorded when its list agrees with them.
+    /// A change of `apiBaseUrl` or of the API key whose first list lacks the class's numbers is
+    /// held (`hold`, reason `AccountChanged`) rather than believed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_identity: Option<AccountIdentity>,
+
+    /// Present while the account's list lacks numbers the class holds, too many at once (or
+    /// after the account changed) to believe: nothing about them changes until the hold is
+    /// confirmed, by time (`confirmAfter`) or by an admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<AccountHold>,
+}
+
+/// Which Talkturo account a class reaches, as far as the operator can tell.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountIdentity {
+    /// `spec.apiBaseUrl`, without user information, query or fragment.
+    pub api_base_url: String,
+    /// `spec.teamId`.
+    pub team_id: String,
+    /// `spec.accountSlug`.
+    pub account_slug: String,
+    /// `sha256:` and the first 16 hex digits of the SHA-256 of the API key (never the key).
+    pub key_fingerprint: String,
+}
+
+/// A hold on the numbers the account's list lacks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountHold {
+    /// `SuspectList` (the list suddenly lacks many numbers) or `AccountChanged` (`apiBaseUrl`
+    /// or the key changed, and the new account's list lacks the class's numbers).
+    pub reason: String,
+    /// When the list first lacked them.
+    pub since: Time,
+    /// How many numbers the list lacks.
+    pub missing: i32,
+    /// The first few of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// When the absence is taken as confirmed by time (`since` + `spec.lostConfirmation`, at
+    /// least 3 sync intervals) if lists still lack them.
+    pub confirm_after: Time,
+    /// The value of the annotation `telephony.talkturo.ai/confirm-lost` that confirms this hold
+    /// now (the numbers are then marked `Lost`).
+    pub confirm_with: String,
 }
 
 /// The account's plan, as last reported by a purchase response.
@@ -252,7 +316,17 @@ pub struct ClassTotals {
     pub available: i32,
     /// Of those, trial numbers.
     pub trial: i32,
-    /// Sum of their monthly prices, in USD (`"12.50"`); `"unknown (12.50 known + 1 without a
-    /// price)"` when Talkturo gave no price for some of them (never counted as 0.00).
+    /// Sum of the monthly prices of the numbers the class is billed for, in USD (`"12.50"`):
+    /// the owned numbers and the `Lost` ones (gone from the account's list, still counted as the
+    /// budget gate counts them, until an admin deletes their PhoneNumbers). `"unknown (12.50
+    /// known + 1 without a price)"` when Talkturo gave no price for some of them (never counted
+    /// as 0.00).
     pub monthly_cost: String,
+    /// PhoneNumbers of this class marked `Lost` (not in `numbers`, but in `monthlyCost`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: i32,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }

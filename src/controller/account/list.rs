@@ -6,27 +6,26 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 
 use super::{
-    ATTEMPT_MEMORY, Account, Known, LIST_PACING, ListResult, Snapshot, Waiting, lock, suspect,
+    ATTEMPT_MEMORY, Account, Held, Known, LIST_PACING, ListResult, Snapshot, Waiting, lock,
 };
+use crate::controller::decide::snapshot::judge;
 use crate::api::v1alpha1::phone_number_name;
 use crate::talkturo::{self, NumberRecord};
 
 impl Account {
-    /// Which numbers a new list lacks without it being decided yet (see [`suspect`]).
+    /// Which numbers a new list lacks without it being decided yet, and the hold on them (see
+    /// `decide::snapshot::judge`).
     pub(super) fn judge(
         &self,
         previous: Option<&Snapshot>,
         records: &BTreeMap<String, NumberRecord>,
         numbers: &[Known],
         started_at: Timestamp,
-    ) -> BTreeSet<String> {
-        let mut a = lock(&self.absences);
-        a.gone.retain(|n| !records.contains_key(n));
-        a.pending.retain(|n, _| !records.contains_key(n));
+    ) -> (BTreeSet<String>, Option<Held>) {
         let mut known: BTreeSet<String> = previous
             .map(|p| p.records.keys().chain(&p.unconfirmed).cloned().collect())
             .unwrap_or_default();
@@ -37,33 +36,12 @@ impl Account {
                 .map(|k| k.number.clone()),
         );
         let released = lock(&self.released);
-        known.retain(|n| !a.gone.contains(n) && !released.contains_key(n));
+        known.retain(|n| !released.contains_key(n));
         drop(released);
-        let dropped: Vec<String> = known
-            .iter()
-            .filter(|n| !records.contains_key(*n) && !a.pending.contains_key(*n))
-            .cloned()
-            .collect();
-        if suspect(known.len(), dropped.len() + a.pending.len(), records.len()) {
-            for n in dropped {
-                a.pending.insert(n, started_at);
-            }
-        } else {
-            a.gone.extend(dropped);
-        }
-        let wait =
-            SignedDuration::try_from(*lock(&self.confirm_after)).unwrap_or(SignedDuration::MAX);
-        let confirmed: Vec<String> = a
-            .pending
-            .iter()
-            .filter(|(_, since)| since.saturating_add(wait).is_ok_and(|t| t <= started_at))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for n in confirmed {
-            a.pending.remove(&n);
-            a.gone.insert(n);
-        }
-        a.pending.keys().cloned().collect()
+        let policy = *lock(&self.hold_policy);
+        let mut a = lock(&self.absences);
+        let held = judge(&mut a, known, records, started_at, &policy);
+        (a.pending.clone(), held)
     }
 
     /// The latest snapshot, whatever its age.
@@ -111,7 +89,8 @@ impl Account {
                     .collect();
                 let previous = self.current();
                 let numbers = self.known.as_ref().map(|f| f()).unwrap_or_default();
-                let unconfirmed = self.judge(previous.as_deref(), &records, &numbers, started_at);
+                let (unconfirmed, hold) =
+                    self.judge(previous.as_deref(), &records, &numbers, started_at);
                 let lost = numbers
                     .iter()
                     .filter(|k| k.lost && !records.contains_key(&k.number))
@@ -121,13 +100,15 @@ impl Account {
                         team_id = self.key.team_id,
                         listed = records.len(),
                         missing = unconfirmed.len(),
-                        "the account list lacks numbers it held before, too many at once; nothing is marked Lost until later lists confirm it"
+                        changed = hold.is_some_and(|h| h.changed),
+                        "the account list lacks numbers the class holds, too many at once or after the account changed; nothing about them changes until the hold is confirmed"
                     );
                 }
                 let new = Arc::new(Snapshot {
                     started_at,
                     records,
                     unconfirmed,
+                    hold,
                 });
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
@@ -177,6 +158,7 @@ impl Account {
                     started_at: current.started_at,
                     records,
                     unconfirmed: current.unconfirmed.clone(),
+                    hold: current.hold,
                 }));
             }
         }
@@ -197,6 +179,7 @@ impl Account {
                 started_at: current.started_at,
                 records,
                 unconfirmed: current.unconfirmed.clone(),
+                hold: current.hold,
             }));
         }
     }

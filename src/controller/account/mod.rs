@@ -3,7 +3,7 @@
 //! PhoneNumber; concurrent refreshes are coalesced into one call), a short-lived search cache,
 //! and the plan-limit gate.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,23 +13,15 @@ use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use secrecy::{ExposeSecret, SecretString};
 
-pub use super::decide::snapshot::{Known, PlanState, Snapshot, suspect};
+pub use super::decide::snapshot::{
+    Absences, Held, HoldPolicy, Known, PlanState, Snapshot, suspect,
+};
 use crate::api::v1alpha1::PhoneNumber;
 use crate::talkturo::{self, Eligibility, SearchFilters};
 
 /// What the account is known to hold, to judge a list against (a process that just started has
 /// no earlier list): the class's PhoneNumbers that hold a record id.
 pub type KnownNumbers = Box<dyn Fn() -> Vec<Known> + Send + Sync>;
-
-/// The numbers recent lists lacked.
-#[derive(Default)]
-struct Absences {
-    /// Dropped by a suspect list, since then: not decided on until confirmed.
-    pending: BTreeMap<String, Timestamp>,
-    /// Taken as gone (confirmed, or dropped a few at a time): no longer part of what the account
-    /// is known to hold, until a list shows them again.
-    gone: BTreeSet<String>,
-}
 
 type ListResult = Result<Arc<Snapshot>, Arc<talkturo::Error>>;
 
@@ -103,8 +95,9 @@ pub struct Account {
     absences: Mutex<Absences>,
     /// Numbers this process released, by when: their absence is expected.
     released: Mutex<HashMap<String, Timestamp>>,
-    /// How long a suspect list's absences wait for confirmation (the class's sync interval).
-    confirm_after: Mutex<Duration>,
+    /// How the class's lists are judged: the hold's window, a hold recorded before, a changed
+    /// account, an admin's confirmation (set by the class reconcile).
+    hold_policy: Mutex<HoldPolicy>,
     known: Option<KnownNumbers>,
 }
 
@@ -159,7 +152,7 @@ impl Account {
             assistants: Mutex::new(HashMap::new()),
             absences: Mutex::new(Absences::default()),
             released: Mutex::new(HashMap::new()),
-            confirm_after: Mutex::new(super::decide::requeue::DEFAULT_SYNC),
+            hold_policy: Mutex::new(HoldPolicy::default()),
             known: None,
         }
     }
@@ -171,9 +164,9 @@ impl Account {
         self
     }
 
-    /// How long a suspect list's absences wait for confirmation: the class's sync interval.
-    pub fn set_confirm_after(&self, d: Duration) -> &Self {
-        *lock(&self.confirm_after) = d;
+    /// How the class's lists are judged from now on (see `decide::snapshot::judge`).
+    pub fn set_hold_policy(&self, policy: HoldPolicy) -> &Self {
+        *lock(&self.hold_policy) = policy;
         self
     }
 

@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::*;
@@ -66,10 +67,26 @@ fn listing(numbers: &[&str]) -> BTreeMap<String, NumberRecord> {
         .collect()
 }
 
+fn policy(window_secs: u64) -> HoldPolicy {
+    HoldPolicy {
+        window: Duration::from_secs(window_secs),
+        ..HoldPolicy::default()
+    }
+}
+
+fn held(started_at: Timestamp, records: &[&str], judged: (BTreeSet<String>, Option<Held>)) -> Snapshot {
+    Snapshot {
+        started_at,
+        records: listing(records),
+        unconfirmed: judged.0,
+        hold: judged.1,
+    }
+}
+
 #[test]
-fn a_suspect_lists_absences_wait_one_sync_interval_for_confirmation() {
+fn a_suspect_lists_absences_are_held_for_the_window_then_confirmed() {
     let a = account();
-    a.set_confirm_after(Duration::from_secs(60));
+    a.set_hold_policy(policy(60));
     let all = [
         "+14155550101",
         "+14155550102",
@@ -77,30 +94,71 @@ fn a_suspect_lists_absences_wait_one_sync_interval_for_confirmation() {
         "+14155550104",
     ];
     let full = Snapshot::new(at(0), listing(&all));
-    // Empty while four were listed: suspect, nothing decided.
+    // Empty while four were listed: suspect, nothing decided; the hold starts then.
     let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
-    assert_eq!(empty.len(), 4);
-    let held = Snapshot {
-        started_at: at(10),
-        records: BTreeMap::new(),
-        unconfirmed: empty,
-    };
-    // One comes back; the others stay undecided until a list 60 s after the first.
-    let later = a.judge(Some(&held), &listing(&all[..1]), &[], at(40));
-    assert_eq!(later.len(), 3);
-    let held = Snapshot {
-        started_at: at(40),
-        records: listing(&all[..1]),
-        unconfirmed: later,
-    };
-    let confirmed = a.judge(Some(&held), &listing(&all[..1]), &[], at(70));
-    assert!(confirmed.is_empty(), "confirmed absent: decided now");
+    assert_eq!(empty.0.len(), 4);
+    assert_eq!(empty.1.map(|h| (h.since, h.confirm_after)), Some((at(10), at(70))));
+    let snapshot = held(at(10), &[], empty);
+    // One comes back; the others stay held until a list 60 s after the hold started.
+    let later = a.judge(Some(&snapshot), &listing(&all[..1]), &[], at(40));
+    assert_eq!(later.0.len(), 3);
+    let snapshot = held(at(40), &all[..1], later);
+    let confirmed = a.judge(Some(&snapshot), &listing(&all[..1]), &[], at(70));
+    assert!(confirmed.0.is_empty(), "confirmed absent: decided now");
+    assert_eq!(confirmed.1, None);
     // Gone for good: a later list lacking them is not suspect about them again.
     let after = Snapshot::new(at(70), listing(&all[..1]));
     assert!(
         a.judge(Some(&after), &listing(&all[..1]), &[], at(80))
+            .0
             .is_empty()
     );
+}
+
+#[test]
+fn an_admin_confirms_the_hold_it_names_and_no_other() {
+    let a = account();
+    let all = ["+14155550101", "+14155550102", "+14155550103"];
+    let full = Snapshot::new(at(0), listing(&all));
+    a.set_hold_policy(HoldPolicy {
+        confirmed: Some(at(5)),
+        ..policy(3600)
+    });
+    let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
+    assert_eq!(empty.0.len(), 3, "a confirmation of another hold confirms nothing");
+    let snapshot = held(at(10), &[], empty);
+    a.set_hold_policy(HoldPolicy {
+        confirmed: Some(at(10)),
+        ..policy(3600)
+    });
+    let confirmed = a.judge(Some(&snapshot), &BTreeMap::new(), &[], at(20));
+    assert!(confirmed.0.is_empty() && confirmed.1.is_none());
+}
+
+#[test]
+fn after_the_account_changed_one_missing_number_is_held_and_a_restart_continues_the_hold() {
+    let known = |n: &str| Known {
+        number: n.to_owned(),
+        bought: None,
+        lost: false,
+    };
+    let numbers = [known("+14155550101"), known("+14155550102")];
+    let a = account();
+    a.set_hold_policy(HoldPolicy {
+        changed: true,
+        since: Some(at(-100)),
+        ..policy(3600)
+    });
+    // Another account's list: it lists a number of its own, and lacks one of ours.
+    let other = listing(&["+14155550101", "+12125550199"]);
+    let (missing, hold) = a.judge(None, &other, &numbers, at(0));
+    assert_eq!(missing.into_iter().collect::<Vec<_>>(), ["+14155550102"]);
+    let hold = hold.unwrap();
+    assert!(hold.changed);
+    assert_eq!(hold.since, at(-100), "the hold an earlier process recorded goes on");
+    // Unchanged, the same single absence is decided at once.
+    let b = account();
+    assert!(b.judge(None, &other, &numbers, at(0)).0.is_empty());
 }
 
 #[test]
@@ -115,6 +173,7 @@ fn a_few_numbers_gone_or_released_by_us_are_decided_at_once() {
     let full = Snapshot::new(at(0), listing(&all));
     assert!(
         a.judge(Some(&full), &listing(&all[..3]), &[], at(10))
+            .0
             .is_empty()
     );
     // Released by this process: expected to be absent.
@@ -123,6 +182,7 @@ fn a_few_numbers_gone_or_released_by_us_are_decided_at_once() {
     let three = Snapshot::new(at(10), listing(&all[..3]));
     assert!(
         a.judge(Some(&three), &listing(&all[..1]), &[], at(20))
+            .0
             .is_empty()
     );
 }
@@ -141,7 +201,7 @@ fn a_fresh_process_judges_its_first_list_against_the_phone_numbers() {
         known("+14155550104", Some(at(2)), false),
         known("+14155550105", Some(at(-9)), true),
     ];
-    let unconfirmed = account().judge(None, &BTreeMap::new(), &numbers, at(0));
+    let (unconfirmed, _) = account().judge(None, &BTreeMap::new(), &numbers, at(0));
     assert_eq!(
         unconfirmed.into_iter().collect::<Vec<_>>(),
         ["+14155550101", "+14155550102"],

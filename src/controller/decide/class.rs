@@ -10,11 +10,12 @@ use kube::ResourceExt;
 use super::budget::{class_budget, committed_cost};
 use super::conditions::{self, Desired};
 use super::events::{Note, action, reason};
+use super::hold;
 use super::snapshot::{PlanState, Snapshot};
 use super::time::now_time;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
-    AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
+    AccountIdentity, AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
     phone_number_name,
 };
 use crate::talkturo;
@@ -39,6 +40,13 @@ pub struct NotReady {
 /// covers CRDs installed without that rule).
 pub fn insecure_url(spec: &crate::api::v1alpha1::PhoneNumberClassSpec) -> Option<NotReady> {
     let url = url::Url::parse(&spec.api_base_url).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(NotReady {
+            reason: reasons::INVALID_SPEC,
+            message: "apiBaseUrl must not contain user:password; the key comes from apiKeySecretRef"
+                .to_owned(),
+        });
+    }
     let loopback = match url.host()? {
         url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
@@ -105,6 +113,8 @@ pub struct Observed<'a> {
     pub numbers: &'a [Arc<PhoneNumber>],
     /// The names of every PhoneNumber, to count the account's unmanaged numbers.
     pub known: &'a BTreeSet<String>,
+    /// The account the class reaches now, when its key could be read.
+    pub identity: Option<&'a AccountIdentity>,
     pub now: Timestamp,
 }
 
@@ -112,8 +122,13 @@ pub struct Observed<'a> {
 pub fn desired_status(class: &PhoneNumberClass, o: &Observed) -> PhoneNumberClassStatus {
     let prev = class.status.clone().unwrap_or_default();
     let generation = class.metadata.generation;
+    let held = o.listed.ok().and_then(hold::status);
+    let ready = match &held {
+        Some(h) => hold::ready(class, h, prev.account_identity.as_ref()),
+        None => ready(class, o.listed),
+    };
     let desired: Vec<Desired> = [
-        Some(ready(class, o.listed)),
+        Some(ready),
         suspect(class, o.listed, &prev),
         Some(plan_limit(o.plan)),
         budget(class, o.numbers),
@@ -139,6 +154,12 @@ pub fn desired_status(class: &PhoneNumberClass, o: &Observed) -> PhoneNumberClas
         account: account(o.plan, prev.account.clone()),
         totals: Some(totals(o.numbers)),
         unmanaged_numbers: unmanaged.or(prev.unmanaged_numbers),
+        account_identity: hold::recorded_identity(class, o.listed.ok(), o.identity),
+        hold: match o.listed {
+            Ok(_) => held,
+            // Without a list, the hold recorded stands (it is what a restart continues).
+            Err(_) => prev.hold,
+        },
     }
 }
 
@@ -177,7 +198,7 @@ fn suspect(
                 true,
                 reasons::NUMBERS_MISSING,
                 format!(
-                    "the account list lacks {} numbers it held before ({}{}), too many at once to trust; they are not marked Lost, released or bought again until lists over {} confirm it",
+                    "the account list lacks {} numbers it held before ({}{}), too many at once (or after the account changed) to trust; they are not marked Lost, released or bought again until lists over {} confirm it, or an admin does (see Ready)",
                     s.unconfirmed.len(),
                     some.join(", "),
                     if s.unconfirmed.len() > some.len() {
@@ -185,7 +206,7 @@ fn suspect(
                     } else {
                         ""
                     },
-                    class.spec.sync_interval
+                    class.spec.lost_confirmation
                 ),
             ))
         }
@@ -279,20 +300,21 @@ fn account(plan: &PlanState, prev: Option<AccountStatus>) -> Option<AccountStatu
     }
 }
 
-/// Counts and monthly cost of the class's owned numbers.
+/// Counts of the class's owned numbers (and of its Lost ones), and what the class is billed
+/// for monthly: the same numbers the budget gate counts, Lost ones included.
 pub fn totals(numbers: &[Arc<PhoneNumber>]) -> ClassTotals {
     let mut t = ClassTotals {
         monthly_cost: "0.00".into(),
         ..Default::default()
     };
     for n in numbers {
-        let Some(st) = n
-            .status
-            .as_ref()
-            .filter(|s| s.id.is_some() && s.phase != Some(NumberPhase::Lost))
-        else {
+        let Some(st) = n.status.as_ref().filter(|s| s.id.is_some()) else {
             continue;
         };
+        if st.phase == Some(NumberPhase::Lost) {
+            t.lost += 1;
+            continue;
+        }
         t.numbers += 1;
         match st.phase {
             Some(NumberPhase::Bound) => t.bound += 1,
@@ -325,9 +347,14 @@ pub fn ready_note(
     let message = conditions::find(&status.conditions, types::READY)
         .map(|c| c.message.clone())
         .unwrap_or_default();
-    Some(match listed {
-        Ok(_) => Note::normal(reasons::ACCOUNT_REACHABLE, action::SYNC, message),
-        Err(nr) => Note::warning(nr.reason, action::SYNC, message),
+    let held = status.hold.as_ref().map(|h| h.reason.as_str());
+    Some(match (listed, held) {
+        (Ok(_), Some(r)) if r == reasons::ACCOUNT_CHANGED => {
+            Note::warning(reasons::ACCOUNT_CHANGED, action::SYNC, message)
+        }
+        (Ok(_), Some(_)) => Note::warning(reasons::SUSPECT_LIST, action::SYNC, message),
+        (Ok(_), None) => Note::normal(reasons::ACCOUNT_REACHABLE, action::SYNC, message),
+        (Err(nr), _) => Note::warning(nr.reason, action::SYNC, message),
     })
 }
 

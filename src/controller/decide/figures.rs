@@ -98,15 +98,14 @@ pub fn of(
     }
 }
 
-/// The monthly spend of the numbers the class owns (Lost ones no longer count). Managed numbers
-/// without a price are counted as unknown; ObserveOnly ones without a price are not ours to bill.
+/// The monthly spend of the numbers the class owns, `Lost` ones included: gone from the
+/// account's list, they may still be billed, and the budget gate still counts them. Managed
+/// numbers without a price are counted as unknown; ObserveOnly ones without a price are not ours
+/// to bill.
 pub fn spend(numbers: &[Arc<PhoneNumber>]) -> Spend {
     let mut cost = Spend::default();
     for n in numbers {
-        let owned = n
-            .status
-            .as_ref()
-            .is_some_and(|s| s.id.is_some() && s.phase != Some(NumberPhase::Lost));
+        let owned = n.status.as_ref().is_some_and(|s| s.id.is_some());
         if !owned {
             continue;
         }

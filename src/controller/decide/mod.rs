@@ -16,6 +16,7 @@ pub mod events;
 pub mod figures;
 pub mod freshness;
 pub mod gates;
+pub mod hold;
 pub mod money;
 pub mod number;
 pub mod number_status;

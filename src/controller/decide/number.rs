@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::conditions::{self, Desired};
 use super::events::{Note, action, reason};
-use super::number_status::{ClaimLink, MANAGED, failed, merge, mirror, synced};
+use super::number_status::{ClaimLink, MANAGED, failed, merge, mirror, not_synced, synced};
 use super::requeue;
 use super::snapshot::Snapshot;
 use super::time::{between, time_ceil};
@@ -80,6 +80,28 @@ pub fn hold(pn: &PhoneNumber, snapshot: &Snapshot, sync: Duration) -> Option<Hol
     (owned && !in_account && (deleting || released)).then_some(Hold::Gone { deleting })
 }
 
+/// The status of a number while its class's account list is held (`snapshot.hold`): `Synced`
+/// False with the hold's reason; nothing else changes. `missing`: the list lacks this number
+/// (else it is only kept from buying, releasing and assigning while the hold stands).
+pub fn held(pn: &PhoneNumber, snapshot: &Snapshot, missing: bool, now: Timestamp) -> PhoneNumberStatus {
+    let reason = snapshot
+        .hold
+        .as_ref()
+        .map_or(reasons::SUSPECT_LIST, super::hold::reason);
+    let why = if missing {
+        format!(
+            "the account list of class {} lacks {} along with too many other numbers at once (or after the account changed): it is held, not marked Lost, released or bought again, until the class's hold is confirmed (see the class's Ready condition)",
+            pn.spec.class_name, pn.spec.number
+        )
+    } else {
+        format!(
+            "the account list of class {} is held (see the class's Ready condition): nothing is bought, released or assigned for {} until the hold ends",
+            pn.spec.class_name, pn.spec.number
+        )
+    };
+    not_synced(pn, reason, why, now)
+}
+
 /// Whether the status says this operator released the number, or was about to (its intent
 /// recorded): then its absence from the account is the release's, not a number lost.
 pub fn released_by_us(status: &PhoneNumberStatus) -> bool {
@@ -98,6 +120,9 @@ pub fn class_reason(reason: &str) -> &'static str {
         reasons::INVALID_RESPONSE,
         reasons::INVALID_SPEC,
         reasons::INSECURE_URL,
+        reasons::SECRET_NOT_MARKED,
+        reasons::SUSPECT_LIST,
+        reasons::ACCOUNT_CHANGED,
     ]
     .into_iter()
     .find(|r| *r == reason)

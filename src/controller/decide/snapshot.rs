@@ -2,9 +2,11 @@
 //! the rules that judge them; the account (`controller::account`) fetches and keeps them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::time::{after, now_time};
 use crate::talkturo::{Eligibility, NumberRecord};
 
 /// The account's numbers as one list call returned them.
@@ -15,9 +17,11 @@ pub struct Snapshot {
     /// Records by E.164 number.
     pub records: BTreeMap<String, NumberRecord>,
     /// Numbers the account held before that this list (or one before it) suddenly lacks, too
-    /// many at once to trust ([`suspect`]): nothing about them is decided (not Lost, not
-    /// deleted, not bought) until lists over the class's sync interval confirm their absence.
+    /// many at once to trust ([`suspect`]), or since the account changed: nothing about them is
+    /// decided (not Lost, not deleted, not bought) until the hold is confirmed ([`judge`]).
     pub unconfirmed: BTreeSet<String>,
+    /// The hold on `unconfirmed`, while there is one.
+    pub hold: Option<Held>,
 }
 
 impl Snapshot {
@@ -27,8 +31,112 @@ impl Snapshot {
             started_at,
             records,
             unconfirmed: BTreeSet::new(),
+            hold: None,
         }
     }
+}
+
+/// A hold on the numbers a list lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// When a list first lacked them (whole seconds: what the class's status says, and what
+    /// the confirming annotation names).
+    pub since: Timestamp,
+    /// When lists still lacking them confirm the absence.
+    pub confirm_after: Timestamp,
+    /// Held because the account's configuration changed (`apiBaseUrl` or key), not because of
+    /// how many went missing.
+    pub changed: bool,
+}
+
+/// How a class's lists are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// How long a held absence lasts before lists confirm it.
+    pub window: Duration,
+    /// The start of a hold an earlier process recorded in the class's status: continued, not
+    /// started again.
+    pub since: Option<Timestamp>,
+    /// The account's configuration differs from the one the class's numbers are known in: any
+    /// number a list lacks is held, however few.
+    pub changed: bool,
+    /// An admin confirmed the hold that started at this time.
+    pub confirmed: Option<Timestamp>,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        Self {
+            window: super::requeue::DEFAULT_SYNC,
+            since: None,
+            changed: false,
+            confirmed: None,
+        }
+    }
+}
+
+/// The numbers recent lists lacked.
+#[derive(Debug, Default)]
+pub struct Absences {
+    /// Held: lacked by a list too many at once (or after the account changed), not decided on.
+    pub pending: BTreeSet<String>,
+    /// When the hold on `pending` started.
+    pub since: Option<Timestamp>,
+    /// Taken as gone (confirmed, or dropped a few at a time): no longer part of what the account
+    /// is known to hold, until a list shows them again.
+    pub gone: BTreeSet<String>,
+}
+
+/// Judges a list (`records`, sent at `started_at`) against the numbers the account is `known`
+/// to hold, updating `a`; the hold on what it lacks, if any.
+///
+/// A list that lacks a few known numbers decides about them at once (they are gone). One that
+/// lacks many at once ([`suspect`]), or any after the account changed, or any while a hold
+/// stands, holds them: until lists lack them for `policy.window` after the hold started, or
+/// an admin confirms that hold. A list that shows a held number again releases it.
+pub fn judge(
+    a: &mut Absences,
+    mut known: BTreeSet<String>,
+    records: &BTreeMap<String, NumberRecord>,
+    started_at: Timestamp,
+    policy: &HoldPolicy,
+) -> Option<Held> {
+    a.gone.retain(|n| !records.contains_key(n));
+    a.pending.retain(|n| !records.contains_key(n));
+    known.retain(|n| !a.gone.contains(n));
+    let dropped: Vec<String> = known
+        .iter()
+        .filter(|n| !records.contains_key(*n) && !a.pending.contains(*n))
+        .cloned()
+        .collect();
+    let missing = dropped.len() + a.pending.len();
+    let hold = !a.pending.is_empty()
+        || (policy.changed && !dropped.is_empty())
+        || suspect(known.len(), missing, records.len());
+    if hold {
+        a.pending.extend(dropped);
+    } else {
+        a.gone.extend(dropped);
+    }
+    if a.pending.is_empty() {
+        a.since = None;
+        return None;
+    }
+    let since = *a.since.get_or_insert_with(|| {
+        let first = now_time(started_at).0;
+        policy.since.map_or(first, |s| s.min(first))
+    });
+    let confirm_after = after(since, policy.window);
+    if policy.confirmed == Some(since) || confirm_after <= started_at {
+        a.gone.append(&mut a.pending);
+        a.since = None;
+        return None;
+    }
+    Some(Held {
+        since,
+        confirm_after,
+        changed: policy.changed,
+    })
 }
 
 /// Whether a list that lacks `dropped` of the `known` numbers the account held is suspect: it

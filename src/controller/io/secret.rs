@@ -1,9 +1,12 @@
-//! The class's API key, from its Secret.
+//! The class's API key, from its Secret: only a Secret labelled
+//! `telephony.talkturo.ai/api-key: "true"` is ever used (whoever may create a class must not be
+//! able to have the operator send any Secret of the key namespace to a URL of their choosing).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use secrecy::SecretString;
 
+use crate::api::API_KEY_LABEL;
 use crate::api::conditions::reasons;
 use crate::api::v1alpha1::PhoneNumberClass;
 use crate::controller::decide::class::NotReady;
@@ -39,6 +42,21 @@ pub async fn fetch_token(
             });
         }
     };
+    let marked = secret
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(API_KEY_LABEL))
+        .is_some_and(|v| v == "true");
+    if !marked {
+        return Err(NotReady {
+            reason: reasons::SECRET_NOT_MARKED,
+            message: format!(
+                "Secret {}/{} is not marked as a Talkturo API key: nothing is sent until it carries the label {API_KEY_LABEL}=\"true\" (kubectl label secret -n {} {} {API_KEY_LABEL}=true)",
+                r.namespace, r.name, r.namespace, r.name
+            ),
+        });
+    }
     let value = secret
         .data
         .as_ref()

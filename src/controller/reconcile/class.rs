@@ -4,18 +4,21 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::conditions::reasons;
-use crate::api::v1alpha1::{NumberPhase, PhoneNumber, PhoneNumberClass, ReclaimPolicy};
-use crate::controller::account::{Account, AccountKey, Known, KnownNumbers, Snapshot};
+use crate::api::v1alpha1::{
+    AccountIdentity, NumberPhase, PhoneNumber, PhoneNumberClass, ReclaimPolicy,
+};
+use crate::controller::account::{Account, AccountKey, HoldPolicy, Known, KnownNumbers, Snapshot};
 use crate::controller::decide::class::{self as decide, NotReady, Observed};
-use crate::controller::decide::{figures, requeue, time};
+use crate::controller::decide::{figures, hold, requeue, time};
 use crate::controller::io::{self, objects::NewNumber};
 use crate::controller::{Context, Error};
 use crate::talkturo::{self, ClientConfig};
@@ -24,21 +27,19 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
     let now = Timestamp::now();
     let name = class.name_any();
     let sync = time::parse_duration(&class.spec.sync_interval, requeue::DEFAULT_SYNC);
-    let account = account(&ctx, &class).await;
+    let account = account(&ctx, &class, sync).await;
     let listed = match &account {
-        Ok(a) => {
+        Ok((a, _)) => {
             let since = time::before(now, sync);
-            a.set_confirm_after(sync)
-                .snapshot(since)
-                .await
-                .map_err(|e| decide::not_ready(&e))
+            a.snapshot(since).await.map_err(|e| decide::not_ready(&e))
         }
         Err(nr) => {
             ctx.accounts.remove(&name);
             Err(nr.clone())
         }
     };
-    let plan = account.as_ref().map(|a| a.plan()).unwrap_or_default();
+    let plan = account.as_ref().map(|(a, _)| a.plan()).unwrap_or_default();
+    let identity = account.as_ref().ok().map(|(_, id)| id);
     let all = ctx.numbers.state();
     let known: BTreeSet<String> = all.iter().map(|n| n.name_any()).collect();
     if class.spec.import_unmanaged
@@ -56,6 +57,7 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
         plan: &plan,
         numbers: &numbers,
         known: &known,
+        identity,
         now,
     };
     let status = decide::desired_status(&class, &observed);
@@ -69,22 +71,32 @@ pub async fn reconcile(class: Arc<PhoneNumberClass>, ctx: Arc<Context>) -> Resul
     Ok(Action::requeue(sync))
 }
 
-/// The class's account, built (or rebuilt, when its configuration changed), or why it cannot be.
-async fn account(ctx: &Context, class: &PhoneNumberClass) -> Result<Arc<Account>, NotReady> {
+/// The class's account, built (or rebuilt, when its configuration changed) and told how to
+/// judge its lists, with the account identity it reaches; or why it cannot be.
+async fn account(
+    ctx: &Context,
+    class: &PhoneNumberClass,
+    sync: Duration,
+) -> Result<(Arc<Account>, AccountIdentity), NotReady> {
     if let Some(nr) = decide::insecure_url(&class.spec) {
         return Err(nr);
     }
     let token = io::secret::fetch_token(&ctx.client, class).await?;
-    build_account(ctx, class, token).map_err(|e| NotReady {
+    let identity = hold::identity(class, hold::key_fingerprint(token.expose_secret()));
+    let policy = hold::policy(class, &identity, sync);
+    let account = build_account(ctx, class, token, policy).map_err(|e| NotReady {
         reason: reasons::INVALID_SPEC,
         message: e.to_string(),
-    })
+    })?;
+    account.set_hold_policy(policy);
+    Ok((account, identity))
 }
 
 fn build_account(
     ctx: &Context,
     class: &PhoneNumberClass,
     token: SecretString,
+    policy: HoldPolicy,
 ) -> Result<Arc<Account>, talkturo::Error> {
     let s = &class.spec;
     let key = AccountKey::new(&s.api_base_url, &s.team_id, &s.account_slug, &token);
@@ -96,6 +108,9 @@ fn build_account(
         let client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
         let plan = decide::persisted_plan(class);
         let account = Account::new(key, client, plan, ctx.number_changed.clone());
+        // Judged from its first list on as the class's status says (a hold continued, a
+        // changed account held).
+        account.set_hold_policy(policy);
         Ok(account.with_known(known_numbers(ctx, class.name_any())))
     })
 }

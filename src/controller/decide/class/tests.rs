@@ -39,6 +39,7 @@ fn a_restart_reports_the_plan_limit_with_the_count_it_was_hit_at() {
         plan: &plan,
         numbers: &[],
         known: &BTreeSet::new(),
+        identity: None,
         now,
     };
     let st = desired_status(&class, &observed);
@@ -59,6 +60,8 @@ fn the_key_travels_in_clear_text_only_to_loopback_or_when_allowed() {
     assert_eq!(nr.map(|n| n.reason), Some(reasons::INSECURE_URL));
     assert_eq!(insecure_url(&spec("http://proxy.internal", true)), None);
     assert!(insecure_url(&spec("http://127.0.0.1.evil.example", false)).is_some());
+    let userinfo = insecure_url(&spec("https://user:pw@app.talkturo.com", false));
+    assert_eq!(userinfo.map(|n| n.reason), Some(reasons::INVALID_SPEC));
 }
 
 mod status {
@@ -83,6 +86,7 @@ mod status {
             plan,
             numbers,
             known: &known,
+            identity: None,
             now: ts(NOW),
         };
         desired_status(class, &o)
@@ -94,6 +98,13 @@ mod status {
         let ok = listing(NOW, vec![record("+14155550101", "pn_1")]);
         let mut suspect = listing(NOW, vec![]);
         suspect.unconfirmed.insert("+14155550102".into());
+        let mut held = listing(NOW, vec![]);
+        held.unconfirmed.insert("+14155550102".into());
+        held.hold = Some(crate::controller::decide::snapshot::Held {
+            since: ts(NOW),
+            confirm_after: ts("2026-01-01T01:01:00Z"),
+            changed: false,
+        });
         let down = NotReady {
             reason: reasons::UNREACHABLE,
             message: "refused".into(),
@@ -106,7 +117,7 @@ mod status {
             Option<(bool, &'a str)>,
         );
 
-        let rows: [Row<'_>; 3] = [
+        let rows: [Row<'_>; 4] = [
             (
                 "a list: Ready, consistent",
                 Ok(&ok),
@@ -117,6 +128,12 @@ mod status {
                 "a list lacking numbers held before: Ready, suspect",
                 Ok(&suspect),
                 (true, "AccountReachable"),
+                Some((true, "NumbersMissing")),
+            ),
+            (
+                "a list holding numbers: not Ready, SuspectList",
+                Ok(&held),
+                (false, "SuspectList"),
                 Some((true, "NumbersMissing")),
             ),
             (

@@ -103,7 +103,11 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         Observed::Failed(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
     };
     match decide::hold(&pn, &snapshot, sync) {
-        Some(Hold::Suspect(after)) => return Ok(Action::requeue(after)),
+        Some(Hold::Suspect(after)) => {
+            let status = decide::held(&pn, &snapshot, true, now);
+            io::status::number(&ctx, &pn, status).await?;
+            return Ok(Action::requeue(after));
+        }
         Some(Hold::Gone { deleting: true }) => {
             let why = "the number is no longer in the account";
             io::objects::remove_finalizer(&ctx, &pn, why).await?;
@@ -126,10 +130,18 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         cfg: &ctx.config,
         now,
     };
+    // While the class's list is held, nothing is bought, released or assigned (the account
+    // may not be the one the numbers are in); numbers it shows are still mirrored.
+    let held = snapshot.hold.is_some();
     let (mut status, requeue, note) = match decide::plan(&pn, &seen) {
         Plan::Buy if deleting => {
             io::objects::remove_finalizer(&ctx, &pn, "nothing was bought").await?;
             return Ok(Action::await_change());
+        }
+        Plan::Buy if held => {
+            let status = decide::held(&pn, &snapshot, false, now);
+            io::status::number(&ctx, &pn, status).await?;
+            return Ok(Action::requeue(sync));
         }
         Plan::Buy => {
             // Gates fail closed: a first purchase may decide on an older list, but not while the
@@ -151,7 +163,11 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     }
     let wake = trial_expiry(&ctx, &pn, &class, &mut status, now).await;
     let requeue = wake.map_or(requeue, |w| requeue.min(w));
-    let end = act(&ctx, &pn, (&class, &account), link, &mut status, now).await;
+    let end = if held {
+        Ok(None)
+    } else {
+        act(&ctx, &pn, (&class, &account), link, &mut status, now).await
+    };
     let end = end.map(|e| e.unwrap_or_else(|| End::write(Action::requeue(requeue))));
     finish(&ctx, &pn, status, end).await
 }
