@@ -163,7 +163,8 @@ impl Bench {
             .create(&PostParams::default(), &ns)
             .await?;
         let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "talkturo", "namespace": NAMESPACE},
+            "metadata": {"name": "talkturo", "namespace": NAMESPACE,
+                "labels": {crate::api::API_KEY_LABEL: "true"}},
             "stringData": {"apiKey": "tk_demo_token"}}))?;
         Api::<Secret>::namespaced(client.clone(), NAMESPACE)
             .create(&PostParams::default(), &secret)

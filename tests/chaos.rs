@@ -31,7 +31,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use support::OperatorProcess;
 use support::operator::{Fixture, claim_condition};
-use talkturo_operator::api::v1alpha1::{ClaimPhase, ManagementPolicy};
+use talkturo_operator::api::v1alpha1::{ClaimPhase, ManagementPolicy, NumberPhase};
 use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
 
 const BUDGET: &str = "9.00";
@@ -111,7 +111,8 @@ async fn wait_active(op: &Operator) -> Duration {
 /// A hostile answer and the operation it distorts.
 fn hostile(rng: &mut ChaCha8Rng) -> (Op, FaultAction) {
     let anywhere = [Op::Search, Op::Purchase, Op::List][rng.random_range(0..3)];
-    match rng.random_range(0..9) {
+    match rng.random_range(0..10) {
+        9 => (Op::List, FaultAction::ForeignList),
         0 => (Op::Purchase, FaultAction::MismatchedPurchase),
         1 => (Op::List, FaultAction::EmptyList),
         2 => (Op::List, FaultAction::MalformedNumbers),
@@ -194,6 +195,10 @@ struct Tally {
     max_rss_kib: u64,
     exits: Vec<String>,
     recoveries: Vec<Duration>,
+    /// Rounds whose lists were all empty, or another account's, for two sync intervals.
+    long_holds: usize,
+    /// PhoneNumbers marked Lost at the end whose number the account owns.
+    false_lost: usize,
 }
 
 impl Tally {
@@ -236,6 +241,7 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
     let mut tally = Tally::default();
     let run_started = Instant::now();
     for round in 0..rounds {
+        long_hold(&f, round, &mut tally).await;
         chaos_round(env, &f, &mut rng, &mut tally, &mut op).await;
         if round == rounds / 2 {
             eprintln!("chaos: restarting the API server");
@@ -264,6 +270,7 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
     let settle_secs = started.elapsed().as_secs_f64();
     tally.observe(&mut op, "at the end");
     let panics = process_violations(&op, &mut tally, &mut violations);
+    tally.false_lost = false_lost(&seen(&f), &f.class_numbers().await).len();
     let report = report(&f, (seed, rounds), &mut tally, &injected, panics).with(
         chaos_secs,
         settle_secs,
@@ -283,6 +290,25 @@ async fn claims_survive_faults_kills_and_an_api_server_restart() {
         violations.join("\n"),
         op.process.log.display()
     );
+}
+
+/// In the second round an empty list, in the third another account's list, for every list
+/// call over two sync intervals (claims are created meanwhile): the class holds, and nothing
+/// may be marked Lost (checked at the end: the simulator never loses a number).
+async fn long_hold(f: &Fixture, round: usize, tally: &mut Tally) {
+    let action = match round {
+        1 => FaultAction::EmptyList,
+        2 => FaultAction::ForeignList,
+        _ => return,
+    };
+    eprintln!("chaos: every list answers {action:?} for two sync intervals");
+    f.sim
+        .sim
+        .set_faults(vec![FaultRule::on(Op::List, action, None)]);
+    let mut rng = ChaCha8Rng::seed_from_u64(round as u64);
+    churn(f, &mut rng, tally).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    tally.long_holds += 1;
 }
 
 /// One round: faults for the round, claims created, deleted and moved, a pause, and maybe the
@@ -436,6 +462,8 @@ fn report(
         "releases": f.sim.sim.world().releases(),
         "purchaseCalls": f.sim.sim.calls(Op::Purchase),
         "recoveryMs": {"median": ms(recoveries.get(recoveries.len() / 2)), "max": ms(recoveries.last())},
+        "longHolds": tally.long_holds,
+        "falseLost": tally.false_lost,
     }))
 }
 
@@ -478,7 +506,20 @@ async fn check(f: &Fixture, live: &BTreeSet<String>) -> Vec<String> {
     settled_numbers(&numbers, live, &mut v);
     settled_claims(&claims, &mut v);
     assistants_and_budget(&seen, &claims, &mut v);
+    for n in false_lost(&seen, &numbers) {
+        v.push(format!("{n} is marked Lost, but the account owns it"));
+    }
     v
+}
+
+/// PhoneNumbers marked Lost whose number the account owns (the simulator never loses one).
+fn false_lost(seen: &Seen, numbers: &Numbers) -> Vec<String> {
+    numbers
+        .iter()
+        .filter(|n| n.status.as_ref().and_then(|s| s.phase) == Some(NumberPhase::Lost))
+        .filter(|n| seen.owned.contains(&n.spec.number))
+        .map(|n| n.spec.number.clone())
+        .collect()
 }
 
 /// The account as the simulator holds it now.

@@ -353,19 +353,26 @@ async fn an_empty_list_spends_forgets_and_deletes_nothing() {
         .delete("a", &DeleteParams::default())
         .await
         .unwrap();
+    // The class is held (Ready=False SuspectList): nothing is bought for it.
     f.wait_claim("d", T, |c| {
-        claim_condition(c, "Ready").is_some_and(|r| r.1 == "BudgetExceeded")
+        claim_condition(c, "Ready")
+            .is_some_and(|r| r.1 == "ClassNotReady" && r.2.contains("SuspectList"))
     })
     .await;
-    // Lists keep coming back empty past the confirmation window: the numbers are Lost now,
-    // and still count against the budget; none is deleted, bought or released.
+    // Lists keep coming back empty: the numbers are held (not Lost, still counted against the
+    // budget); none is deleted, bought or released.
     tokio::time::sleep(SETTLE).await;
     for name in &names {
         let pn = f.numbers().get_opt(name).await.unwrap();
         assert!(pn.is_some(), "PhoneNumber {name} was deleted");
+        assert_ne!(
+            phase(&pn.unwrap()),
+            Some(NumberPhase::Lost),
+            "{name} held, not Lost"
+        );
     }
     let c = f.claims().get("d").await.unwrap();
-    assert_eq!(claim_condition(&c, "Ready").unwrap().1, "BudgetExceeded");
+    assert_eq!(claim_condition(&c, "Ready").unwrap().1, "ClassNotReady");
     let world = f.sim.sim.world();
     assert_eq!((world.purchases(), world.releases()), (3, 0));
 }

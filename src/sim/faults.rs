@@ -45,6 +45,10 @@ pub enum FaultAction {
     MisreportedPurchase,
     /// List: answer no numbers (`count` 0) whatever the account holds.
     EmptyList,
+    /// List: answer another account's list: two numbers this account does not own
+    /// (`+15550100001`, `+15550100002`) and none of its own, as a proxy answering for the wrong
+    /// team would.
+    ForeignList,
     /// List: answer every number without its leading `+`.
     MalformedNumbers,
     /// List: answer the first number a second time, under another id.
@@ -86,6 +90,7 @@ impl FaultAction {
             FaultAction::MismatchedPurchase => "mismatched_purchase".into(),
             FaultAction::MisreportedPurchase => "misreported_purchase".into(),
             FaultAction::EmptyList => "empty_list".into(),
+            FaultAction::ForeignList => "foreign_list".into(),
             FaultAction::MalformedNumbers => "malformed_numbers".into(),
             FaultAction::DuplicateIds => "duplicate_ids".into(),
             FaultAction::UnpricedOffers => "unpriced_offers".into(),

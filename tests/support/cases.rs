@@ -196,6 +196,21 @@ fn invalid_classes_and_numbers() -> Vec<Case> {
             "apiBaseUrl must be https://",
         ),
         cel(
+            "class URL with user:password",
+            class(json!({"apiBaseUrl": "https://user:pw@app.talkturo.com"})),
+            "apiBaseUrl must not contain user:password; the key comes from apiKeySecretRef",
+        ),
+        cel(
+            "class URL with user:password in clear text: the credentials are the reason given",
+            class(json!({"apiBaseUrl": "http://user:pw@127.0.0.1:8080"})),
+            "apiBaseUrl must not contain user:password",
+        ),
+        pattern(
+            "class lostConfirmation not a duration",
+            class(json!({"lostConfirmation": "an hour"})),
+            "spec.lostConfirmation",
+        ),
+        cel(
             "class sync interval 1s",
             class(json!({"syncInterval": "1s"})),
             "must be at least 5s",

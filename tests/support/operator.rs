@@ -110,7 +110,7 @@ impl Fixture {
         };
         sim(&mut c);
         let sim = SimServer::start(c).await.unwrap();
-        let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "talkturo", "namespace": ns}, "stringData": {"apiKey": "tk_demo_token"}})).unwrap();
+        let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "talkturo", "namespace": ns, "labels": {"telephony.talkturo.ai/api-key": "true"}}, "stringData": {"apiKey": "tk_demo_token"}})).unwrap();
         Api::<Secret>::namespaced(client.clone(), &ns)
             .create(&PostParams::default(), &secret)
             .await

@@ -12,8 +12,8 @@ use kube::runtime::reflector::ObjectRef;
 use super::{
     ATTEMPT_MEMORY, Account, Held, Known, LIST_PACING, ListResult, Snapshot, Waiting, lock,
 };
-use crate::controller::decide::snapshot::judge;
 use crate::api::v1alpha1::phone_number_name;
+use crate::controller::decide::snapshot::judge;
 use crate::talkturo::{self, NumberRecord};
 
 impl Account {
@@ -184,17 +184,19 @@ impl Account {
         }
     }
 
-    /// Wakes the PhoneNumbers whose record appeared, changed or disappeared.
+    /// Wakes the PhoneNumbers whose record appeared, changed or disappeared, and those a hold
+    /// took or let go.
     fn notify_changes(&self, old: Option<&Snapshot>, new: &Snapshot) {
-        let empty = BTreeMap::new();
-        let old = old.map_or(&empty, |s| &s.records);
+        let (empty, none) = (BTreeMap::new(), BTreeSet::new());
+        let (held, old) = old.map_or((&none, &empty), |s| (&s.unconfirmed, &s.records));
         let changed = new
             .records
             .iter()
             .filter(|(n, r)| old.get(*n) != Some(r))
             .map(|(n, _)| n);
         let gone = old.keys().filter(|n| !new.records.contains_key(*n));
-        for number in changed.chain(gone) {
+        let hold = new.unconfirmed.symmetric_difference(held);
+        for number in changed.chain(gone).chain(hold) {
             let _ = self
                 .changed
                 .unbounded_send(ObjectRef::new(&phone_number_name(number)));

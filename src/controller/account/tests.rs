@@ -74,7 +74,11 @@ fn policy(window_secs: u64) -> HoldPolicy {
     }
 }
 
-fn held(started_at: Timestamp, records: &[&str], judged: (BTreeSet<String>, Option<Held>)) -> Snapshot {
+fn held(
+    started_at: Timestamp,
+    records: &[&str],
+    judged: (BTreeSet<String>, Option<Held>),
+) -> Snapshot {
     Snapshot {
         started_at,
         records: listing(records),
@@ -97,7 +101,10 @@ fn a_suspect_lists_absences_are_held_for_the_window_then_confirmed() {
     // Empty while four were listed: suspect, nothing decided; the hold starts then.
     let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
     assert_eq!(empty.0.len(), 4);
-    assert_eq!(empty.1.map(|h| (h.since, h.confirm_after)), Some((at(10), at(70))));
+    assert_eq!(
+        empty.1.map(|h| (h.since, h.confirm_after)),
+        Some((at(10), at(70)))
+    );
     let snapshot = held(at(10), &[], empty);
     // One comes back; the others stay held until a list 60 s after the hold started.
     let later = a.judge(Some(&snapshot), &listing(&all[..1]), &[], at(40));
@@ -125,7 +132,11 @@ fn an_admin_confirms_the_hold_it_names_and_no_other() {
         ..policy(3600)
     });
     let empty = a.judge(Some(&full), &BTreeMap::new(), &[], at(10));
-    assert_eq!(empty.0.len(), 3, "a confirmation of another hold confirms nothing");
+    assert_eq!(
+        empty.0.len(),
+        3,
+        "a confirmation of another hold confirms nothing"
+    );
     let snapshot = held(at(10), &[], empty);
     a.set_hold_policy(HoldPolicy {
         confirmed: Some(at(10)),
@@ -155,7 +166,11 @@ fn after_the_account_changed_one_missing_number_is_held_and_a_restart_continues_
     assert_eq!(missing.into_iter().collect::<Vec<_>>(), ["+14155550102"]);
     let hold = hold.unwrap();
     assert!(hold.changed);
-    assert_eq!(hold.since, at(-100), "the hold an earlier process recorded goes on");
+    assert_eq!(
+        hold.since,
+        at(-100),
+        "the hold an earlier process recorded goes on"
+    );
     // Unchanged, the same single absence is decided at once.
     let b = account();
     assert!(b.judge(None, &other, &numbers, at(0)).0.is_empty());

@@ -15,8 +15,8 @@ use super::snapshot::{PlanState, Snapshot};
 use super::time::now_time;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{
-    AccountIdentity, AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass, PhoneNumberClassStatus,
-    phone_number_name,
+    AccountIdentity, AccountStatus, ClassTotals, NumberPhase, PhoneNumber, PhoneNumberClass,
+    PhoneNumberClassStatus, phone_number_name,
 };
 use crate::talkturo;
 
@@ -43,8 +43,9 @@ pub fn insecure_url(spec: &crate::api::v1alpha1::PhoneNumberClassSpec) -> Option
     if !url.username().is_empty() || url.password().is_some() {
         return Some(NotReady {
             reason: reasons::INVALID_SPEC,
-            message: "apiBaseUrl must not contain user:password; the key comes from apiKeySecretRef"
-                .to_owned(),
+            message:
+                "apiBaseUrl must not contain user:password; the key comes from apiKeySecretRef"
+                    .to_owned(),
         });
     }
     let loopback = match url.host()? {

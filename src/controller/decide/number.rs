@@ -83,7 +83,12 @@ pub fn hold(pn: &PhoneNumber, snapshot: &Snapshot, sync: Duration) -> Option<Hol
 /// The status of a number while its class's account list is held (`snapshot.hold`): `Synced`
 /// False with the hold's reason; nothing else changes. `missing`: the list lacks this number
 /// (else it is only kept from buying, releasing and assigning while the hold stands).
-pub fn held(pn: &PhoneNumber, snapshot: &Snapshot, missing: bool, now: Timestamp) -> PhoneNumberStatus {
+pub fn held(
+    pn: &PhoneNumber,
+    snapshot: &Snapshot,
+    missing: bool,
+    now: Timestamp,
+) -> PhoneNumberStatus {
     let reason = snapshot
         .hold
         .as_ref()

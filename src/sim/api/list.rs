@@ -74,6 +74,7 @@ fn is_list_distortion(a: &FaultAction) -> bool {
     matches!(
         a,
         FaultAction::EmptyList
+            | FaultAction::ForeignList
             | FaultAction::MalformedNumbers
             | FaultAction::DuplicateIds
             | FaultAction::EndlessList
@@ -91,6 +92,15 @@ fn distort_list(action: &FaultAction, mut numbers: Vec<Value>, count: usize) -> 
     };
     match action {
         FaultAction::EmptyList => (Vec::new(), 0),
+        FaultAction::ForeignList => {
+            let foreign: Vec<Value> = (1..=2)
+                .map(|i| {
+                    json!({"id": format!("pn_foreign_{i}"), "phone_number": format!("+1555010000{i}"),
+                        "status": "active", "provider": "twilio", "is_trial": false})
+                })
+                .collect();
+            (foreign, 2)
+        }
         FaultAction::MalformedNumbers => {
             for r in &mut numbers {
                 let key = number_key(r);

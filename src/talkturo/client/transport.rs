@@ -211,11 +211,8 @@ pub(super) fn transport_error(op: Operation, e: reqwest::Error, after: Duration)
         Error::Timeout { op, after }
     } else if e.is_connect() && not_tls(&e) {
         let server = e.url().map_or_else(String::new, |u| {
-            format!(
-                "{}://{}",
-                u.scheme(),
-                u.host_str().unwrap_or_default()
-            ) + &u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default())
+                + &u.port().map(|p| format!(":{p}")).unwrap_or_default()
         });
         Error::NotTls { op, server }
     } else if e.is_connect() {
@@ -227,18 +224,15 @@ pub(super) fn transport_error(op: Operation, e: reqwest::Error, after: Duration)
 
 /// Whether a failed connection is a TLS handshake answered by something that is not TLS: rustls
 /// reads a first byte that is no TLS record type (`InvalidContentType`), as from a plain-HTTP
-/// server's `HTTP/1.1 400` answer.
+/// server's `HTTP/1.1 400` answer. The rustls error reaches us boxed inside an `io::Error` (whose
+/// `source` skips it), so it is found by its own text where it cannot be downcast.
 fn not_tls(e: &reqwest::Error) -> bool {
+    let invalid = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+    let text = invalid.to_string();
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(cause) = next {
-        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(rustls::Error::InvalidMessage(m)) = tls {
-            return matches!(m, rustls::InvalidMessage::InvalidContentType);
+        if cause.downcast_ref::<rustls::Error>() == Some(&invalid) || cause.to_string() == text {
+            return true;
         }
         next = cause.source();
     }

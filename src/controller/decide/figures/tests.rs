@@ -66,7 +66,10 @@ fn figures_count_cost_trials_and_unsettled_purchases() {
         now,
         Duration::from_secs(600),
     );
-    assert_eq!(f.monthly_cost, 12.15, "the Lost number's price still counts");
+    assert_eq!(
+        f.monthly_cost, 12.15,
+        "the Lost number's price still counts"
+    );
     assert_eq!(f.unpriced, 1, "the managed number without a price");
     assert_eq!(f.budget, Some(10.0));
     assert_eq!(f.trials_expiring, 1, "only the one inside warnBefore");

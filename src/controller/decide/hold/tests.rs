@@ -26,7 +26,11 @@ fn a_key_fingerprint_tells_keys_apart_and_never_shows_the_key() {
     let a = key_fingerprint("tk_secret_one");
     assert!(a.starts_with("sha256:") && a.len() == 7 + 16, "{a}");
     assert!(!a.contains("secret"));
-    assert_eq!(a, key_fingerprint("tk_secret_one"), "stable across processes");
+    assert_eq!(
+        a,
+        key_fingerprint("tk_secret_one"),
+        "stable across processes"
+    );
     assert_ne!(a, key_fingerprint("tk_secret_two"));
 }
 
@@ -35,7 +39,10 @@ fn urls_are_shown_without_user_information_query_or_fragment() {
     for (url, shown) in [
         ("https://app.talkturo.com", "https://app.talkturo.com"),
         ("https://app.talkturo.com/", "https://app.talkturo.com"),
-        ("https://u:pw@app.talkturo.com/x?k=v#f", "https://app.talkturo.com/x"),
+        (
+            "https://u:pw@app.talkturo.com/x?k=v#f",
+            "https://app.talkturo.com/x",
+        ),
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
         ("not a url", "(an unreadable URL)"),
     ] {
@@ -71,8 +78,22 @@ fn the_policy_reads_a_recorded_hold_a_changed_account_and_a_confirmation() {
     let same = current("https://app.talkturo.com", "sha256:00");
     let p = policy(&c, &same, Duration::from_secs(5));
     assert!(!p.changed && p.since.is_none() && p.confirmed.is_none());
-    assert!(policy(&c, &current("https://staging.example", "sha256:00"), Duration::ZERO).changed);
-    assert!(policy(&c, &current("https://app.talkturo.com", "sha256:11"), Duration::ZERO).changed);
+    assert!(
+        policy(
+            &c,
+            &current("https://staging.example", "sha256:00"),
+            Duration::ZERO
+        )
+        .changed
+    );
+    assert!(
+        policy(
+            &c,
+            &current("https://app.talkturo.com", "sha256:11"),
+            Duration::ZERO
+        )
+        .changed
+    );
     // Nothing recorded yet (a class from before identities were recorded): not a change.
     let fresh = class(json!({}), json!({}));
     assert!(!policy(&fresh, &same, Duration::ZERO).changed);
@@ -83,7 +104,11 @@ fn the_policy_reads_a_recorded_hold_a_changed_account_and_a_confirmation() {
             "confirmAfter": "2027-01-15T09:00:00Z", "confirmWith": "2027-01-15T08:00:00Z"}}),
     );
     held.metadata.annotations = Some(
-        [(CONFIRM_LOST_ANNOTATION.to_owned(), "2027-01-15T08:00:00Z".to_owned())].into(),
+        [(
+            CONFIRM_LOST_ANNOTATION.to_owned(),
+            "2027-01-15T08:00:00Z".to_owned(),
+        )]
+        .into(),
     );
     let p = policy(&held, &same, Duration::ZERO);
     let since = "2027-01-15T08:00:00Z".parse::<Timestamp>().ok();
@@ -94,7 +119,10 @@ fn snapshot(missing: &[&str], hold: Option<Held>) -> Snapshot {
     Snapshot {
         started_at: at(0),
         records: Default::default(),
-        unconfirmed: missing.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>(),
+        unconfirmed: missing
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<BTreeSet<_>>(),
         hold,
     }
 }
@@ -107,7 +135,12 @@ fn a_held_list_says_how_many_which_until_when_and_how_to_confirm() {
         changed: false,
     };
     let s = snapshot(
-        &["+14155550101", "+14155550102", "+14155550103", "+14155550104"],
+        &[
+            "+14155550101",
+            "+14155550102",
+            "+14155550103",
+            "+14155550104",
+        ],
         Some(held),
     );
     let hold = status(&s).unwrap_or_else(|| unreachable!());
@@ -122,7 +155,10 @@ fn a_held_list_says_how_many_which_until_when_and_how_to_confirm() {
         "lacks 4 numbers",
         "+14155550101, +14155550102, +14155550103, …",
         &at(3600).to_string(),
-        &format!("kubectl annotate pnclass c {CONFIRM_LOST_ANNOTATION}={}", at(0)),
+        &format!(
+            "kubectl annotate pnclass c {CONFIRM_LOST_ANNOTATION}={}",
+            at(0)
+        ),
     ] {
         assert!(d.message.contains(part), "{part}: {}", d.message);
     }
@@ -151,13 +187,18 @@ fn an_account_change_names_the_old_and_new_url_without_credentials() {
     let d = ready(&c, &hold, Some(&recorded));
     assert_eq!(d.reason, reasons::ACCOUNT_CHANGED);
     assert!(
-        d.message
-            .contains("apiBaseUrl changed from https://app.talkturo.com to https://staging.example/api"),
+        d.message.contains(
+            "apiBaseUrl changed from https://app.talkturo.com to https://staging.example/api"
+        ),
         "{}",
         d.message
     );
     assert!(!d.message.contains("token=x"));
     let same_url = class(json!({}), json!(null));
     let d = ready(&same_url, &hold, Some(&recorded));
-    assert!(d.message.contains("the API key changed (was sha256:00)"), "{}", d.message);
+    assert!(
+        d.message.contains("the API key changed (was sha256:00)"),
+        "{}",
+        d.message
+    );
 }

@@ -102,22 +102,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
         Observed::Later(action) => return Ok(action),
         Observed::Failed(e) => return Err(sync_failed(&ctx, &pn, e, now).await),
     };
-    match decide::hold(&pn, &snapshot, sync) {
-        Some(Hold::Suspect(after)) => {
-            let status = decide::held(&pn, &snapshot, true, now);
-            io::status::number(&ctx, &pn, status).await?;
-            return Ok(Action::requeue(after));
-        }
-        Some(Hold::Gone { deleting: true }) => {
-            let why = "the number is no longer in the account";
-            io::objects::remove_finalizer(&ctx, &pn, why).await?;
-            return Ok(Action::await_change());
-        }
-        Some(Hold::Gone { deleting: false }) => {
-            io::objects::delete(&ctx, &pn.name_any(), "deleting a released PhoneNumber").await?;
-            return Ok(Action::await_change());
-        }
-        None => {}
+    if let Some(action) = held_back(&ctx, &pn, &snapshot, sync, now).await? {
+        return Ok(action);
     }
     let link = claim_link(&pn, &ctx);
     let seen = Seen {
@@ -170,6 +156,34 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     };
     let end = end.map(|e| e.unwrap_or_else(|| End::write(Action::requeue(requeue))));
     finish(&ctx, &pn, status, end).await
+}
+
+/// A number held back from the plan (`decide::number::hold`): held by its class's hold (its
+/// status says so), or gone after a release or with its object being deleted.
+async fn held_back(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    snapshot: &Snapshot,
+    sync: Duration,
+    now: Timestamp,
+) -> Result<Option<Action>, Error> {
+    match decide::hold(pn, snapshot, sync) {
+        Some(Hold::Suspect(after)) => {
+            let status = decide::held(pn, snapshot, true, now);
+            io::status::number(ctx, pn, status).await?;
+            Ok(Some(Action::requeue(after)))
+        }
+        Some(Hold::Gone { deleting: true }) => {
+            let why = "the number is no longer in the account";
+            io::objects::remove_finalizer(ctx, pn, why).await?;
+            Ok(Some(Action::await_change()))
+        }
+        Some(Hold::Gone { deleting: false }) => {
+            io::objects::delete(ctx, &pn.name_any(), "deleting a released PhoneNumber").await?;
+            Ok(Some(Action::await_change()))
+        }
+        None => Ok(None),
+    }
 }
 
 /// After the plan: a trial released on expiry, the assignment, a release of a number whose
