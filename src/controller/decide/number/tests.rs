@@ -646,3 +646,30 @@ fn the_reason_of_a_class_that_is_not_ready_is_kept_when_it_is_one_the_number_kno
         assert_eq!(class_reason(reason), want, "{reason}");
     }
 }
+
+#[test]
+fn a_held_number_says_so_with_the_hold_s_reason_and_keeps_everything_else() {
+    use crate::controller::decide::snapshot::Held;
+    use crate::controller::fixtures::{NOW as FIX_NOW, listing, ts};
+    let pn = PhoneNumber::test().owned("pn_1").build();
+    for (changed, reason) in [(false, "SuspectList"), (true, "AccountChanged")] {
+        let mut snapshot = listing(FIX_NOW, vec![]);
+        snapshot.unconfirmed.insert(pn.spec.number.clone());
+        snapshot.hold = Some(Held {
+            since: ts(FIX_NOW),
+            confirm_after: ts(FIX_NOW),
+            changed,
+        });
+        for missing in [true, false] {
+            let st = held(&pn, &snapshot, missing, ts(FIX_NOW));
+            let synced = conditions::find(&st.conditions, types::SYNCED);
+            assert_eq!(
+                synced.map(|c| (c.status.as_str(), c.reason.as_str())),
+                Some(("False", reason)),
+                "changed {changed}, missing {missing}"
+            );
+            let before = pn.status.clone().unwrap_or_default();
+            assert_eq!((st.phase, st.id.clone()), (before.phase, before.id), "nothing else");
+        }
+    }
+}
