@@ -669,7 +669,11 @@ fn a_held_number_says_so_with_the_hold_s_reason_and_keeps_everything_else() {
                 "changed {changed}, missing {missing}"
             );
             let before = pn.status.clone().unwrap_or_default();
-            assert_eq!((st.phase, st.id.clone()), (before.phase, before.id), "nothing else");
+            assert_eq!(
+                (st.phase, st.id.clone()),
+                (before.phase, before.id),
+                "nothing else"
+            );
         }
     }
 }
