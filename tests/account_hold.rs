@@ -67,19 +67,6 @@ async fn bound_claims(f: &Fixture, names: &[&str]) -> Vec<String> {
     numbers
 }
 
-/// The class once it counts `numbers` owned numbers: its `monthlyCost`.
-async fn monthly_cost(f: &Fixture, numbers: i32) -> String {
-    let class = f
-        .wait_class(T, |c| {
-            c.status
-                .as_ref()
-                .and_then(|s| s.totals.as_ref())
-                .is_some_and(|t| t.numbers == numbers)
-        })
-        .await;
-    class.status.unwrap().totals.unwrap().monthly_cost
-}
-
 /// Waits for the class's Ready to say `reason`; the class.
 async fn class_says(f: &Fixture, reason: &str) -> PhoneNumberClass {
     f.wait_class(T, |c| class_ready(c).is_some_and(|r| r.1 == reason))
@@ -156,7 +143,7 @@ async fn an_empty_list_for_three_intervals_holds_everything_until_an_admin_confi
     let Some(env) = env() else { return };
     let f = Fixture::new(env, "hold-empty", |_| {}, json!({})).await;
     let numbers = bound_claims(&f, &["a", "b", "c"]).await;
-    let cost = monthly_cost(&f, 3).await;
+    let cost = f.monthly_cost(3).await;
     f.sim
         .sim
         .set_faults(vec![FaultRule::on(Op::List, FaultAction::EmptyList, None)]);
@@ -271,7 +258,7 @@ async fn a_class_re_pointed_at_another_account_holds_and_re_pointed_back_settles
     let Some(env) = env() else { return };
     let f = Fixture::new(env, "hold-repoint", |_| {}, json!({})).await;
     let numbers = bound_claims(&f, &["a", "b"]).await;
-    let cost = monthly_cost(&f, 2).await;
+    let cost = f.monthly_cost(2).await;
     let other = other_account().await;
     f.patch_class(json!({"apiBaseUrl": other.base_url()})).await;
     let class = class_says(&f, "AccountChanged").await;

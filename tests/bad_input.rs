@@ -232,6 +232,11 @@ fn class_cases() -> Vec<(&'static str, Setup, Expect)> {
             class("SecretKeyMissing"),
         ),
         (
+            "API key Secret not labelled telephony.talkturo.ai/api-key",
+            unmarked_case("b-unmarked"),
+            class("SecretNotMarked"),
+        ),
+        (
             "wrong API token",
             secret_case("b-token", json!({"apiKey": "tk_wrong"})),
             class("Unauthorized"),
@@ -386,14 +391,29 @@ fn more_claim_cases() -> Vec<(&'static str, Setup, Expect)> {
 
 /// A fixture whose Secret holds `data` (as stringData) instead of the right key.
 fn secret_case(prefix: &'static str, data: Value) -> Setup {
+    changed_secret_case(prefix, move |s| {
+        // Replace the whole data map (a JSON merge patch would keep the good key).
+        s.data = None;
+        s.string_data = Some(serde_json::from_value(data).unwrap());
+    })
+}
+
+/// A fixture whose Secret lost its `telephony.talkturo.ai/api-key` label.
+fn unmarked_case(prefix: &'static str) -> Setup {
+    changed_secret_case(prefix, |s| s.metadata.labels = None)
+}
+
+/// A fixture whose Secret is changed by `change`.
+fn changed_secret_case(
+    prefix: &'static str,
+    change: impl FnOnce(&mut Secret) + Send + 'static,
+) -> Setup {
     Box::new(move |env| {
         Box::pin(async move {
             let f = Fixture::new(env, prefix, |_| {}, json!({})).await;
-            // Replace the whole data map (a JSON merge patch would keep the good key).
             let secrets: Api<Secret> = Api::namespaced(f.client.clone(), &f.ns);
             let mut s = secrets.get("talkturo").await.unwrap();
-            s.data = None;
-            s.string_data = Some(serde_json::from_value(data).unwrap());
+            change(&mut s);
             secrets
                 .replace("talkturo", &Default::default(), &s)
                 .await

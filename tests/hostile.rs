@@ -100,19 +100,6 @@ async fn unpriced_first(f: &Fixture) -> Vec<talkturo_operator::talkturo::Availab
     f.talkturo().search(&filters).await.unwrap().numbers
 }
 
-/// The class's `monthlyCost` once it counts `numbers` numbers.
-async fn monthly_cost_of(f: &Fixture, numbers: i32) -> String {
-    let class = f
-        .wait_class(T, |c| {
-            c.status
-                .as_ref()
-                .and_then(|s| s.totals.as_ref())
-                .is_some_and(|t| t.numbers == numbers)
-        })
-        .await;
-    class.status.unwrap().totals.unwrap().monthly_cost
-}
-
 /// A fixture whose claim `line` is bound and Ready; the claim.
 async fn one_line(env: &'static TestEnv, prefix: &str) -> (Fixture, PhoneNumberClaim) {
     let f = Fixture::new(env, prefix, |_| {}, json!({})).await;
@@ -253,7 +240,7 @@ async fn an_unpriced_offer_is_not_chosen_over_priced_ones() {
     assert_ne!(st.number.as_deref(), Some(unpriced.as_str()));
     let price: rust_decimal::Decimal = st.monthly_price.unwrap().parse().unwrap();
     assert!(price > rust_decimal::Decimal::ZERO);
-    let cost = monthly_cost_of(&f, 1).await;
+    let cost = f.monthly_cost(1).await;
     assert_eq!(cost, format!("{price:.2}"));
 }
 
@@ -325,7 +312,7 @@ async fn an_empty_list_spends_forgets_and_deletes_nothing() {
     for c in claims {
         f.wait_claim(c, T, ready).await;
     }
-    let spent = monthly_cost_of(&f, 3).await;
+    let spent = f.monthly_cost(3).await;
     f.patch_class(json!({"monthlyBudget": spent})).await;
     let names: Vec<String> = numbers_of(&f, &claims)
         .await

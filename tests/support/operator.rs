@@ -333,6 +333,23 @@ impl Fixture {
             .unwrap();
     }
 
+    /// The class's `monthlyCost` once it counts `numbers` owned numbers.
+    pub async fn monthly_cost(&self, numbers: i32) -> String {
+        let class = self
+            .wait_class(Duration::from_secs(60), |c| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.totals.as_ref())
+                    .is_some_and(|t| t.numbers == numbers)
+            })
+            .await;
+        class
+            .status
+            .and_then(|s| s.totals)
+            .map(|t| t.monthly_cost)
+            .unwrap_or_default()
+    }
+
     /// Patches the class spec.
     pub async fn patch_class(&self, spec: Value) {
         self.classes()

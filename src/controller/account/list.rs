@@ -32,11 +32,16 @@ impl Account {
         known.extend(
             numbers
                 .iter()
-                .filter(|k| !k.lost && k.bought.is_none_or(|b| b < started_at))
+                .filter(|k| !k.lost && !k.released && k.bought.is_none_or(|b| b < started_at))
                 .map(|k| k.number.clone()),
         );
         let released = lock(&self.released);
-        known.retain(|n| !released.contains_key(n));
+        let expected: BTreeSet<&String> = numbers
+            .iter()
+            .filter(|k| k.lost || k.released)
+            .map(|k| &k.number)
+            .collect();
+        known.retain(|n| !released.contains_key(n) && !expected.contains(n));
         drop(released);
         let policy = *lock(&self.hold_policy);
         let mut a = lock(&self.absences);

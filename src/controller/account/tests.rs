@@ -152,6 +152,7 @@ fn after_the_account_changed_one_missing_number_is_held_and_a_restart_continues_
         number: n.to_owned(),
         bought: None,
         lost: false,
+        released: false,
     };
     let numbers = [known("+14155550101"), known("+14155550102")];
     let a = account();
@@ -208,6 +209,7 @@ fn a_fresh_process_judges_its_first_list_against_the_phone_numbers() {
         number: n.to_owned(),
         bought,
         lost,
+        released: false,
     };
     let numbers = [
         known("+14155550101", None, false),
@@ -345,4 +347,47 @@ fn an_attempt_makes_only_the_object_that_sent_it_look_stale() {
     );
     a.forget_attempt(number);
     assert!(!a.unseen_attempt(number, "uid-1", None), "forgotten");
+}
+
+#[test]
+fn numbers_an_earlier_process_released_are_never_held() {
+    let known = |n: &str, released: bool| Known {
+        number: n.to_owned(),
+        bought: None,
+        lost: false,
+        released,
+    };
+    // Four numbers, three of them released by a process that was then killed (their
+    // PhoneNumbers still say Released or Releasing): their absence is expected, one of four
+    // missing is decided at once.
+    let numbers = [
+        known("+14155550101", false),
+        known("+14155550102", true),
+        known("+14155550103", true),
+        known("+14155550104", true),
+    ];
+    let a = account();
+    let (held, hold) = a.judge(None, &listing(&["+14155550101"]), &numbers, at(0));
+    assert!(held.is_empty() && hold.is_none(), "{held:?}");
+    // Already held (the same process saw them before the release was recorded): let go.
+    let b = account();
+    let unreleased = numbers.clone().map(|k| Known {
+        released: false,
+        ..k
+    });
+    let (held, _) = b.judge(None, &BTreeMap::new(), &unreleased, at(0));
+    assert_eq!(held.len(), 4);
+    let previous = Snapshot {
+        started_at: at(0),
+        records: BTreeMap::new(),
+        unconfirmed: held,
+        hold: None,
+    };
+    let (held, _) = b.judge(
+        Some(&previous),
+        &listing(&["+14155550101"]),
+        &numbers,
+        at(5),
+    );
+    assert!(held.is_empty(), "{held:?}");
 }

@@ -65,9 +65,6 @@ pub enum Hold {
 
 /// Whether `pn` is held back from the plan (see [`Hold`]).
 pub fn hold(pn: &PhoneNumber, snapshot: &Snapshot, sync: Duration) -> Option<Hold> {
-    if snapshot.unconfirmed.contains(&pn.spec.number) {
-        return Some(Hold::Suspect(sync));
-    }
     let owned = pn.status.as_ref().is_some_and(|s| s.id.is_some());
     let in_account = snapshot.records.contains_key(&pn.spec.number);
     let deleting = pn.metadata.deletion_timestamp.is_some();
@@ -75,9 +72,16 @@ pub fn hold(pn: &PhoneNumber, snapshot: &Snapshot, sync: Duration) -> Option<Hol
     // still be billed, so it stays, Lost, until an admin deletes its PhoneNumber. A released
     // one may still be seen here before its deletion is (an onExpiry release keeps its claim),
     // or with only its intent recorded (the process stopped between the release and its status
-    // write): it is deleted again, never reported lost.
+    // write): it is deleted again, never reported lost, whatever a hold says.
     let released = pn.status.as_ref().is_some_and(released_by_us);
-    (owned && !in_account && (deleting || released)).then_some(Hold::Gone { deleting })
+    if owned && !in_account && released {
+        return Some(Hold::Gone { deleting });
+    }
+    // Held: not even a deleted PhoneNumber lets its number go while the account may hold it.
+    if snapshot.unconfirmed.contains(&pn.spec.number) {
+        return Some(Hold::Suspect(sync));
+    }
+    (owned && !in_account && deleting).then_some(Hold::Gone { deleting })
 }
 
 /// The status of a number while its class's account list is held (`snapshot.hold`): `Synced`

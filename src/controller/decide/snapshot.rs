@@ -104,6 +104,8 @@ pub fn judge(
     a.gone.retain(|n| !records.contains_key(n));
     a.pending.retain(|n| !records.contains_key(n));
     known.retain(|n| !a.gone.contains(n));
+    // A held number no longer known (released since, or marked Lost) is no longer held.
+    a.pending.retain(|n| known.contains(n));
     let dropped: Vec<String> = known
         .iter()
         .filter(|n| !records.contains_key(*n) && !a.pending.contains(*n))
@@ -154,6 +156,9 @@ pub struct Known {
     pub bought: Option<Timestamp>,
     /// Marked `Lost`: gone from the account's lists, still counted against the plan.
     pub lost: bool,
+    /// Released by this operator, or about to be (its status says so, whichever process sent
+    /// the release): its absence is expected, never a reason to hold.
+    pub released: bool,
 }
 
 /// The plan as the account last reported it.
