@@ -586,17 +586,11 @@ fn nothing_is_decided_about_a_number_a_suspect_list_lacks_and_a_number_released_
         .owned("pn_1")
         .condition("Ready", false, "Releasing", FIX_NOW)
         .build();
-    let mut held_released = listing(FIX_NOW, vec![]);
-    held_released.unconfirmed.insert("+14155550101".into());
-    let released_held = PhoneNumber::test()
-        .owned("pn_1")
-        .condition("Ready", false, "Released", FIX_NOW)
-        .build();
     let rows: [(&str, PhoneNumber, &Snapshot, Option<Hold>); 9] = [
         (
             "released by this operator, though a hold lacks it too: the object goes",
-            released_held,
-            &held_released,
+            released.clone(),
+            &suspect,
             Some(Hold::Gone { deleting: false }),
         ),
         (
