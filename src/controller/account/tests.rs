@@ -44,13 +44,17 @@ fn offer(number: &str) -> AvailableNumber {
 
 #[test]
 fn a_list_is_suspect_when_it_drops_more_than_a_few_or_all_known_numbers() {
-    assert!(!suspect(0, 0, 0), "nothing known, nothing listed");
-    assert!(suspect(1, 1, 0), "empty while a number is known");
-    assert!(!suspect(1, 1, 1), "one of one gone, another listed");
-    assert!(!suspect(10, 2, 8));
-    assert!(suspect(10, 3, 7), "more than 2");
-    assert!(!suspect(100, 20, 80));
-    assert!(suspect(100, 21, 79), "more than 20 %");
+    assert!(!suspect(0, 0), "nothing known");
+    assert!(
+        suspect(1, 1),
+        "the only number known is missing: empty, or another account's"
+    );
+    assert!(suspect(2, 2), "every number known is missing");
+    assert!(!suspect(3, 2), "two of three gone, one still listed");
+    assert!(!suspect(10, 2));
+    assert!(suspect(10, 3), "more than 2");
+    assert!(!suspect(100, 20));
+    assert!(suspect(100, 21), "more than 20 %");
 }
 
 fn record(number: &str) -> NumberRecord {

@@ -114,7 +114,7 @@ pub fn judge(
     let missing = dropped.len() + a.pending.len();
     let hold = !a.pending.is_empty()
         || (policy.changed && !dropped.is_empty())
-        || suspect(known.len(), missing, records.len());
+        || suspect(known.len(), missing);
     if hold {
         a.pending.extend(dropped);
     } else {
@@ -141,10 +141,11 @@ pub fn judge(
     })
 }
 
-/// Whether a list that lacks `dropped` of the `known` numbers the account held is suspect: it
-/// drops more than max(2, 20 %) of them at once, or is empty while numbers are known.
-pub fn suspect(known: usize, dropped: usize, listed: usize) -> bool {
-    (listed == 0 && known > 0) || dropped > (known / 5).max(2)
+/// Whether a list that lacks `missing` of the `known` numbers the account held is suspect: it
+/// lacks more than max(2, 20 %) of them at once, or every one of them (an empty list, or
+/// another account's: nothing in it is a number the class knows).
+pub fn suspect(known: usize, missing: usize) -> bool {
+    (known > 0 && missing >= known) || missing > (known / 5).max(2)
 }
 
 /// A number a PhoneNumber of the class records as owned (it holds a record id).
