@@ -130,7 +130,7 @@ pub fn desired_status(class: &PhoneNumberClass, o: &Observed) -> PhoneNumberClas
     };
     let desired: Vec<Desired> = [
         Some(ready),
-        suspect(class, o.listed, &prev),
+        suspect(o.listed, &prev),
         Some(plan_limit(o.plan)),
         budget(class, o.numbers),
     ]
@@ -183,11 +183,7 @@ fn ready(class: &PhoneNumberClass, listed: Result<&Snapshot, &NotReady>) -> Desi
 
 /// `SuspectList`: the list lacks too many numbers at once to trust. Without a list, what was
 /// said last stands.
-fn suspect(
-    class: &PhoneNumberClass,
-    listed: Result<&Snapshot, &NotReady>,
-    prev: &PhoneNumberClassStatus,
-) -> Option<Desired> {
+fn suspect(listed: Result<&Snapshot, &NotReady>, prev: &PhoneNumberClassStatus) -> Option<Desired> {
     match (
         listed,
         conditions::find(&prev.conditions, types::SUSPECT_LIST),
@@ -199,7 +195,7 @@ fn suspect(
                 true,
                 reasons::NUMBERS_MISSING,
                 format!(
-                    "the account list lacks {} numbers it held before ({}{}), too many at once (or after the account changed) to trust; they are not marked Lost, released or bought again until lists over {} confirm it, or an admin does (see Ready)",
+                    "the account list lacks {} numbers it held before ({}{}), too many at once (or after the account changed) to trust; they are not marked Lost, released or bought again until lists still lack them at {}, or an admin confirms it (see Ready)",
                     s.unconfirmed.len(),
                     some.join(", "),
                     if s.unconfirmed.len() > some.len() {
@@ -207,7 +203,10 @@ fn suspect(
                     } else {
                         ""
                     },
-                    class.spec.lost_confirmation
+                    s.hold.map_or_else(
+                        || "the end of the hold".to_owned(),
+                        |h| now_time(h.confirm_after).0.to_string()
+                    )
                 ),
             ))
         }
