@@ -301,6 +301,48 @@ async fn a_class_re_pointed_at_another_account_holds_and_re_pointed_back_settles
     nothing_lost(&f, &numbers).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_account_change_marks_the_numbers_lost_and_records_the_new_account() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "hold-confirm", |_| {}, json!({})).await;
+    let numbers = bound_claims(&f, &["a", "b"]).await;
+    let cost = f.monthly_cost(2).await;
+    let before = f.classes().get(&f.class).await.unwrap();
+    let old = before.status.unwrap().account_identity.unwrap();
+    let other = other_account().await;
+    f.patch_class(json!({"apiBaseUrl": other.base_url()})).await;
+    let class = class_says(&f, "AccountChanged").await;
+    let status = class.status.unwrap();
+    assert_eq!(
+        status.account_identity.as_ref(),
+        Some(&old),
+        "kept while held"
+    );
+    annotate_class(&f, CONFIRM, &status.hold.unwrap().confirm_with).await;
+    wait_lost(&f, &numbers).await;
+    let class = f
+        .wait_class(T, |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.hold.is_none() && s.totals.as_ref().is_some_and(|t| t.lost == 2))
+        })
+        .await;
+    let status = class.status.unwrap();
+    let recorded = status.account_identity.unwrap();
+    assert_eq!(
+        recorded.api_base_url,
+        other.base_url().trim_end_matches('/')
+    );
+    assert_eq!(recorded.key_fingerprint, old.key_fingerprint, "same key");
+    assert_eq!(
+        status.totals.unwrap().monthly_cost,
+        cost,
+        "Lost numbers still counted"
+    );
+    let world = f.sim.sim.world();
+    assert_eq!((world.purchases(), world.releases()), (2, 0));
+}
+
 async fn nothing_lost(f: &Fixture, numbers: &[String]) {
     for name in numbers {
         let pn = f.numbers().get(name).await.unwrap();
