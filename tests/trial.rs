@@ -271,3 +271,59 @@ async fn release_on_expiry_releases_the_trial_number() {
         "{on_claim:?}"
     );
 }
+
+/// The claim's ConfigMap follows a replaced trial number: it holds the paid number and its id
+/// (written before the trial number is let go), and its condition says what was written. It
+/// used to keep the released trial number while the condition named the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_map_follows_a_replaced_trial_number() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "replace-cm",
+        free_team(30),
+        json!({"trial": {"warnBefore": "24s", "onExpiry": "Replace"}}),
+    )
+    .await;
+    f.claim(
+        "line",
+        json!({"countryCode": "US", "configMapName": "phone"}),
+    )
+    .await;
+    let trial = f.wait_bound("line", T).await;
+    let trial_number = trial.status.unwrap().number.unwrap();
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(f.client.clone(), &f.ns);
+    let holds = |cm: &k8s_openapi::api::core::v1::ConfigMap, key: &str| {
+        cm.data.as_ref().and_then(|d| d.get(key)).cloned()
+    };
+    support::operator::wait(&cms, "phone", T, |cm| {
+        holds(cm, "PHONE_NUMBER").as_deref() == Some(trial_number.as_str())
+    })
+    .await;
+    f.sim.sim.world().team_mut("team_demo").unwrap().subscribed = true;
+    let c = f
+        .wait_claim("line", T, |c| {
+            c.status.as_ref().unwrap().is_trial == Some(false)
+                && claim_condition(c, "ConfigMap").is_some_and(|r| r.0 == "True")
+        })
+        .await;
+    let s = c.status.clone().unwrap();
+    let (paid, paid_id) = (s.number.unwrap(), s.number_id.unwrap());
+    assert_ne!(paid, trial_number);
+    let cm = cms.get("phone").await.unwrap();
+    assert_eq!(
+        holds(&cm, "PHONE_NUMBER"),
+        Some(paid.clone()),
+        "the ConfigMap follows"
+    );
+    assert_eq!(holds(&cm, "PHONE_NUMBER_ID"), Some(paid_id.clone()));
+    let (_, reason, message) = claim_condition(&c, "ConfigMap").unwrap();
+    assert_eq!(reason, "ConfigMapWritten");
+    assert!(message.contains(&paid), "{message}");
+    assert_eq!(
+        s.config_map_number_id,
+        Some(paid_id),
+        "what was written is recorded"
+    );
+}

@@ -182,6 +182,12 @@ pub struct PhoneNumberClaimStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_name: Option<String>,
 
+    /// The record id of the number the operator last wrote into that ConfigMap
+    /// (`PHONE_NUMBER_ID`): the `ConfigMap` condition reports what was written, so when the
+    /// claim's number changes (a trial replaced, a re-bind) the ConfigMap is written again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_number_id: Option<String>,
+
     /// The class the claim uses: its `className`, the default class it resolved to when it names
     /// none, or its bound number's class.
     #[serde(default, skip_serializing_if = "Option::is_none")]

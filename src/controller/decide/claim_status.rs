@@ -212,6 +212,7 @@ pub fn desired_bound(
         setup_price: st.setup_price.clone(),
         assistant_id: st.assigned_assistant_id.clone(),
         config_map_name: prev.config_map_name.clone(),
+        config_map_number_id: prev.config_map_number_id.clone(),
         class_name: Some(pn.spec.class_name.clone()),
         purchase,
     }

@@ -17,13 +17,16 @@ use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
 pub enum Need {
     /// No ConfigMap asked for, or no number to put in it yet.
     None,
-    /// Written already with this name and number: nothing to read or write.
-    Current { name: String },
+    /// Written already with this name and number (record id): nothing to read or write.
+    Current { name: String, id: String },
     /// To write (`name`, the record id).
     Write { name: String, id: String },
 }
 
-/// What the claim bound to `pn` needs: a steady state reads and writes nothing.
+/// What the claim bound to `pn` needs: a steady state reads and writes nothing. What the
+/// ConfigMap holds is known only from what was written into it (`status.configMapName` and
+/// `configMapNumberId`), never from the claim's number: a trial replaced moves the claim's
+/// number before its ConfigMap is written.
 pub fn need(claim: &PhoneNumberClaim, pn: &PhoneNumber) -> Need {
     let (Some(name), Some(id)) = (
         claim.spec.config_map_name.clone(),
@@ -33,10 +36,9 @@ pub fn need(claim: &PhoneNumberClaim, pn: &PhoneNumber) -> Need {
     };
     let prev = claim.status.as_ref();
     let current = prev.and_then(|s| s.config_map_name.as_deref()) == Some(name.as_str())
-        && prev.and_then(|s| s.number.as_deref()) == Some(pn.spec.number.as_str())
-        && prev.and_then(|s| s.number_id.as_deref()) == Some(id.as_str());
+        && prev.and_then(|s| s.config_map_number_id.as_deref()) == Some(id.as_str());
     if current {
-        Need::Current { name }
+        Need::Current { name, id }
     } else {
         Need::Write { name, id }
     }

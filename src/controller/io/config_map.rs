@@ -10,18 +10,22 @@ use crate::controller::decide::conditions::Desired;
 use crate::controller::decide::config_map::{self, Need};
 use crate::controller::{Context, Error, FIELD_MANAGER};
 
-/// Writes the ConfigMap the claim bound to `pn` asks for, when it needs writing. Returns the
-/// name now written (for `status.configMapName`) and the `ConfigMap` condition.
+/// What the ConfigMap holds after [`write`]: its name and the record id written into it (for
+/// `status.configMapName` and `configMapNumberId`), when it holds the number.
+pub type Written = Option<(String, String)>;
+
+/// Writes the ConfigMap the claim bound to `pn` asks for, when it needs writing. Returns what it
+/// holds now and the `ConfigMap` condition, derived from that write (or from the one recorded).
 pub async fn write(
     ctx: &Context,
     claim: &PhoneNumberClaim,
     pn: &PhoneNumber,
-) -> Result<(Option<String>, Option<Desired>), Error> {
+) -> Result<(Written, Option<Desired>), Error> {
     let (name, id) = match config_map::need(claim, pn) {
         Need::None => return Ok((None, None)),
-        Need::Current { name } => {
+        Need::Current { name, id } => {
             let written = config_map::written(&name, pn);
-            return Ok((Some(name), Some(written)));
+            return Ok((Some((name, id)), Some(written)));
         }
         Need::Write { name, id } => (name, id),
     };
@@ -49,7 +53,7 @@ pub async fn write(
     match result {
         Ok(()) => {
             let written = config_map::written(&name, pn);
-            Ok((Some(name), Some(written)))
+            Ok((Some((name, id)), Some(written)))
         }
         // Created or replaced by someone else between the read and the write: looked at again
         // on the next reconcile, never overwritten.

@@ -18,8 +18,14 @@ fn cm(owner: Option<(&str, &str)>) -> ConfigMap {
 fn a_config_map_is_written_when_the_number_or_the_name_changed_and_only_one_the_claim_controls() {
     let wants = PhoneNumberClaim::test().spec(json!({"configMapName": "phone"}));
     let owned = PhoneNumber::test().owned("pn_1").build();
-    let written = wants.clone().with(json!({"status": {"configMapName": "phone", "number": "+14155550101", "numberId": "pn_1"}})).build();
-    let rows: [(&str, PhoneNumberClaim, &PhoneNumber, &str); 5] = [
+    let written = wants.clone().with(json!({"status": {"configMapName": "phone", "configMapNumberId": "pn_1", "number": "+14155550101", "numberId": "pn_1"}})).build();
+    // The claim moved to another number (a trial replaced) before its ConfigMap was written.
+    let moved = wants.clone().with(json!({"status": {"configMapName": "phone", "configMapNumberId": "pn_1", "number": "+14155550102", "numberId": "pn_2"}})).build();
+    // Written by a version that did not record the id: written once more.
+    let unrecorded = wants.clone().with(json!({"status": {"configMapName": "phone", "number": "+14155550101", "numberId": "pn_1"}})).build();
+    let rows: [(&str, PhoneNumberClaim, &PhoneNumber, &str); 7] = [
+        ("the claim's number moved, the ConfigMap was not written: write", moved, &PhoneNumber::test().owned("pn_2").build(), "write"),
+        ("what was written is not recorded: write", unrecorded, &owned, "write"),
         ("no configMapName: nothing", PhoneNumberClaim::test().build(), &owned, "none"),
         ("no number bought yet: nothing", wants.clone().build(), &PhoneNumber::test().build(), "none"),
         ("never written: write", wants.clone().build(), &owned, "write"),

@@ -58,7 +58,7 @@ pub(super) async fn decide<'a>(
         status.purchase = trial_progress.map(|p| *p);
     }
     let (written, config_map) = io::config_map::write(ctx, claim, pn).await?;
-    status.config_map_name = written;
+    (status.config_map_name, status.config_map_number_id) = written.unzip();
     notes.extend(config_map_note(claim, config_map.as_ref()));
     claim_status::merge(
         claim,

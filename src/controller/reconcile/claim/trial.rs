@@ -172,10 +172,11 @@ async fn start<'a>(
     }
 }
 
-/// The replacement took over: the trial number is let go of (unbound and unassigned; deleted,
-/// so released at Talkturo, under `reclaimPolicy: Release`), then the claim's binding moves to
-/// the replacement. If this process stops in between, the claim finds its replacement by
-/// `claimRef` on the next reconcile.
+/// The replacement took over: the claim's ConfigMap is written with it first (pods that read it
+/// next never get a number about to be released), then the trial number is let go of (unbound
+/// and unassigned; deleted, so released at Talkturo, under `reclaimPolicy: Release`), then the
+/// claim's binding moves to the replacement. If this process stops in between, the claim finds
+/// its replacement by `claimRef` on the next reconcile.
 async fn switch<'a>(
     ctx: &Context,
     claim: &PhoneNumberClaim,
@@ -184,11 +185,15 @@ async fn switch<'a>(
     release: bool,
     now: Timestamp,
 ) -> Result<Act<'a>, Error> {
+    let (written, config_map) = io::config_map::write(ctx, claim, next).await?;
     io::objects::unbind(ctx, pn).await?;
     if release {
         io::objects::delete(ctx, &pn.name_any(), "deleting the replaced trial number").await?;
     }
     let mut status = desired_bound(claim, next, now);
+    (status.config_map_name, status.config_map_number_id) = written.unzip();
+    let config_map: Vec<Desired> = config_map.into_iter().collect();
+    claim_status::merge(claim, &mut status, &config_map, &[types::CONFIG_MAP], now);
     if let Some(p) = status.purchase.as_mut() {
         p.candidate = None;
         p.started_at = None;
