@@ -32,9 +32,11 @@ impl Account {
         known.extend(
             numbers
                 .iter()
-                .filter(|k| !k.lost && !k.released && k.bought.is_none_or(|b| b < started_at))
+                .filter(|k| k.bought.is_none_or(|b| b < started_at))
                 .map(|k| k.number.clone()),
         );
+        // Absences that are expected: Lost numbers, and numbers released by this operator (by
+        // this process, or recorded so by any).
         let released = lock(&self.released);
         let expected: BTreeSet<&String> = numbers
             .iter()

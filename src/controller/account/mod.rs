@@ -31,8 +31,9 @@ pub struct AccountKey {
     pub api_base_url: String,
     pub team_id: String,
     pub account_slug: String,
-    /// A digest of the token, never the token.
-    pub token_digest: u64,
+    /// The key's fingerprint (`decide::hold::key_fingerprint`), never the key: the same one the
+    /// class's `status.accountIdentity` records.
+    pub key_fingerprint: String,
 }
 
 impl AccountKey {
@@ -42,14 +43,11 @@ impl AccountKey {
         account_slug: &str,
         token: &SecretString,
     ) -> Self {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        token.expose_secret().hash(&mut h);
         Self {
             api_base_url: api_base_url.to_owned(),
             team_id: team_id.to_owned(),
             account_slug: account_slug.to_owned(),
-            token_digest: h.finish(),
+            key_fingerprint: super::decide::hold::key_fingerprint(token.expose_secret()),
         }
     }
 }

@@ -13,14 +13,11 @@ use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
 use super::conditions::Desired;
-use super::snapshot::{Held, HoldPolicy, Snapshot};
+use super::snapshot::{DEFAULT_WINDOW, Held, HoldPolicy, Snapshot};
 use super::time::{now_time, parse_duration};
 use crate::api::CONFIRM_LOST_ANNOTATION;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{AccountHold, AccountIdentity, PhoneNumberClass};
-
-/// The default `spec.lostConfirmation`.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 
 /// A hold never confirms itself sooner than this many sync intervals.
 pub const MIN_WINDOW_INTERVALS: u32 = 3;

@@ -49,6 +49,9 @@ pub struct Held {
     pub changed: bool,
 }
 
+/// How long a held absence lasts unless the class says otherwise (`spec.lostConfirmation`).
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+
 /// How a class's lists are judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HoldPolicy {
@@ -67,7 +70,7 @@ pub struct HoldPolicy {
 impl Default for HoldPolicy {
     fn default() -> Self {
         Self {
-            window: super::requeue::DEFAULT_SYNC,
+            window: DEFAULT_WINDOW,
             since: None,
             changed: false,
             confirmed: None,

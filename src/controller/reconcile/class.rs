@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::api::conditions::reasons;
 use crate::api::v1alpha1::{
@@ -83,9 +83,11 @@ async fn account(
         return Err(nr);
     }
     let token = io::secret::fetch_token(&ctx.client, class).await?;
-    let identity = hold::identity(class, hold::key_fingerprint(token.expose_secret()));
+    let s = &class.spec;
+    let key = AccountKey::new(&s.api_base_url, &s.team_id, &s.account_slug, &token);
+    let identity = hold::identity(class, key.key_fingerprint.clone());
     let policy = hold::policy(class, &identity, sync);
-    let account = build_account(ctx, class, token, policy).map_err(|e| NotReady {
+    let account = build_account(ctx, class, (key, token), policy).map_err(|e| NotReady {
         reason: reasons::INVALID_SPEC,
         message: e.to_string(),
     })?;
@@ -96,13 +98,11 @@ async fn account(
 fn build_account(
     ctx: &Context,
     class: &PhoneNumberClass,
-    token: SecretString,
+    (key, token): (AccountKey, SecretString),
     policy: HoldPolicy,
 ) -> Result<Arc<Account>, talkturo::Error> {
-    let s = &class.spec;
-    let key = AccountKey::new(&s.api_base_url, &s.team_id, &s.account_slug, &token);
     ctx.accounts.upsert(&class.name_any(), key.clone(), || {
-        let mut cfg = ClientConfig::new(s.api_base_url.clone(), token);
+        let mut cfg = ClientConfig::new(class.spec.api_base_url.clone(), token);
         cfg.timeout = ctx.config.talkturo_timeout;
         cfg.max_list_records = ctx.config.max_list_records;
         cfg.max_list_time = ctx.config.max_list_time;
