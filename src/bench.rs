@@ -21,9 +21,13 @@ use crate::sim::{Op, SimConfig, SimServer};
 use crate::testenv::{self, Binaries, ControlPlane};
 
 mod figures;
+mod fill;
 mod report;
+pub mod scale;
 pub use figures::{delta, floor, median, percentile, total};
-pub use report::table;
+pub use fill::{Filled, fill_number};
+pub use report::{scale_table, table};
+pub use scale::{memory_kib, metric_sum};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -58,16 +62,7 @@ impl Operator {
 
     /// Resident and peak resident memory, in KiB, from `/proc/<pid>/status`.
     pub fn memory_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        memory_kib(self.pid())
     }
 
     /// The operator's own metrics text.
@@ -362,6 +357,15 @@ impl Bench {
         }
         Ok(w)
     }
+}
+
+/// Call counts by operation, as JSON (`{"list": 3, ...}`).
+pub fn calls_json(c: &BTreeMap<Op, u64>) -> Value {
+    json!(
+        c.iter()
+            .map(|(op, n)| (format!("{op:?}").to_lowercase(), *n))
+            .collect::<BTreeMap<_, _>>()
+    )
 }
 
 #[cfg(test)]

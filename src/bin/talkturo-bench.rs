@@ -37,6 +37,14 @@ struct Args {
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "target/bench/last-run.json")]
     out: PathBuf,
+    /// The scale benchmark instead (`make bench-scale`): for each size, that many claims and
+    /// PhoneNumbers filled straight into the API server, Bound, and the operator measured on
+    /// them (comma-separated sizes, e.g. 1000,10000,100000).
+    #[arg(long, value_delimiter = ',')]
+    scale: Vec<usize>,
+    /// Scale benchmark: claims applied one at a time on top of the fill (apply → Bound).
+    #[arg(long, default_value_t = 20)]
+    applies: usize,
 }
 
 /// Claims created at once by the benchmark client.
@@ -55,6 +63,9 @@ async fn main() -> Result<(), bench::Error> {
         )
         .into());
     }
+    if !args.scale.is_empty() {
+        return scale(&args).await;
+    }
     let total = args.total.max(args.burst);
     let mut runs = Vec::new();
     for run in 0..args.runs {
@@ -67,6 +78,37 @@ async fn main() -> Result<(), bench::Error> {
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
     println!("{}", bench::table(&report));
+    Ok(())
+}
+
+/// `--scale`: one run per size, on a fresh control plane each; the table, and the figures in
+/// `--out` (default `target/bench/scale-last-run.json`).
+async fn scale(args: &Args) -> Result<(), bench::Error> {
+    let mut runs = Vec::new();
+    for &pairs in &args.scale {
+        eprintln!("scale run: {pairs} claims + {pairs} PhoneNumbers");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("talkturo-bench-scale-{pairs}-"))
+            .tempdir()?;
+        let run = bench::scale::ScaleRun {
+            pairs,
+            applies: args.applies,
+            operator: args.operator.clone(),
+        };
+        let figures = run.run(dir.path()).await?;
+        eprintln!("{}", serde_json::to_string(&figures)?);
+        runs.push(figures);
+    }
+    let out = if args.out == std::path::Path::new("target/bench/last-run.json") {
+        PathBuf::from("target/bench/scale-last-run.json")
+    } else {
+        args.out.clone()
+    };
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&runs)?)?;
+    println!("{}", bench::scale_table(&runs));
     Ok(())
 }
 
@@ -147,14 +189,14 @@ async fn one_run(args: &Args, total: usize, run: usize) -> Result<Value, bench::
         "burst": {
             "claims": args.burst,
             "secs": burst_secs,
-            "calls": calls_json(&burst_calls),
+            "calls": bench::calls_json(&burst_calls),
             "purchases": burst_purchases,
             "writes": writes(&burst_writes),
             "peakKiB": burst_peak_kib,
         },
         "steady": {
             "secs": args.steady_secs,
-            "calls": calls_json(&steady_calls),
+            "calls": bench::calls_json(&steady_calls),
             "perNumberCalls": per_number(&steady_calls),
             "writes": writes(&steady_writes),
             "rssKiB": steady_kib,
@@ -210,7 +252,7 @@ async fn restart(b: &mut Bench) -> Result<Value, bench::Error> {
     let restart_purchases = b.sim.sim.world().purchases() - purchases;
     Ok(json!({
         "readySecs": ready.as_secs_f64(),
-        "calls": calls_json(&restart_calls),
+        "calls": bench::calls_json(&restart_calls),
         "writes": writes(&restart_writes),
         "purchases": restart_purchases,
     }))
@@ -243,14 +285,6 @@ async fn remove_floor(b: &Bench, names: &[String]) -> Result<(), bench::Error> {
         b.claims().delete(n, &DeleteParams::default()).await?;
     }
     Ok(())
-}
-
-fn calls_json(c: &BTreeMap<Op, u64>) -> Value {
-    json!(
-        c.iter()
-            .map(|(op, n)| (format!("{op:?}").to_lowercase(), *n))
-            .collect::<BTreeMap<_, _>>()
-    )
 }
 
 fn writes(w: &Writes) -> Value {

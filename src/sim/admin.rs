@@ -28,6 +28,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         )
         .route("/admin/clock/advance", post(advance))
         .route("/admin/numbers", post(import))
+        .route("/admin/numbers/copies", post(seed_copies))
         .route("/admin/numbers/{number}", delete(vanish))
         .route("/admin/numbers/{number}/status", put(set_status))
         .route("/admin/inventory/withdraw", post(withdraw))
@@ -116,6 +117,34 @@ async fn import(State(sim): State<Arc<Sim>>, Json(b): Json<ImportBody>) -> Respo
     let now = world.now();
     match world.import(&b.team_id, &b.phone_number, b.assistant_id, now) {
         Ok(r) => (StatusCode::CREATED, Json(world.record_json(&r))).into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            Json(json!({"message": e.message})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CopiesBody {
+    /// A number some team owns: the record copied.
+    from: String,
+    /// The numbers the copies get (at most a few thousand a request: the body limit is 2 MB).
+    numbers: Vec<String>,
+}
+
+/// `POST /admin/numbers/copies`: many owned numbers at once, copies of one record (the scale
+/// benchmark's fill). Answers the copies' ids and provider ids, in the order asked.
+async fn seed_copies(State(sim): State<Arc<Sim>>, Json(b): Json<CopiesBody>) -> Response {
+    let mut world = sim.world();
+    match world.seed_copies(&b.from, &b.numbers) {
+        Ok(records) => {
+            let copies: Vec<Value> = records
+                .iter()
+                .map(|r| json!({"phoneNumber": r.phone_number, "id": r.id, "providerId": r.provider_id}))
+                .collect();
+            (StatusCode::CREATED, Json(json!({"copies": copies}))).into_response()
+        }
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             Json(json!({"message": e.message})),

@@ -2,7 +2,7 @@
 //! Pure bookkeeping: every method takes `now` and returns a result or an [`ApiError`]; the HTTP
 //! layer owns transport, faults and counters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
@@ -14,6 +14,7 @@ use super::inventory::Inventory;
 mod assistants;
 mod buy;
 mod json;
+mod seed;
 
 pub use json::RecordJson;
 
@@ -99,6 +100,8 @@ pub struct World {
     teams: BTreeMap<String, Team>,
     assistants: BTreeMap<String, Assistant>,
     records: BTreeMap<String, Record>,
+    /// The records' ids by number (a record's number never changes).
+    by_number: HashMap<String, String>,
     /// Numbers the carrier no longer offers (released numbers never come back, or an admin
     /// withdrew them).
     withdrawn: BTreeSet<String>,
@@ -145,6 +148,7 @@ impl World {
             teams,
             assistants,
             records: BTreeMap::new(),
+            by_number: HashMap::new(),
             withdrawn: BTreeSet::new(),
             next_id: 1,
             clock_offset: SignedDuration::ZERO,
@@ -225,7 +229,20 @@ impl World {
     }
 
     fn owned(&self, number: &str) -> Option<&Record> {
-        self.records.values().find(|r| r.phone_number == number)
+        self.records.get(self.by_number.get(number)?)
+    }
+
+    /// Adds (or replaces) a record, keeping the index by number.
+    fn insert_record(&mut self, record: Record) {
+        self.by_number
+            .insert(record.phone_number.clone(), record.id.clone());
+        self.records.insert(record.id.clone(), record);
+    }
+
+    fn remove_record(&mut self, id: &str) -> Option<Record> {
+        let r = self.records.remove(id)?;
+        self.by_number.remove(&r.phone_number);
+        Some(r)
     }
 
     /// `GET /api/phone-numbers/purchase?teamId=`: one page and the total count.
@@ -260,7 +277,7 @@ impl World {
             )
         })?;
         self.team_of(account, &r.team_id)?;
-        if let Some(r) = self.records.remove(id) {
+        if let Some(r) = self.remove_record(id) {
             self.withdrawn.insert(r.phone_number);
             self.releases += 1;
         }
@@ -271,10 +288,8 @@ impl World {
 
     /// Sets a number's status (suspend, resume, error); `None` if the account has no such number.
     pub fn set_status(&mut self, number: &str, status: NumberStatus) -> Option<()> {
-        let r = self
-            .records
-            .values_mut()
-            .find(|r| r.phone_number == number)?;
+        let id = self.by_number.get(number)?;
+        let r = self.records.get_mut(id)?;
         r.status = status;
         if status == NumberStatus::Suspended && r.is_trial {
             r.assistant_id = None;
@@ -285,7 +300,7 @@ impl World {
     /// Removes a number from its account without a release call (drift, as seen from outside).
     pub fn vanish(&mut self, number: &str) -> Option<Record> {
         let id = self.owned(number)?.id.clone();
-        self.records.remove(&id)
+        self.remove_record(&id)
     }
 
     /// A number other than `number` still on offer in its pool: what a purchase that goes to
@@ -333,7 +348,7 @@ impl World {
         record.status = NumberStatus::Active;
         record.purchased_by_name = "Dashboard".into();
         record.assistant_id = assistant;
-        self.records.insert(record.id.clone(), record.clone());
+        self.insert_record(record.clone());
         Ok(record)
     }
 

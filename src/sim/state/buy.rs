@@ -164,7 +164,7 @@ impl World {
                 .saturating_add(self.config.activation_delay())
                 .unwrap_or(Timestamp::MAX),
         };
-        self.records.insert(id, record.clone());
+        self.insert_record(record.clone());
         self.purchases += 1;
         let eligibility = Eligibility {
             current_count: count + 1,

@@ -53,3 +53,53 @@ fn records_serve_every_field_in_either_casing() {
     expected.sort();
     assert_eq!(served, expected);
 }
+
+#[test]
+fn copies_of_a_record_are_owned_like_it_and_refused_all_or_nothing() {
+    let mut world = World::new(SimConfig::default());
+    let now = Timestamp::now();
+    let offered = world
+        .offered_in("415")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let Ok(original) = world.import("team_demo", &offered, None, now) else {
+        panic!("import of {offered} failed");
+    };
+    let numbers = vec!["+14150000001".to_owned(), "+14150000002".to_owned()];
+    let copies = world.seed_copies(&offered, &numbers).unwrap_or_default();
+    assert_eq!(copies.len(), 2);
+    for (c, n) in copies.iter().zip(&numbers) {
+        assert_eq!(&c.phone_number, n);
+        assert_ne!(c.id, original.id);
+        assert_eq!(c.provider_id, format!("tx_{}", &n[1..]));
+        assert_eq!(
+            (c.status, c.monthly_price),
+            (original.status, original.monthly_price)
+        );
+        assert_eq!(world.owned(n).map(|r| &r.id), Some(&c.id));
+    }
+    assert_eq!(world.purchases(), 0, "copies are not purchases");
+    // One number already owned refuses the whole request; nothing is added.
+    let again = vec!["+14150000003".to_owned(), "+14150000001".to_owned()];
+    assert_eq!(
+        world.seed_copies(&offered, &again).err().map(|e| e.status),
+        Some(409)
+    );
+    assert!(world.owned("+14150000003").is_none());
+    let bad = vec!["14150000004".to_owned()];
+    assert_eq!(
+        world.seed_copies(&offered, &bad).err().map(|e| e.status),
+        Some(400)
+    );
+    assert_eq!(
+        world
+            .seed_copies("+19999999999", &[])
+            .err()
+            .map(|e| e.status),
+        Some(404)
+    );
+    // Released and vanished numbers leave the index.
+    assert!(world.vanish("+14150000002").is_some());
+    assert!(world.owned("+14150000002").is_none());
+}
