@@ -122,11 +122,16 @@ pub fn table(r: &Value) -> String {
     out
 }
 
-/// The scale benchmark's table: one column per size.
-pub fn scale_table(runs: &[Value]) -> String {
-    let mib = |v: &Value| num(v) / 1024.0;
-    let rows: [(&str, &dyn Fn(&Value) -> String); 13] = [
-        ("fill: simulator seed; API server (pairs/s)", &|r| {
+fn mib(v: &Value) -> f64 {
+    num(v) / 1024.0
+}
+
+type ScaleRow = (&'static str, fn(&Value) -> String);
+
+/// The scale table's rows about the fill and the start.
+fn start_rows() -> [ScaleRow; 7] {
+    [
+        ("fill: simulator seed; API server (pairs/s)", |r| {
             let api = num(&r["fill"]["apiSecs"]);
             format!(
                 "{:.1} s; {:.0} s ({:.0}/s)",
@@ -135,17 +140,14 @@ pub fn scale_table(runs: &[Value]) -> String {
                 num(&r["pairs"]) / api.max(0.001)
             )
         }),
-        (
-            "first start after the fill: first pass done; writes",
-            &|r| {
-                format!(
-                    "{:.2} s; {}",
-                    num(&r["firstStart"]["readySecs"]),
-                    num(&r["firstStart"]["writes"])
-                )
-            },
-        ),
-        ("restart: caches synced; first pass done", &|r| {
+        ("first start after the fill: first pass done; writes", |r| {
+            format!(
+                "{:.2} s; {}",
+                num(&r["firstStart"]["readySecs"]),
+                num(&r["firstStart"]["writes"])
+            )
+        }),
+        ("restart: caches synced; first pass done", |r| {
             format!(
                 "{:.2} s; {:.2} s",
                 num(&r["start"]["syncedSecs"]),
@@ -154,7 +156,7 @@ pub fn scale_table(runs: &[Value]) -> String {
         }),
         (
             "restart: list page calls; other calls; writes; Events; purchases",
-            &|r| {
+            |r| {
                 let calls = &r["start"]["calls"];
                 let all: f64 = calls.as_object().map_or(0.0, |m| m.values().map(num).sum());
                 let lists = num(&calls["list"]);
@@ -167,28 +169,34 @@ pub fn scale_table(runs: &[Value]) -> String {
                 )
             },
         ),
-        ("operator RSS: idle; at ready", &|r| {
+        ("operator RSS: idle; at ready", |r| {
             format!(
                 "{:.1}; {:.1} MiB",
                 mib(&r["idleKiB"]),
                 mib(&r["start"]["rssReadyKiB"])
             )
         }),
-        ("operator RSS: steady (2 intervals); peak", &|r| {
+        ("operator RSS: steady (2 intervals); peak", |r| {
             format!(
                 "{:.1}; {:.1} MiB",
                 mib(&r["steady"]["rssKiB"]),
                 mib(&r["operatorPeakKiB"])
             )
         }),
-        ("bytes per object (steady − idle) / 2N", &|r| {
+        ("bytes per object (steady − idle) / 2N", |r| {
             let per = (num(&r["steady"]["rssKiB"]) - num(&r["idleKiB"])) * 1024.0
                 / (2.0 * num(&r["pairs"]));
             format!("{per:.0} B")
         }),
+    ]
+}
+
+/// The scale table's rows about the steady state, a claim, a loss and the API server.
+fn later_rows() -> [ScaleRow; 6] {
+    [
         (
             "steady: Talkturo calls per hour (list pages); writes; Events",
-            &|r| {
+            |r| {
                 format!(
                     "{:.0}; {}; {}",
                     num(&r["steady"]["callsPerHour"]),
@@ -197,38 +205,42 @@ pub fn scale_table(runs: &[Value]) -> String {
                 )
             },
         ),
-        ("one claim applied: apply → Bound p50 / p99", &|r| {
+        ("one claim applied: apply → Bound p50 / p99", |r| {
             format!(
                 "{:.0} / {:.0} ms",
                 num(&r["applies"]["p50Ms"]),
                 num(&r["applies"]["p99Ms"])
             )
         }),
-        ("… claims applied; purchases", &|r| {
+        ("… claims applied; purchases", |r| {
             format!(
                 "{}; {}",
                 num(&r["applies"]["count"]),
                 num(&r["applies"]["purchases"])
             )
         }),
-        ("a number removed from the account: Lost after", &|r| {
+        ("a number removed from the account: Lost after", |r| {
             format!(
                 "{:.1} s (sync {} s)",
                 num(&r["lost"]["secs"]),
                 num(&r["lost"]["syncSecs"])
             )
         }),
-        ("API server RSS after the fill; at the end", &|r| {
+        ("API server RSS after the fill; at the end", |r| {
             format!(
                 "{:.0}; {:.0} MiB",
                 mib(&r["fill"]["apiserverKiB"]),
                 mib(&r["apiserverKiB"])
             )
         }),
-        ("etcd RSS at the end", &|r| {
+        ("etcd RSS at the end", |r| {
             format!("{:.0} MiB", mib(&r["etcdKiB"]))
         }),
-    ];
+    ]
+}
+
+/// The scale benchmark's table: one column per size.
+pub fn scale_table(runs: &[Value]) -> String {
     let mut out = String::from("| measure |");
     for r in runs {
         out.push_str(&format!(" {} + {} |", r["pairs"], r["pairs"]));
@@ -236,7 +248,7 @@ pub fn scale_table(runs: &[Value]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(runs.len()));
     out.push('\n');
-    for (what, f) in rows {
+    for (what, f) in start_rows().into_iter().chain(later_rows()) {
         out.push_str(&format!("| {what} |"));
         for r in runs {
             out.push_str(&format!(" {} |", f(r)));

@@ -92,6 +92,8 @@ pub struct Context {
     /// 20,000 Events in memory (~3 KB each) for the series cache.
     pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
+    /// The PhoneNumbers by the claim they name (kept from the PhoneNumbers' watch).
+    pub numbers_by_claim: Arc<super::index::NumbersByClaim>,
     /// Wakes PhoneNumbers whose record changed in a list snapshot.
     pub number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
     /// Set once all three caches are synced; no reconcile decides anything before that (an

@@ -45,6 +45,7 @@ pub mod decide;
 mod error;
 #[cfg(test)]
 pub mod fixtures;
+pub mod index;
 pub mod io;
 mod metrics;
 pub mod reconcile;

@@ -260,11 +260,30 @@ impl Account {
 #[derive(Default)]
 pub struct Accounts {
     map: Mutex<HashMap<String, Arc<Account>>>,
+    /// Told whenever an account is built.
+    built: tokio::sync::Notify,
 }
 
 impl Accounts {
     pub fn get(&self, class: &str) -> Option<Arc<Account>> {
         lock(&self.map).get(class).cloned()
+    }
+
+    /// The class's account, waiting up to `bound` for it to be built (a process that just
+    /// started builds it in the class's first reconcile, a second or two away; each of the
+    /// class's PhoneNumbers polling for it instead would be 100,000 reconciles every half
+    /// second at 100,000 numbers).
+    pub async fn wait_for(&self, class: &str, bound: Duration) -> Option<Arc<Account>> {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let built = self.built.notified();
+            if let Some(a) = self.get(class) {
+                return Some(a);
+            }
+            if tokio::time::timeout_at(deadline, built).await.is_err() {
+                return self.get(class);
+            }
+        }
     }
 
     /// The class's account, rebuilt when its configuration changed.
@@ -280,6 +299,8 @@ impl Accounts {
         }
         let account = Arc::new(build()?);
         map.insert(class.to_owned(), account.clone());
+        drop(map);
+        self.built.notify_waiters();
         Ok(account)
     }
 

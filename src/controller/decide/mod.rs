@@ -28,3 +28,4 @@ pub mod snapshot;
 pub mod tenancy;
 pub mod time;
 pub mod trial;
+pub mod wake;

@@ -16,6 +16,9 @@ pub const QUIET_WAIT: Duration = Duration::from_secs(30);
 /// A claim whose class is Ready but whose account this process has not built yet (it just
 /// started, or took over): one class reconcile away.
 pub const ACCOUNT_BUILDING: Duration = Duration::from_secs(1);
+/// Longest a PhoneNumber's reconcile waits for its class's account to be built (a start's
+/// first class reconcile) before it looks again later.
+pub const ACCOUNT_WAIT: Duration = Duration::from_secs(5);
 /// A claim whose class is not Ready.
 pub const CLASS_NOT_READY: Duration = Duration::from_secs(30);
 /// A claim whose spec cannot be searched for (fixed only by editing it, which wakes it).

@@ -3,6 +3,7 @@
 //! reads: subscribers are notified only after the store was updated (separate watches per
 //! controller would race).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,18 +14,17 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::Shared;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 
 use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
-use super::watch::{numbers_of, watch, watcher_config};
+use super::watch::{numbers_of, reflectors, watcher_config};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::account::Accounts;
+use crate::controller::decide;
 use crate::controller::reconcile::{claim, class, number};
 use crate::controller::{Config, Context, Metrics};
 
@@ -197,6 +197,7 @@ fn context(
         namespaces,
         metrics,
         number_changed,
+        numbers_by_claim: Default::default(),
         synced: AtomicBool::new(false),
         writes: Default::default(),
         namespace_ledger: Default::default(),
@@ -216,81 +217,6 @@ async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
     ctx.synced.store(true, Ordering::SeqCst);
     ctx.metrics.set_active(true);
     ready.store(true, Ordering::SeqCst);
-}
-
-type Writers = (
-    Writer<PhoneNumberClass>,
-    Writer<PhoneNumberClaim>,
-    Writer<PhoneNumber>,
-    reflector::store::Writer<PartialObjectMeta<Namespace>>,
-);
-
-/// The four watches feeding the caches, with the wake-ups their deletions and changes cause.
-fn reflectors(
-    client: &kube::Client,
-    wc: &watcher::Config,
-    ctx: &Context,
-    (class_writer, claim_writer, number_writer, namespace_writer): Writers,
-    (number_wake, claim_wake): (
-        UnboundedSender<ObjectRef<PhoneNumber>>,
-        UnboundedSender<ObjectRef<PhoneNumberClaim>>,
-    ),
-) -> impl Future<Output = ()> + use<> {
-    let metrics = ctx.metrics.clone();
-    let classes = watch::<PhoneNumberClass>(client, wc)
-        .reflect_shared(class_writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(class)) = event {
-                metrics.forget_class(&class.name_any());
-            }
-            async {}
-        });
-    // A namespace's policies changed (labels, annotations): its claims look again. (Not at the
-    // initial list: every claim is reconciled then anyway.)
-    let (claims, wake) = (ctx.claims.clone(), claim_wake.clone());
-    let namespaces = watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-        wc.clone(),
-    )
-    .default_backoff()
-    .reflect(namespace_writer)
-    .for_each(move |event| {
-        if let Ok(watcher::Event::Apply(ns)) = event {
-            let name = ns.metadata.name.clone();
-            for c in claims
-                .state()
-                .iter()
-                .filter(|c| c.metadata.namespace == name)
-            {
-                let _ = wake.unbounded_send(ObjectRef::from_obj(c.as_ref()));
-            }
-        }
-        async {}
-    });
-    let numbers_cache = ctx.numbers.clone();
-    let claims = watch::<PhoneNumberClaim>(client, wc)
-        .reflect_shared(claim_writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(claim)) = event {
-                for pn in numbers_of(&numbers_cache, &claim) {
-                    let _ = number_wake.unbounded_send(pn);
-                }
-            }
-            async {}
-        });
-    let numbers = watch::<PhoneNumber>(client, wc)
-        .reflect_shared(number_writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(pn)) = event
-                && let Some(claim) = claim::for_number(&pn)
-            {
-                let _ = claim_wake.unbounded_send(claim);
-            }
-            async {}
-        });
-    async move {
-        futures::join!(classes, claims, numbers, namespaces);
-    }
 }
 
 /// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).
@@ -332,9 +258,19 @@ fn claim_controller(
     let queue = Queued::new(ctx, CLAIMS);
     let (q, q2) = (queue.clone(), queue.clone());
     let claims_of_class = ctx.claims.clone();
+    // What each class looked like to its claims when they were last woken for it.
+    let seen = std::sync::Mutex::new(HashMap::<String, String>::new());
     Controller::for_shared_stream(queue.objects(claims), store)
         .watches_shared_stream(numbers, move |pn| claim::for_number(&pn).map(|r| q.one(r)))
         .watches_shared_stream(classes, move |class| {
+            let now = decide::wake::seen_by_claims(&class);
+            let before = seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(class.name_any(), now.clone());
+            if before.as_ref() == Some(&now) {
+                return Vec::new();
+            }
             let default = class
                 .annotations()
                 .get(crate::api::DEFAULT_CLASS_ANNOTATION)
@@ -373,7 +309,7 @@ fn number_controller(
 ) -> impl Future<Output = ()> {
     let queue = Queued::new(ctx, NUMBERS);
     let q = queue.clone();
-    let numbers_of_claim = ctx.numbers.clone();
+    let numbers_of_claim = ctx.numbers_by_claim.clone();
     Controller::for_shared_stream(queue.objects(numbers), store)
         .watches_shared_stream(claims, move |claim| {
             q.many(numbers_of(&numbers_of_claim, &claim))

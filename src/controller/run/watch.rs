@@ -3,15 +3,23 @@
 
 use std::time::Duration;
 
-use futures::TryStreamExt;
+use std::future::Future;
+
+use futures::channel::mpsc::UnboundedSender;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::api::lean::{Lean, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
-use crate::controller::InitialList;
+use crate::controller::index::NumbersByClaim;
+use crate::controller::reconcile::claim;
+use crate::controller::{Context, InitialList};
 
 /// The caches' watch settings: streaming initial lists where the API server supports them.
 pub(super) async fn watcher_config(client: &kube::Client, initial: InitialList) -> watcher::Config {
@@ -83,21 +91,94 @@ where
         .default_backoff()
 }
 
-/// The PhoneNumbers whose `claimRef` names this claim.
+/// The PhoneNumbers whose `claimRef` names this claim (from the index, not a scan).
 pub(super) fn numbers_of(
-    numbers: &reflector::Store<PhoneNumber>,
+    index: &NumbersByClaim,
     claim: &PhoneNumberClaim,
 ) -> Vec<ObjectRef<PhoneNumber>> {
-    let (ns, name) = (claim.namespace(), claim.name_any());
-    numbers
-        .state()
-        .into_iter()
-        .filter(|n| {
-            n.spec
-                .claim_ref
-                .as_ref()
-                .is_some_and(|r| Some(&r.namespace) == ns.as_ref() && r.name == name)
-        })
-        .map(|n| ObjectRef::from_obj(n.as_ref()))
+    let ns = claim.namespace().unwrap_or_default();
+    index
+        .numbers_of(&ns, &claim.name_any())
+        .iter()
+        .map(|n| ObjectRef::new(n))
         .collect()
+}
+
+pub(super) type Writers = (
+    Writer<PhoneNumberClass>,
+    Writer<PhoneNumberClaim>,
+    Writer<PhoneNumber>,
+    reflector::store::Writer<PartialObjectMeta<Namespace>>,
+);
+
+/// The four watches feeding the caches, with the wake-ups their deletions and changes cause.
+pub(super) fn reflectors(
+    client: &kube::Client,
+    wc: &watcher::Config,
+    ctx: &Context,
+    (class_writer, claim_writer, number_writer, namespace_writer): Writers,
+    (number_wake, claim_wake): (
+        UnboundedSender<ObjectRef<PhoneNumber>>,
+        UnboundedSender<ObjectRef<PhoneNumberClaim>>,
+    ),
+) -> impl Future<Output = ()> + use<> {
+    let metrics = ctx.metrics.clone();
+    let classes = watch::<PhoneNumberClass>(client, wc)
+        .reflect_shared(class_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(class)) = event {
+                metrics.forget_class(&class.name_any());
+            }
+            async {}
+        });
+    // A namespace's policies changed (labels, annotations): its claims look again. (Not at the
+    // initial list: every claim is reconciled then anyway.)
+    let (claims, wake) = (ctx.claims.clone(), claim_wake.clone());
+    let namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        wc.clone(),
+    )
+    .default_backoff()
+    .reflect(namespace_writer)
+    .for_each(move |event| {
+        if let Ok(watcher::Event::Apply(ns)) = event {
+            let name = ns.metadata.name.clone();
+            for c in claims
+                .state()
+                .iter()
+                .filter(|c| c.metadata.namespace == name)
+            {
+                let _ = wake.unbounded_send(ObjectRef::from_obj(c.as_ref()));
+            }
+        }
+        async {}
+    });
+    let index = ctx.numbers_by_claim.clone();
+    let claims = watch::<PhoneNumberClaim>(client, wc)
+        .reflect_shared(claim_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(claim)) = event {
+                for pn in numbers_of(&index, &claim) {
+                    let _ = number_wake.unbounded_send(pn);
+                }
+            }
+            async {}
+        });
+    let index = ctx.numbers_by_claim.clone();
+    let numbers = watch::<PhoneNumber>(client, wc)
+        .reflect_shared(number_writer)
+        .for_each(move |event| {
+            if let Ok(event) = &event {
+                index.observe(event);
+            }
+            if let Ok(watcher::Event::Delete(pn)) = event
+                && let Some(claim) = claim::for_number(&pn)
+            {
+                let _ = claim_wake.unbounded_send(claim);
+            }
+            async {}
+        });
+    async move {
+        futures::join!(classes, claims, numbers, namespaces);
+    }
 }

@@ -204,7 +204,12 @@ fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumb
     {
         return Some(pn);
     }
-    ctx.numbers.state().into_iter().find(|pn| binds(pn, claim))
+    let ns = claim.namespace().unwrap_or_default();
+    ctx.numbers_by_claim
+        .numbers_of(&ns, &claim.name_any())
+        .iter()
+        .filter_map(|name| ctx.numbers.get(&ObjectRef::new(name)))
+        .find(|pn| binds(pn, claim))
 }
 
 /// Why the claim's PhoneNumber is no longer its own (a claim that names its PhoneNumber binds

@@ -81,8 +81,7 @@ impl End {
 }
 
 pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let now = Timestamp::now();
-    let (class, account) = match class_and_account(&ctx, &pn, now) {
+    let (class, account) = match class_and_account(&ctx, &pn, Timestamp::now()).await {
         Ok(found) => found,
         Err((status, action)) => {
             if let Some(status) = status {
@@ -91,6 +90,8 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
             return Ok(action);
         }
     };
+    // (After any wait for the account.)
+    let now = Timestamp::now();
     let deleting = pn.metadata.deletion_timestamp.is_some();
     let managed = pn.spec.management_policy == ManagementPolicy::Managed;
     if managed && !deleting && !pn.finalizers().iter().any(|f| f == NUMBER_FINALIZER) {
@@ -239,7 +240,7 @@ async fn finish(
 type NotYet = (Option<Box<PhoneNumberStatus>>, Action);
 
 /// The number's class and its account, or why not yet.
-fn class_and_account(
+async fn class_and_account(
     ctx: &Context,
     pn: &PhoneNumber,
     now: Timestamp,
@@ -258,8 +259,16 @@ fn class_and_account(
     let class_conditions = class.status.as_ref().map_or(&[][..], |s| &s.conditions);
     if class.status.is_none() || conditions::is_true(class_conditions, types::READY) {
         // This process has not built the class's account yet (it just started): one class
-        // reconcile away. Nothing has changed for the number, so nothing is written.
-        return Err((None, Action::requeue(requeue::CACHE_CATCH_UP)));
+        // reconcile away, so wait for it. Nothing has changed for the number, so nothing is
+        // written either way.
+        return match ctx
+            .accounts
+            .wait_for(&pn.spec.class_name, requeue::ACCOUNT_WAIT)
+            .await
+        {
+            Some(account) => Ok((class, account)),
+            None => Err((None, Action::requeue(requeue::CACHE_CATCH_UP))),
+        };
     }
     let ready = conditions::find(class_conditions, types::READY);
     let why = ready.map_or_else(
