@@ -12,6 +12,7 @@ WORKDIR /src
 FROM chef AS planner
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
@@ -20,6 +21,9 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json --bin talkturo-operator
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The workspace's other crates (simulator, test environment, benchmarks): cargo reads their
+# manifests; the operator's binary links none of them.
+COPY crates ./crates
 COPY hack/testenv/versions.env ./hack/testenv/versions.env
 RUN cargo build --release --locked --bin talkturo-operator \
     && cp target/release/talkturo-operator /talkturo-operator

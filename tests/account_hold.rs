@@ -20,8 +20,8 @@ use support::operator::{Fixture, claim_condition, condition, start_operator};
 use talkturo_operator::api::v1alpha1::{
     ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim, PhoneNumberClass,
 };
-use talkturo_operator::sim::{FaultAction, FaultRule, Op, SimConfig, SimServer};
 use talkturo_operator::talkturo::{Client, ClientConfig, SearchFilters};
+use talkturo_sim::{FaultAction, FaultRule, Op, SimConfig, SimServer};
 
 const T: Duration = Duration::from_secs(60);
 /// The fixtures' sync interval.

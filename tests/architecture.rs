@@ -14,9 +14,15 @@ use std::path::{Path, PathBuf};
 
 const MAX_LINES: usize = 400;
 
-/// Every `.rs` file under `dir`, as (path relative to `src/`, text).
+/// Every `.rs` file under `dir`, as (path relative to the operator's `src/`, or to the project
+/// for the other crates' files, text).
 fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = if dir.starts_with(root.join("src")) {
+        root.join("src")
+    } else {
+        root.to_path_buf()
+    };
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -60,8 +66,16 @@ fn code(text: &str) -> String {
 
 #[test]
 fn no_source_file_is_longer_than_400_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The operator's sources, and those of the workspace's other crates (`crates/*/src`).
+    let crates: Vec<(PathBuf, String)> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .flat_map(|c| sources(&c.unwrap().path().join("src")))
+        .collect();
+    assert!(crates.len() > 10, "the workspace's crates were not found");
     let long: Vec<String> = sources(&src(""))
         .into_iter()
+        .chain(crates)
         .filter(|(p, _)| !is_test_file(p))
         .filter(|(_, t)| t.lines().count() > MAX_LINES)
         .map(|(p, t)| format!("{} ({} lines)", p.display(), t.lines().count()))

@@ -24,7 +24,7 @@ use kube::api::Api;
 use serde_json::{Value, json};
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, condition, start_operator};
-use talkturo_operator::sim::{FaultAction, FaultRule, Op};
+use talkturo_sim::{FaultAction, FaultRule, Op};
 
 const T: Duration = Duration::from_secs(45);
 
@@ -157,7 +157,7 @@ struct Case {
 
 fn fixture_case(
     prefix: &'static str,
-    sim: impl FnOnce(&mut talkturo_operator::sim::SimConfig) + Send + 'static,
+    sim: impl FnOnce(&mut talkturo_sim::SimConfig) + Send + 'static,
     class_spec: Value,
     claim_spec: Value,
 ) -> Setup {

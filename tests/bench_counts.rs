@@ -1,5 +1,5 @@
 //! The exact counts of BENCHMARKS.md (M1, M2, M3, M7) at a small scale, asserted on every
-//! `make test`: the same harness as `make bench` (`talkturo_operator::bench`), with the debug
+//! `make test`: the same harness as `make bench` (`talkturo_bench`), with the debug
 //! operator binary as a child process against a real API server and the simulator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use kube::api::PostParams;
 use serde_json::json;
+use talkturo_bench::{self as bench, Bench};
 use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
-use talkturo_operator::bench::{self, Bench};
-use talkturo_operator::sim::Op;
-use talkturo_operator::testenv::Binaries;
+use talkturo_sim::Op;
+use talkturo_testenv::Binaries;
 
 const BURST: usize = 30;
 const SYNC_SECS: u64 = 5;

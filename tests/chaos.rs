@@ -32,7 +32,7 @@ use serde_json::json;
 use support::OperatorProcess;
 use support::operator::{Fixture, claim_condition};
 use talkturo_operator::api::v1alpha1::{ClaimPhase, ManagementPolicy, NumberPhase};
-use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
+use talkturo_sim::{FaultAction, FaultRule, LostMode, Op};
 
 const BUDGET: &str = "9.00";
 /// The operator must be ready again within this long after a kill (its Lease lasts 3 s).

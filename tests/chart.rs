@@ -24,8 +24,8 @@ use support::operator::{Fixture, claim_condition, condition, run_in_process_with
 use talkturo_operator::api::v1alpha1::PhoneNumber;
 use talkturo_operator::controller::run::LeaderElection;
 use talkturo_operator::controller::{Config, InitialList};
-use talkturo_operator::sim::{FaultAction, FaultRule, Op};
-use talkturo_operator::testenv::Binaries;
+use talkturo_sim::{FaultAction, FaultRule, Op};
+use talkturo_testenv::Binaries;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator");
 const T: Duration = Duration::from_secs(40);

@@ -7,8 +7,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use talkturo_operator::sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
-use talkturo_operator::sim::{FaultAction, FaultRule, Op, SimServer};
+use talkturo_sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
+use talkturo_sim::{FaultAction, FaultRule, Op, SimServer};
 
 const TOKEN: &str = "tk_demo_token";
 const TEAM: &str = "team_demo";

@@ -19,10 +19,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumber, PhoneNumberClaim};
-use talkturo_operator::sim::{FaultAction, FaultRule, Op, SimConfig, SimServer};
-use talkturo_operator::testenv::image;
-use talkturo_operator::testenv::node::{self, NodeCluster};
-use talkturo_operator::testenv::{Binaries, free_ports};
+use talkturo_sim::{FaultAction, FaultRule, Op, SimConfig, SimServer};
+use talkturo_testenv::image;
+use talkturo_testenv::node::{self, NodeCluster};
+use talkturo_testenv::{Binaries, free_ports};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const NS: &str = "talkturo-system";

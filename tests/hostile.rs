@@ -19,8 +19,8 @@ use talkturo_operator::api::v1alpha1::{
     ClaimPhase, ManagementPolicy, NumberPhase, PhoneNumber, PhoneNumberClaim, PhoneNumberClass,
     phone_number_name,
 };
-use talkturo_operator::sim::{FaultAction, FaultRule, Op};
 use talkturo_operator::talkturo::SearchFilters;
+use talkturo_sim::{FaultAction, FaultRule, Op};
 
 const T: Duration = Duration::from_secs(60);
 const SALES: &str = "asst_demo_sales";

@@ -130,9 +130,9 @@ async fn an_assistant_that_does_not_exist_is_a_reason_not_an_error_storm() {
             .await
             .contains(&"AssistantNotFound".to_owned())
     );
-    let before = f.sim.sim.calls(talkturo_operator::sim::Op::Assign);
+    let before = f.sim.sim.calls(talkturo_sim::Op::Assign);
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let retries = f.sim.sim.calls(talkturo_operator::sim::Op::Assign) - before;
+    let retries = f.sim.sim.calls(talkturo_sim::Op::Assign) - before;
     assert!(
         retries <= 2,
         "{retries} assign calls in 8 s for an assistant that does not exist"
@@ -256,7 +256,7 @@ async fn retain_keeps_the_number_unassigned_and_rebindable_once_claim_ref_is_cle
         "unassigned when its claim went"
     );
     assert!(owned_at_sim(&f, &number), "Retain keeps the number");
-    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 0);
+    assert_eq!(f.sim.sim.calls(talkturo_sim::Op::Release), 0);
     // An admin makes it bindable again; a new claim binds it statically.
     f.numbers()
         .patch(
@@ -292,7 +292,7 @@ async fn release_releases_the_number_at_talkturo_and_removes_the_phone_number() 
         .unwrap();
     f.wait_number_gone(&pn, T).await;
     assert!(!owned_at_sim(&f, &number), "released at Talkturo");
-    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 1);
+    assert_eq!(f.sim.sim.calls(talkturo_sim::Op::Release), 1);
     assert!(
         f.event_reasons("PhoneNumber", &pn)
             .await
@@ -334,10 +334,10 @@ async fn a_release_the_api_does_not_support_keeps_the_number_with_release_failed
             .await
             .contains(&"ReleaseFailed".to_owned())
     );
-    let calls = f.sim.sim.calls(talkturo_operator::sim::Op::Release);
+    let calls = f.sim.sim.calls(talkturo_sim::Op::Release);
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
-        f.sim.sim.calls(talkturo_operator::sim::Op::Release),
+        f.sim.sim.calls(talkturo_sim::Op::Release),
         calls,
         "a refused release is not retried in a loop"
     );
@@ -346,7 +346,7 @@ async fn a_release_the_api_does_not_support_keeps_the_number_with_release_failed
 /// Deletes the fixture's only PhoneNumber as soon as its purchase was sent, and waits for it to go.
 async fn delete_during_purchase(f: &Fixture) -> String {
     let started = std::time::Instant::now();
-    while f.sim.sim.calls(talkturo_operator::sim::Op::Purchase) == 0 {
+    while f.sim.sim.calls(talkturo_sim::Op::Purchase) == 0 {
         assert!(started.elapsed() < T, "no purchase was sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -380,8 +380,8 @@ async fn delete_during_purchase(f: &Fixture) -> String {
 async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     let Some(env) = env() else { return };
     let purchase_fault = |action| {
-        vec![talkturo_operator::sim::FaultRule::on(
-            talkturo_operator::sim::Op::Purchase,
+        vec![talkturo_sim::FaultRule::on(
+            talkturo_sim::Op::Purchase,
             action,
             Some(1),
         )]
@@ -390,11 +390,11 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     // The purchase took effect but its answer never came: the number is adopted from the list,
     // then retained (reclaimPolicy Retain) — not forgotten, not bought twice.
     let f = Fixture::new(env, "delbuy", |_| {}, json!({})).await;
-    f.sim.sim.set_faults(purchase_fault(
-        talkturo_operator::sim::FaultAction::LostResponse {
-            mode: talkturo_operator::sim::LostMode::Hang,
-        },
-    ));
+    f.sim
+        .sim
+        .set_faults(purchase_fault(talkturo_sim::FaultAction::LostResponse {
+            mode: talkturo_sim::LostMode::Hang,
+        }));
     f.claim("line", json!({"countryCode": "US"})).await;
     let name = delete_during_purchase(&f).await;
     let reasons = f.event_reasons("PhoneNumber", &name).await;
@@ -402,17 +402,17 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
         assert!(reasons.contains(&r.to_owned()), "{r} missing: {reasons:?}");
     }
     assert_eq!(f.sim.sim.world().purchases(), 1);
-    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Purchase), 1);
+    assert_eq!(f.sim.sim.calls(talkturo_sim::Op::Purchase), 1);
 
     // The purchase failed before taking effect (a 500): two lists without the number settle it;
     // only then does the object go, with nothing bought.
     let g = Fixture::new(env, "delnobuy", |_| {}, json!({})).await;
-    g.sim.sim.set_faults(purchase_fault(
-        talkturo_operator::sim::FaultAction::Status {
+    g.sim
+        .sim
+        .set_faults(purchase_fault(talkturo_sim::FaultAction::Status {
             status: 500,
             retry_after_secs: None,
-        },
-    ));
+        }));
     g.claim("line", json!({"countryCode": "US"})).await;
     let name = delete_during_purchase(&g).await;
     let reasons = g.event_reasons("PhoneNumber", &name).await;
@@ -423,7 +423,7 @@ async fn a_phone_number_deleted_while_purchasing_waits_for_the_outcome() {
     );
     assert_eq!(g.sim.sim.world().purchases(), 0, "nothing was bought");
     assert!(
-        g.sim.sim.calls(talkturo_operator::sim::Op::List) >= 3,
+        g.sim.sim.calls(talkturo_sim::Op::List) >= 3,
         "settled by lists, not assumed"
     );
 }
@@ -498,5 +498,5 @@ async fn imported_numbers_are_observe_only_and_never_released() {
         owned_at_sim(&f, &number),
         "an ObserveOnly number stays at Talkturo"
     );
-    assert_eq!(f.sim.sim.calls(talkturo_operator::sim::Op::Release), 0);
+    assert_eq!(f.sim.sim.calls(talkturo_sim::Op::Release), 0);
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use support::operator::{Fixture, assigned_to, claim_condition};
 use support::{OperatorProcess, free_port};
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
-use talkturo_operator::sim::SimConfig;
+use talkturo_sim::SimConfig;
 
 const T: Duration = Duration::from_secs(60);
 const SALES: &str = "asst_demo_sales";

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use serde::Deserialize;
 use serde_yaml::Value;
 use talkturo_operator::controller::{ClassFigures, Metrics};
-use talkturo_operator::testenv::Binaries;
+use talkturo_testenv::Binaries;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator");
 const TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/monitoring");

@@ -13,7 +13,7 @@ use serde_json::json;
 use support::OperatorProcess;
 use support::operator::Fixture;
 use talkturo_operator::api::v1alpha1::{ClaimPhase, phone_number_name};
-use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
+use talkturo_sim::{FaultAction, FaultRule, LostMode, Op};
 
 fn spawn_operator(env: &support::TestEnv, lease_ns: &str) -> OperatorProcess {
     let args = [

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::TestEnv;
 use support::operator::{Fixture, start_operator};
-use talkturo_operator::sim::Op;
+use talkturo_sim::Op;
 
 const T: Duration = Duration::from_secs(40);
 

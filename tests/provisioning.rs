@@ -15,9 +15,9 @@ use serde_json::json;
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, condition, start_operator};
 use talkturo_operator::api::v1alpha1::{ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim};
-use talkturo_operator::sim::inventory::{Inventory, Kind};
-use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op};
 use talkturo_operator::talkturo::{Client, ClientConfig, SearchFilters};
+use talkturo_sim::inventory::{Inventory, Kind};
+use talkturo_sim::{FaultAction, FaultRule, LostMode, Op};
 
 const T: Duration = Duration::from_secs(40);
 

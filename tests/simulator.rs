@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use talkturo_operator::sim::config::SimConfig;
-use talkturo_operator::sim::{NumberStatus as SimStatus, SimServer};
 use talkturo_operator::talkturo::{Client, ClientConfig, NumberStatus, SearchFilters};
+use talkturo_sim::config::SimConfig;
+use talkturo_sim::{NumberStatus as SimStatus, SimServer};
 
 const TEAM: &str = "team_demo";
 

@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use talkturo_operator::sim::config::{RecordCase, SimConfig};
-use talkturo_operator::sim::{FaultAction, FaultRule, LostMode, Op, SimServer};
 use talkturo_operator::talkturo::{
     Client, ClientConfig, Error, NumberStatus, Outcome, SearchFilters,
 };
+use talkturo_sim::config::{RecordCase, SimConfig};
+use talkturo_sim::{FaultAction, FaultRule, LostMode, Op, SimServer};
 
 const TEAM: &str = "team_demo";
 
@@ -190,12 +190,10 @@ async fn the_plan_limit_is_a_definite_403_with_its_message() {
 #[tokio::test]
 async fn a_number_gone_is_404_or_410_and_an_owned_one_409() {
     let s = sim(|c| {
-        c.accounts[0]
-            .teams
-            .push(talkturo_operator::sim::config::TeamConfig {
-                id: "team_other".into(),
-                ..Default::default()
-            })
+        c.accounts[0].teams.push(talkturo_sim::config::TeamConfig {
+            id: "team_other".into(),
+            ..Default::default()
+        })
     })
     .await;
     let c = client(&s);

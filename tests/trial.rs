@@ -10,7 +10,7 @@ use serde_json::json;
 use support::TestEnv;
 use support::operator::{Fixture, claim_condition, condition, start_operator};
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
-use talkturo_operator::sim::{Op, SimConfig};
+use talkturo_sim::{Op, SimConfig};
 
 const T: Duration = Duration::from_secs(40);
 const SALES: &str = "asst_demo_sales";

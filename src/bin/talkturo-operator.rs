@@ -85,7 +85,7 @@ struct RunArgs {
     /// Most numbers one account list may hold; a list announcing or sending more is an invalid
     /// answer (the class reports `InvalidResponse` and nothing changes). Raise it for accounts
     /// with more numbers.
-    #[arg(long, env = "TALKTURO_MAX_LIST_RECORDS", default_value_t = 25_000)]
+    #[arg(long, env = "TALKTURO_MAX_LIST_RECORDS", default_value_t = talkturo_operator::talkturo::DEFAULT_MAX_LIST_RECORDS)]
     max_list_records: usize,
     /// Longest time, in seconds, one account list (every page) may take before it is given up
     /// as an invalid answer.

@@ -19,6 +19,10 @@ use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 pub struct Config {
     /// How often a class's list is refreshed while one of its numbers is purchasing.
     pub fast_sync: Duration,
+    /// A purchase waits for a list that shows its number active (and writes its status once)
+    /// only while the account's lists take at most this long; otherwise it writes the purchase's
+    /// answer at once (Bound), and the next list settles it.
+    pub settle_wait: Duration,
     /// How long after an unknown-outcome purchase the list is trusted to show it.
     pub purchase_grace: Duration,
     /// After this long unsettled, an unknown purchase outcome is raised for a human.
@@ -60,13 +64,14 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             fast_sync: Duration::from_secs(2),
+            settle_wait: Duration::from_millis(250),
             purchase_grace: Duration::from_secs(3),
             outcome_alert_after: Duration::from_secs(600),
             plan_limit_recheck: Duration::from_secs(3600),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
             talkturo_timeout: Duration::from_secs(10),
-            max_list_records: 25_000,
+            max_list_records: crate::talkturo::DEFAULT_MAX_LIST_RECORDS,
             max_list_time: Duration::from_secs(120),
             concurrency: 16,
             initial_list: InitialList::Auto,

@@ -16,6 +16,10 @@ mod list;
 mod transport;
 use transport::{Call, decode_success};
 
+/// Most records one account list may hold by default: room for accounts of 100,000 numbers
+/// and more, and still a bound (a list without end is an invalid answer, not a growing heap).
+pub const DEFAULT_MAX_LIST_RECORDS: usize = 250_000;
+
 /// How to reach one account.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -51,7 +55,7 @@ impl ClientConfig {
             max_retry_wait: Duration::from_secs(30),
             page_size: 10_000,
             max_body_bytes: 32 << 20,
-            max_list_records: 25_000,
+            max_list_records: DEFAULT_MAX_LIST_RECORDS,
             max_list_time: Duration::from_secs(120),
         }
     }

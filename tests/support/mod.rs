@@ -10,7 +10,7 @@ pub mod tenants;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use talkturo_operator::testenv::{self, Binaries, ControlPlane};
+use talkturo_testenv::{self as testenv, Binaries, ControlPlane};
 
 /// The control plane of this test binary, started on first use (or reused from
 /// `TESTENV_KUBECONFIG`), with the CRDs from `crds/` installed.

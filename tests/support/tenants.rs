@@ -15,9 +15,7 @@ pub fn client_as(env: &TestEnv, user: &str) -> kube::Client {
 
 /// The chart's tenant roles (rendered by helm under release `release`), created in the cluster.
 pub async fn install_tenant_roles(client: &kube::Client, release: &str) {
-    let helm = talkturo_operator::testenv::Binaries::locate()
-        .unwrap()
-        .path("helm");
+    let helm = talkturo_testenv::Binaries::locate().unwrap().path("helm");
     let out = std::process::Command::new(helm)
         .args([
             "template",

@@ -86,9 +86,14 @@ impl Account {
                 tokio::time::sleep(LIST_PACING - since).await;
             }
         }
+        // Purchases and releases in flight end first (their effect is then in this list), and
+        // none starts while it pages.
+        let no_count_changes = self.count_changes.write().await;
         let started_at = Timestamp::now();
         *lock(&self.last_list_start) = Some(started_at);
-        match self.client.list(&self.key.team_id).await {
+        let listed = self.client.list(&self.key.team_id).await;
+        drop(no_count_changes);
+        match listed {
             Ok(records) => {
                 let records: BTreeMap<String, NumberRecord> = records
                     .into_iter()
@@ -119,6 +124,8 @@ impl Account {
                 });
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
+                *lock(&self.last_list_took) =
+                    Some(Timestamp::now().duration_since(started_at).unsigned_abs());
                 *lock(&self.last_error) = None;
                 // Numbers not confirmed gone, and Lost ones, still count against the plan.
                 let count = new.records.len() + new.unconfirmed.len() + lost;

@@ -67,11 +67,18 @@ pub struct Account {
     last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
     /// When the last list call started, for pacing.
     last_list_start: Mutex<Option<Timestamp>>,
+    /// How long the last successful list took, every page and the judging included.
+    last_list_took: Mutex<Option<Duration>>,
     /// Callers waiting for (or making) a list.
     waiting: AtomicUsize,
     /// Lists are contended: they are paced until they have been quiet for a while.
     paced: AtomicBool,
     refresh: tokio::sync::Mutex<()>,
+    /// Purchases and releases (which change the list's count, and with it its pages) hold it
+    /// shared; a list holds it alone while it pages. A list read while this process buys would
+    /// see its count move between pages and be read again (3 times at most, then it fails): at
+    /// 100,000 numbers a list is seconds of pages, and a burst buys every few milliseconds.
+    count_changes: tokio::sync::RwLock<()>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
     searching: Mutex<HashMap<SearchFilters, Arc<tokio::sync::Mutex<()>>>>,
@@ -137,9 +144,11 @@ impl Account {
             snapshot: Mutex::new(None),
             last_error: Mutex::new(None),
             last_list_start: Mutex::new(None),
+            last_list_took: Mutex::new(None),
             waiting: AtomicUsize::new(0),
             paced: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(()),
+            count_changes: tokio::sync::RwLock::new(()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
             plan: Mutex::new(plan),
@@ -245,6 +254,17 @@ impl Account {
             .and_then(|(e, _)| e.current_count)
             .map_or(listed, |c| listed.max(u64::from(c)));
         p.limit_reached = Some((count, at));
+    }
+
+    /// Held while a call that changes the account's number count (a purchase, a release) is in
+    /// flight; a list waits for those in flight, and new ones wait for the list.
+    pub async fn changing_count(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.count_changes.read().await
+    }
+
+    /// How long the last successful list of the account took (`None` before the first).
+    pub fn last_list_took(&self) -> Option<Duration> {
+        *lock(&self.last_list_took)
     }
 
     /// Whether a purchase may be attempted now: not while the plan limit stands, unless

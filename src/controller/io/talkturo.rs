@@ -25,7 +25,10 @@ pub struct Sent {
 pub async fn purchase(account: &Account, number: &str, uid: &str, now: Timestamp) -> Sent {
     let sent = time_ceil(now);
     account.note_attempt(number, uid, sent.0);
-    let result = account.client.purchase(number, &account.key.team_id).await;
+    let result = {
+        let _count_changes = account.changing_count().await;
+        account.client.purchase(number, &account.key.team_id).await
+    };
     let returned = Timestamp::now();
     let at = time_ceil(returned).max(sent);
     Sent {
@@ -78,7 +81,10 @@ pub async fn unassign(account: &Account, assistant: &str, id: &str) -> Result<()
 
 /// Releases the record `id`; the account's view forgets the number once Talkturo says so.
 pub async fn release(account: &Account, number: &str, id: &str) -> Result<(), talkturo::Error> {
-    account.client.release(id).await?;
+    {
+        let _count_changes = account.changing_count().await;
+        account.client.release(id).await?;
+    }
     account.forget_record(number);
     Ok(())
 }

@@ -43,7 +43,13 @@ pub(super) async fn buy(
             let link = claim_link(pn, ctx);
             let (base, mut answered) = purchase::bought(pn, &bought.phone_number, link, at, now);
             answered.requeue = ctx.config.fast_sync;
-            if bought.phone_number.status != NumberStatus::Active {
+            // Waiting for a list that shows the number active saves a status write, but only
+            // while lists are quick: with a large account it would make every purchase wait
+            // for a list of every number (then the next list settles it).
+            let quick = account
+                .last_list_took()
+                .is_none_or(|t| t <= ctx.config.settle_wait);
+            if bought.phone_number.status != NumberStatus::Active && quick {
                 settle_active(
                     ctx,
                     (base, &mut answered),

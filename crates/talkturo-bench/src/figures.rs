@@ -10,8 +10,8 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::{AREAS, Bench, CLASS, Error, NAMESPACE};
-use crate::api::v1alpha1::{PhoneNumber, phone_number_name};
-use crate::sim::Op;
+use talkturo_operator::api::v1alpha1::{PhoneNumber, phone_number_name};
+use talkturo_sim::Op;
 
 /// Total of a call-count map.
 pub fn total(calls: &BTreeMap<Op, u64>) -> u64 {
@@ -89,9 +89,9 @@ pub async fn floor(bench: &Bench, names: &[String], concurrency: usize) -> Resul
     Ok(took)
 }
 
-fn talkturo_client(bench: &Bench) -> Result<crate::talkturo::Client, Error> {
-    Ok(crate::talkturo::Client::new(
-        crate::talkturo::ClientConfig::new(
+fn talkturo_client(bench: &Bench) -> Result<talkturo_operator::talkturo::Client, Error> {
+    Ok(talkturo_operator::talkturo::Client::new(
+        talkturo_operator::talkturo::ClientConfig::new(
             bench.sim.base_url(),
             secrecy::SecretString::from("tk_demo_token"),
         ),

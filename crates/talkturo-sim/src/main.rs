@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use talkturo_operator::sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
+use talkturo_sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
 
 const ADMIN_HELP: &str = "\
 Serves the Talkturo API contract (tests/conformance.rs, row by row) under /api, statefully and
@@ -135,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let app = talkturo_operator::sim::router(talkturo_operator::sim::Sim::new(config));
+    let app = talkturo_sim::router(talkturo_sim::Sim::new(config));
     tracing::info!(%addr, "talkturo-sim listening; admin API under /admin");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{ApiError, Eligibility, NumberStatus, Record, Result, World, is_e164};
-use crate::sim::inventory::{Kind, Offer};
+use crate::inventory::{Kind, Offer};
 
 impl World {
     /// `POST /api/phone-numbers/search`.
@@ -73,7 +73,7 @@ impl World {
         &self,
         number: &str,
         team_id: &str,
-    ) -> Result<crate::sim::inventory::Offer> {
+    ) -> Result<crate::inventory::Offer> {
         if let Some(r) = self.owned(number) {
             return Err(if r.team_id == team_id {
                 ApiError::new(

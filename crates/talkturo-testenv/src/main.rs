@@ -1,10 +1,10 @@
 //! `talkturo-testenv`: a local kube-apiserver + etcd for humans (`make cluster`, `make demo`).
-//! The same code the integration tests use (`talkturo_operator::testenv`).
+//! The same code the integration tests use (`talkturo_testenv`).
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use talkturo_operator::testenv::{self, Binaries, ControlPlane};
+use talkturo_testenv::{self as testenv, Binaries, ControlPlane};
 
 /// Local Kubernetes control plane (kube-apiserver + etcd on loopback, RBAC on).
 #[derive(Parser, Debug)]

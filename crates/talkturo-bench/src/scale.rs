@@ -10,14 +10,11 @@ use kube::api::Api;
 use serde_json::{Value, json};
 
 use super::{Bench, Error, delta, median, percentile, total};
-use crate::api::v1alpha1::{ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim};
-use crate::sim::Op;
+use talkturo_operator::api::v1alpha1::{ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim};
+use talkturo_sim::Op;
 
 /// API clients, and requests in flight per client, during the fill.
 const FILL_CLIENTS: (usize, usize) = (4, 24);
-/// The class's sync interval in the scale runs.
-pub const SYNC_SECS: u64 = 60;
-
 /// What one scale run measures.
 pub struct ScaleRun {
     /// Claims (and numbers) in the cluster.
@@ -26,6 +23,10 @@ pub struct ScaleRun {
     pub applies: usize,
     /// The operator binary.
     pub operator: PathBuf,
+    /// The class's sync interval (`make bench-scale`: 60 s).
+    pub sync_secs: u64,
+    /// Most records a list page of the simulator holds (its default: 10,000).
+    pub page: usize,
 }
 
 /// `VmRSS` and `VmHWM` of a process, in KiB.
@@ -59,21 +60,27 @@ impl ScaleRun {
         let mut b = Bench::start(
             dir,
             self.operator.clone(),
-            |c| c.pool_size = 500,
-            &format!("{SYNC_SECS}s"),
+            |c| {
+                c.pool_size = 500;
+                c.list_limit_cap = self.page;
+            },
+            &format!("{}s", self.sync_secs),
         )
         .await?;
         let fill = self.fill(&mut b).await?;
         // The first start after the fill writes the class's totals (the fill changed them behind
         // its back); the restart after the steady state is the one with everything correct.
-        let first = start(&mut b, self.pairs).await?;
-        let steady = steady(&b).await?;
+        // What a start calls and writes is counted until a few seconds after its first pass (at
+        // most half a sync interval: the next periodic list is not the start's).
+        let after = Duration::from_secs((self.sync_secs / 2).min(10));
+        let first = start(&mut b, self.pairs, after).await?;
+        let steady = steady(&b, self.sync_secs).await?;
         if let Some(mut o) = b.operator.take() {
             o.kill();
         }
-        let start = start(&mut b, self.pairs).await?;
+        let start = start(&mut b, self.pairs, after).await?;
         let applies = applies(&b, self.applies).await?;
-        let lost = lost(&b).await?;
+        let lost = lost(&b, self.sync_secs).await?;
         let op = b.operator.as_ref().ok_or("the operator is not running")?;
         let [etcd, apiserver] = b.plane.pids();
         Ok(json!({
@@ -157,7 +164,7 @@ async fn wait_active_number(b: &Bench, claim: &str) -> Result<(), Error> {
 /// The operator started on the filled cluster: caches synced, then the first pass over every
 /// object done (every claim and PhoneNumber reconciled once, nothing queued, the class listed);
 /// what it called and wrote until 10 s after that.
-async fn start(b: &mut Bench, pairs: usize) -> Result<Value, Error> {
+async fn start(b: &mut Bench, pairs: usize, after: Duration) -> Result<Value, Error> {
     let (calls, mark, purchases) = (b.calls(), b.mark(), b.sim.sim.world().purchases());
     let started = Instant::now();
     let synced = b.start_operator().await?;
@@ -189,7 +196,7 @@ async fn start(b: &mut Bench, pairs: usize) -> Result<Value, Error> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let rss_ready = op.memory_kib().0;
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(after).await;
     let w = b.writes_since(mark)?;
     Ok(json!({
         "syncedSecs": synced.as_secs_f64(),
@@ -204,9 +211,9 @@ async fn start(b: &mut Bench, pairs: usize) -> Result<Value, Error> {
 }
 
 /// Two sync intervals with nothing to do: calls, pages, writes, memory.
-async fn steady(b: &Bench) -> Result<Value, Error> {
+async fn steady(b: &Bench, sync_secs: u64) -> Result<Value, Error> {
     let (calls, mark) = (b.calls(), b.mark());
-    let secs = 2 * SYNC_SECS;
+    let secs = 2 * sync_secs;
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let d = delta(&b.calls(), &calls);
     let w = b.writes_since(mark)?;
@@ -251,7 +258,7 @@ async fn applies(b: &Bench, count: usize) -> Result<Value, Error> {
 
 /// One filled number removed from the account behind the operator's back: how long until its
 /// PhoneNumber is `Lost` (at most one sync interval and the list's time).
-async fn lost(b: &Bench) -> Result<Value, Error> {
+async fn lost(b: &Bench, sync_secs: u64) -> Result<Value, Error> {
     let number = super::fill_number(1);
     b.sim
         .sim
@@ -259,17 +266,17 @@ async fn lost(b: &Bench) -> Result<Value, Error> {
         .vanish(&number)
         .ok_or_else(|| format!("{number} was not in the account"))?;
     let started = Instant::now();
-    let name = crate::api::v1alpha1::phone_number_name(&number);
+    let name = talkturo_operator::api::v1alpha1::phone_number_name(&number);
     let is_lost = |pn: Option<&PhoneNumber>| {
         pn.and_then(|p| p.status.as_ref())
             .is_some_and(|s| s.phase == Some(NumberPhase::Lost))
     };
     let numbers: Api<PhoneNumber> = Api::all(b.client.clone());
     tokio::time::timeout(
-        Duration::from_secs(3 * SYNC_SECS),
+        Duration::from_secs(3 * sync_secs),
         kube::runtime::wait::await_condition(numbers, &name, is_lost),
     )
     .await
-    .map_err(|_| format!("{name} was not Lost within {} s", 3 * SYNC_SECS))??;
-    Ok(json!({"secs": started.elapsed().as_secs_f64(), "syncSecs": SYNC_SECS}))
+    .map_err(|_| format!("{name} was not Lost within {} s", 3 * sync_secs))??;
+    Ok(json!({"secs": started.elapsed().as_secs_f64(), "syncSecs": sync_secs}))
 }

@@ -24,7 +24,7 @@ use kube::api::Api;
 pub use process::{ManagedChild, free_ports};
 
 /// Versions the cache is built for (`hack/testenv/versions.env`, shared with the build script).
-const VERSIONS: &str = include_str!("../../hack/testenv/versions.env");
+const VERSIONS: &str = include_str!("../../../hack/testenv/versions.env");
 
 /// Field manager for objects the harness applies.
 const FIELD_MANAGER: &str = "talkturo-testenv";

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
+use talkturo_bench::{self as bench, Bench, Writes};
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
-use talkturo_operator::bench::{self, Bench, Writes};
-use talkturo_operator::sim::Op;
+use talkturo_sim::Op;
 
 #[derive(Parser)]
 #[command(about = "Measure the operator: Talkturo calls, API writes, throughput, latency, memory")]
@@ -94,6 +94,8 @@ async fn scale(args: &Args) -> Result<(), bench::Error> {
             pairs,
             applies: args.applies,
             operator: args.operator.clone(),
+            sync_secs: 60,
+            page: talkturo_sim::SimConfig::default().list_limit_cap,
         };
         let figures = run.run(dir.path()).await?;
         eprintln!("{}", serde_json::to_string(&figures)?);

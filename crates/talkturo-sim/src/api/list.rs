@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::serve_op;
-use crate::sim::Sim;
-use crate::sim::faults::{FaultAction, Op};
-use crate::sim::state::ApiError;
+use crate::Sim;
+use crate::faults::{FaultAction, Op};
+use crate::state::ApiError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,7 +26,7 @@ pub(super) struct ListQuery {
 #[derive(serde::Serialize)]
 struct ListPage<'a> {
     success: bool,
-    numbers: Vec<crate::sim::state::RecordJson<'a>>,
+    numbers: Vec<crate::state::RecordJson<'a>>,
     count: usize,
     limit: usize,
     offset: usize,

@@ -22,7 +22,7 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 
 use super::{AREAS, Bench, CLASS, Error, NAMESPACE};
-use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, phone_number_name};
+use talkturo_operator::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, phone_number_name};
 
 /// Numbers seeded per simulator request (its JSON body limit is 2 MB).
 const SEED_CHUNK: usize = 5_000;

@@ -16,9 +16,9 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::api::v1alpha1::{ClaimPhase, PhoneNumberClaim, PhoneNumberClass};
-use crate::sim::{Op, SimConfig, SimServer};
-use crate::testenv::{self, Binaries, ControlPlane};
+use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim, PhoneNumberClass};
+use talkturo_sim::{Op, SimConfig, SimServer};
+use talkturo_testenv::{self as testenv, Binaries, ControlPlane};
 
 mod figures;
 mod fill;
@@ -139,7 +139,7 @@ impl Bench {
         let client = kube::Client::try_from(config)?;
         testenv::install_crds(
             &client,
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds"),
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crds"),
         )
         .await?;
         let mut c = SimConfig {
@@ -159,7 +159,7 @@ impl Bench {
             .await?;
         let secret: Secret = serde_json::from_value(json!({
             "metadata": {"name": "talkturo", "namespace": NAMESPACE,
-                "labels": {crate::api::API_KEY_LABEL: "true"}},
+                "labels": {talkturo_operator::api::API_KEY_LABEL: "true"}},
             "stringData": {"apiKey": "tk_demo_token"}}))?;
         Api::<Secret>::namespaced(client.clone(), NAMESPACE)
             .create(&PostParams::default(), &secret)
@@ -184,7 +184,7 @@ impl Bench {
 
     /// Starts the operator binary (no leader election: one process, no Lease traffic).
     pub async fn start_operator(&mut self) -> Result<Duration, Error> {
-        let [port] = crate::testenv::free_ports::<1>()?;
+        let [port] = talkturo_testenv::free_ports::<1>()?;
         self.incarnation += 1;
         let log = self
             .plane
@@ -222,9 +222,9 @@ impl Bench {
     pub async fn wait_class_ready(&self, bound: Duration) -> Result<(), Error> {
         let ready = |c: Option<&PhoneNumberClass>| {
             c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-                crate::controller::conditions::is_true(
+                talkturo_operator::controller::conditions::is_true(
                     &s.conditions,
-                    crate::api::conditions::types::READY,
+                    talkturo_operator::api::conditions::types::READY,
                 )
             })
         };
