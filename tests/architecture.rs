@@ -368,3 +368,23 @@ fn the_circle_check_finds_a_circle_and_passes_a_chain() {
         ["api", "v1alpha1"]
     );
 }
+
+/// The operator's release binary links no simulator, test environment or benchmark code: they
+/// are crates of their own, and the operator's package names them only as dev-dependencies.
+#[test]
+fn the_operator_depends_on_no_simulator_test_environment_or_bench() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let section = |name: &str| -> String {
+        let start = manifest.find(&format!("\n[{name}]\n")).unwrap();
+        let rest = &manifest[start + name.len() + 4..];
+        rest[..rest.find("\n[").unwrap_or(rest.len())].to_owned()
+    };
+    let normal = section("dependencies");
+    let dev = section("dev-dependencies");
+    for c in ["talkturo-sim", "talkturo-testenv", "talkturo-bench"] {
+        assert!(!normal.contains(c), "{c} is a dependency of the operator");
+        assert!(dev.contains(c), "{c} is no dev-dependency (the tests need it)");
+    }
+    assert!(normal.contains("kube.workspace"), "the section was not found");
+}

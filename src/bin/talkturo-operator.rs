@@ -11,7 +11,7 @@ use talkturo_operator::controller::{self, Config, InitialList, RunOptions};
 /// allocations made by several threads, which glibc's per-thread arenas leave fragmented
 /// (BENCHMARKS.md, M6: 150 → 115 MiB steady). With background threads (enabled by the
 /// `background_threads` feature), jemalloc returns freed pages to the OS on its own.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(not(target_env = "msvc"), feature = "jemalloc"))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -22,7 +22,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// from 84.6 to 70.8–73.0 MiB with no loss of throughput beyond the run-to-run noise
 /// (BENCHMARKS.md, M6). A shorter dirty-page decay (1 s) lowered the steady state by another
 /// ~6 MiB but slowed bursts (32/s against 51/s), so the default (10 s) stays.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(not(target_env = "msvc"), feature = "jemalloc"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";
 
@@ -131,7 +131,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Run(args) => {
-            #[cfg(not(target_env = "msvc"))]
+            #[cfg(all(not(target_env = "msvc"), feature = "jemalloc"))]
             talkturo_operator::memory::allocator_returns_memory();
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
