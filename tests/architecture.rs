@@ -384,7 +384,13 @@ fn the_operator_depends_on_no_simulator_test_environment_or_bench() {
     let dev = section("dev-dependencies");
     for c in ["talkturo-sim", "talkturo-testenv", "talkturo-bench"] {
         assert!(!normal.contains(c), "{c} is a dependency of the operator");
-        assert!(dev.contains(c), "{c} is no dev-dependency (the tests need it)");
+        assert!(
+            dev.contains(c),
+            "{c} is no dev-dependency (the tests need it)"
+        );
     }
-    assert!(normal.contains("kube.workspace"), "the section was not found");
+    assert!(
+        normal.contains("kube.workspace"),
+        "the section was not found"
+    );
 }

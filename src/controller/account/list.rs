@@ -124,8 +124,6 @@ impl Account {
                 });
                 let old = lock(&self.snapshot).replace(new.clone());
                 self.notify_changes(old.as_deref(), &new);
-                *lock(&self.last_list_took) =
-                    Some(Timestamp::now().duration_since(started_at).unsigned_abs());
                 *lock(&self.last_error) = None;
                 // Numbers not confirmed gone, and Lost ones, still count against the plan.
                 let count = new.records.len() + new.unconfirmed.len() + lost;

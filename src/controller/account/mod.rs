@@ -67,8 +67,6 @@ pub struct Account {
     last_error: Mutex<Option<(Timestamp, Arc<talkturo::Error>)>>,
     /// When the last list call started, for pacing.
     last_list_start: Mutex<Option<Timestamp>>,
-    /// How long the last successful list took, every page and the judging included.
-    last_list_took: Mutex<Option<Duration>>,
     /// Callers waiting for (or making) a list.
     waiting: AtomicUsize,
     /// Lists are contended: they are paced until they have been quiet for a while.
@@ -144,7 +142,6 @@ impl Account {
             snapshot: Mutex::new(None),
             last_error: Mutex::new(None),
             last_list_start: Mutex::new(None),
-            last_list_took: Mutex::new(None),
             waiting: AtomicUsize::new(0),
             paced: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(()),
@@ -260,11 +257,6 @@ impl Account {
     /// flight; a list waits for those in flight, and new ones wait for the list.
     pub async fn changing_count(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
         self.count_changes.read().await
-    }
-
-    /// How long the last successful list of the account took (`None` before the first).
-    pub fn last_list_took(&self) -> Option<Duration> {
-        *lock(&self.last_list_took)
     }
 
     /// Whether a purchase may be attempted now: not while the plan limit stands, unless

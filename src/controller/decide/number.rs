@@ -46,7 +46,8 @@ pub struct Seen<'a> {
 }
 
 impl Seen<'_> {
-    /// How long a settled number waits before it is looked at again.
+    /// How long a number that is waiting on something no list announces (the plan limit, a
+    /// person) waits before it is looked at again.
     fn slow(&self) -> Duration {
         self.sync.saturating_mul(requeue::SETTLED_INTERVALS)
     }
@@ -189,10 +190,13 @@ fn listed(pn: &PhoneNumber, st: &PhoneNumberStatus, record: &NumberRecord, seen:
         return record_mismatch(pn, st, known, &record.id, seen);
     }
     let status = mirror(pn, record, seen.link, seen.snapshot.started_at, seen.now);
+    // Purchasing: looked at again at the next quick list. Otherwise settled: the list wakes it
+    // when its record changes or goes, the claim's and its own changes do, and a trial's expiry
+    // sets its own timer.
     let requeue = if record.status == NumberStatus::Purchasing {
         seen.cfg.fast_sync
     } else {
-        seen.slow()
+        requeue::NO_TIMER
     };
     let event = st.id.is_none().then(|| {
         Note::normal(
@@ -244,7 +248,8 @@ fn lost(pn: &PhoneNumber, st: &PhoneNumberStatus, seen: &Seen) -> Plan {
             ),
         )
     });
-    settle(status, seen.slow(), event)
+    // A list that shows it again wakes it.
+    settle(status, requeue::NO_TIMER, event)
 }
 
 /// A purchase whose outcome is unknown, absent from this list: counted when the list was sent

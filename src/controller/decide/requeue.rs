@@ -4,8 +4,12 @@
 
 use std::time::Duration;
 
-/// A bound claim, looked at again (its PhoneNumber's changes wake it sooner).
-pub const BOUND_CLAIM: Duration = Duration::from_secs(300);
+/// No timer: a settled object (a bound claim, an active or `Lost` number) is looked at again only
+/// when something announces a change: its own object, its PhoneNumber or claim, its class's
+/// spec, its namespace's policies, or the account's list showing its record changed, gone or
+/// back. A timer per object is scheduler state (~0.5 KiB with its key) and a reconcile per
+/// interval for each of 100,000 objects; exact deadlines (a trial's expiry) still set one.
+pub const NO_TIMER: Duration = Duration::MAX;
 /// After a write whose result a watch brings back: the fallback if it does not.
 pub const AFTER_WRITE: Duration = Duration::from_secs(30);
 /// A claim waiting on something only a person changes (a class, a PhoneNumber, a tenancy rule, a

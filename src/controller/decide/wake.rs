@@ -12,11 +12,7 @@ use crate::api::v1alpha1::PhoneNumberClass;
 /// operator's annotations, whether a status exists, each condition's type, status and reason,
 /// and `Ready`'s message while it is not `True` (a pending claim repeats it).
 pub fn seen_by_claims(class: &PhoneNumberClass) -> String {
-    let own: Vec<(&String, &String)> = class
-        .annotations()
-        .iter()
-        .filter(|(k, _)| k.starts_with(crate::api::lean::OWN_ANNOTATIONS))
-        .collect();
+    let own = own_annotations(class);
     let conditions: Vec<(&str, &str, &str, &str)> = class
         .status
         .as_ref()
@@ -44,6 +40,24 @@ pub fn seen_by_claims(class: &PhoneNumberClass) -> String {
         class.metadata.generation,
         class.status.is_some()
     )
+}
+
+/// What a PhoneNumber reads of its class, as one value: the spec (through `generation`) and the
+/// operator's annotations. Its status concerns no number.
+pub fn seen_by_numbers(class: &PhoneNumberClass) -> String {
+    format!(
+        "{:?}|{:?}",
+        class.metadata.generation,
+        own_annotations(class)
+    )
+}
+
+fn own_annotations(class: &PhoneNumberClass) -> Vec<(&String, &String)> {
+    class
+        .annotations()
+        .iter()
+        .filter(|(k, _)| k.starts_with(crate::api::lean::OWN_ANNOTATIONS))
+        .collect()
 }
 
 #[cfg(test)]
@@ -79,5 +93,10 @@ mod tests {
             .annotations_mut()
             .insert(crate::api::DEFAULT_CLASS_ANNOTATION.into(), "true".into());
         assert_ne!(base, seen_by_claims(&default));
+        // Numbers: the spec and the annotations, never the status.
+        let numbers = seen_by_numbers(&up("team t lists 5 numbers", 5));
+        assert_eq!(numbers, seen_by_numbers(&down));
+        assert_ne!(numbers, seen_by_numbers(&respec));
+        assert_ne!(numbers, seen_by_numbers(&default));
     }
 }

@@ -46,6 +46,7 @@ struct Caches {
 struct Subscriptions {
     classes_for_classes: ReflectHandle<PhoneNumberClass>,
     classes_for_claims: ReflectHandle<PhoneNumberClass>,
+    classes_for_numbers: ReflectHandle<PhoneNumberClass>,
     claims_for_claims: ReflectHandle<PhoneNumberClaim>,
     claims_for_numbers: ReflectHandle<PhoneNumberClaim>,
     numbers_for_numbers: ReflectHandle<PhoneNumber>,
@@ -66,6 +67,7 @@ impl Caches {
         Some(Subscriptions {
             classes_for_classes: self.classes.1.subscribe()?,
             classes_for_claims: self.classes.1.subscribe()?,
+            classes_for_numbers: self.classes.1.subscribe()?,
             claims_for_claims: self.claims.1.subscribe()?,
             claims_for_numbers: self.claims.1.subscribe()?,
             numbers_for_numbers: self.numbers.1.subscribe()?,
@@ -154,7 +156,11 @@ pub(super) async fn controllers(
     );
     let number_run = number_controller(
         &ctx,
-        (subs.numbers_for_numbers, subs.claims_for_numbers),
+        (
+            subs.numbers_for_numbers,
+            subs.claims_for_numbers,
+            subs.classes_for_numbers,
+        ),
         numbers_store,
         wakes.numbers.1,
         concurrency,
@@ -199,6 +205,7 @@ fn context(
         number_changed,
         numbers_by_claim: Default::default(),
         synced: AtomicBool::new(false),
+        synced_notify: tokio::sync::Notify::new(),
         writes: Default::default(),
         namespace_ledger: Default::default(),
     })
@@ -215,6 +222,7 @@ async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
     );
     tracing::info!("caches synced; reconciling");
     ctx.synced.store(true, Ordering::SeqCst);
+    ctx.synced_notify.notify_waiters();
     ctx.metrics.set_active(true);
     ready.store(true, Ordering::SeqCst);
 }
@@ -301,18 +309,46 @@ fn claim_controller(
 /// changed in a list, a claim deleted).
 fn number_controller(
     ctx: &Arc<Context>,
-    (numbers, claims): (ReflectHandle<PhoneNumber>, ReflectHandle<PhoneNumberClaim>),
+    (numbers, claims, classes): (
+        ReflectHandle<PhoneNumber>,
+        ReflectHandle<PhoneNumberClaim>,
+        ReflectHandle<PhoneNumberClass>,
+    ),
     store: Store<PhoneNumber>,
     wakes: UnboundedReceiver<ObjectRef<PhoneNumber>>,
     concurrency: ControllerConfig,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) -> impl Future<Output = ()> {
     let queue = Queued::new(ctx, NUMBERS);
-    let q = queue.clone();
+    let (q, q2) = (queue.clone(), queue.clone());
     let numbers_of_claim = ctx.numbers_by_claim.clone();
+    let numbers_of_class = ctx.numbers.clone();
+    // What each class's spec looked like to its numbers (settled numbers keep no timer, so a
+    // changed spec must wake them; its status never concerns them).
+    let seen = std::sync::Mutex::new(HashMap::<String, String>::new());
     Controller::for_shared_stream(queue.objects(numbers), store)
         .watches_shared_stream(claims, move |claim| {
             q.many(numbers_of(&numbers_of_claim, &claim))
+        })
+        .watches_shared_stream(classes, move |class| {
+            let now = decide::wake::seen_by_numbers(&class);
+            let name = class.name_any();
+            let before = seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.clone(), now.clone());
+            // First sight (a start's initial list) wakes nothing: every number is reconciled then.
+            if before.is_none_or(|b| b == now) {
+                return Vec::new();
+            }
+            q2.many(
+                numbers_of_class
+                    .state()
+                    .iter()
+                    .filter(|n| n.spec.class_name == name)
+                    .map(|n| ObjectRef::from_obj(n.as_ref()))
+                    .collect(),
+            )
         })
         .reconcile_on(queue.refs(wakes))
         .with_config(concurrency)

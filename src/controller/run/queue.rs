@@ -106,7 +106,7 @@ where
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
-    if !ctx.synced.load(Ordering::SeqCst) {
+    if !synced(&ctx).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
     if ctx.writes.stale(obj.as_ref()) {
@@ -125,6 +125,24 @@ where
         .reconciled(controller, outcome, started.elapsed().as_secs_f64());
     result
 }
+
+/// Whether every cache is synced, waiting up to [`SYNC_WAIT`] for it: a controller's own cache
+/// may be ready before the others, and nothing is decided on an incomplete one.
+async fn synced(ctx: &Context) -> bool {
+    let deadline = tokio::time::Instant::now() + SYNC_WAIT;
+    loop {
+        let told = ctx.synced_notify.notified();
+        if ctx.synced.load(Ordering::SeqCst) {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline, told).await.is_err() {
+            return ctx.synced.load(Ordering::SeqCst);
+        }
+    }
+}
+
+/// Longest a reconcile waits for the caches to sync before it is put back.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A failed reconcile is retried after its error's wait.
 pub(super) fn error_policy<K: kube::Resource>(

@@ -68,7 +68,8 @@ pub(super) async fn decide<'a>(
         now,
     );
     notes.extend(claim_status::transition_notes(claim, &status, pn));
-    let mut act = Act::with(Some((status, None)), Action::requeue(requeue::BOUND_CLAIM));
+    // No timer: its PhoneNumber's, class's and namespace's changes wake it (requeue::NO_TIMER).
+    let mut act = Act::with(Some((status, None)), Action::await_change());
     act.notes = notes;
     Ok(act)
 }

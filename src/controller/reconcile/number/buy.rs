@@ -44,11 +44,12 @@ pub(super) async fn buy(
             let (base, mut answered) = purchase::bought(pn, &bought.phone_number, link, at, now);
             answered.requeue = ctx.config.fast_sync;
             // Waiting for a list that shows the number active saves a status write, but only
-            // while lists are quick: with a large account it would make every purchase wait
-            // for a list of every number (then the next list settles it).
+            // while the account is small: with a large one every purchase would wait for a
+            // list of every number (then the next list settles it). Judged by the account's
+            // size, not by how long its last list took, so a busy machine changes nothing.
             let quick = account
-                .last_list_took()
-                .is_none_or(|t| t <= ctx.config.settle_wait);
+                .current()
+                .is_none_or(|s| s.records.len() <= ctx.config.settle_list_records);
             if bought.phone_number.status != NumberStatus::Active && quick {
                 settle_active(
                     ctx,

@@ -156,7 +156,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     } else {
         act(&ctx, &pn, (&class, &account), link, &mut status, now).await
     };
-    let end = end.map(|e| e.unwrap_or_else(|| End::write(Action::requeue(requeue))));
+    let end = end.map(|e| e.unwrap_or_else(|| End::write(look_again(requeue))));
     finish(&ctx, &pn, status, end).await
 }
 
@@ -289,6 +289,15 @@ async fn observe(
 /// The object's uid (empty for an object not from the API server, which none of ours is).
 pub(super) fn uid_of(pn: &PhoneNumber) -> &str {
     pn.metadata.uid.as_deref().unwrap_or_default()
+}
+
+/// Looks again after `requeue`, or only when woken for [`requeue::NO_TIMER`].
+fn look_again(requeue: Duration) -> Action {
+    if requeue == requeue::NO_TIMER {
+        Action::await_change()
+    } else {
+        Action::requeue(requeue)
+    }
 }
 
 /// Looks again at `at` (at least [`requeue::MIN_WAIT`] from now).
