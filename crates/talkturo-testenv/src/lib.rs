@@ -208,6 +208,9 @@ impl ControlPlane {
             format!("--audit-log-path={}", dir.join("audit.log").display()),
             "--audit-log-format=json".into(),
             "--audit-log-mode=blocking".into(),
+            // Never rotated (its default is 100 MB): counts are read from a position in this
+            // one file, and the scale benchmark's fill alone writes several hundred MB.
+            "--audit-log-maxsize=1000000".into(),
         ];
         // An extra flag replaces the default of the same name (list flags would append).
         let name = |flag: &str| flag.split('=').next().unwrap_or_default().to_owned();
