@@ -276,6 +276,23 @@ impl Bench {
         Ok(names)
     }
 
+    /// Creates claim `<prefix>-<i>` and waits (up to `bound`) until it is Bound: apply → Bound,
+    /// in milliseconds.
+    pub async fn apply_one(&self, prefix: &str, i: usize, bound: Duration) -> Result<f64, Error> {
+        let names = self.create_claims(prefix, i..i + 1, 1).await?;
+        let started = Instant::now();
+        let is_bound = |c: Option<&PhoneNumberClaim>| {
+            c.and_then(|c| c.status.as_ref())
+                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
+        };
+        tokio::time::timeout(
+            bound,
+            kube::runtime::wait::await_condition(self.claims(), &names[0], is_bound),
+        )
+        .await??;
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
+    }
+
     /// Waits until `n` claims in the namespace are Bound; returns the time it took.
     pub async fn wait_bound(&self, n: usize, bound: Duration) -> Result<Duration, Error> {
         let started = Instant::now();

@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 use talkturo_bench::{self as bench, Bench, Writes};
-use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
 use talkturo_sim::Op;
 
 #[derive(Parser)]
@@ -216,18 +214,7 @@ async fn sequential(b: &Bench, count: usize) -> Result<(Vec<f64>, (u64, Writes))
     b.wait_class_ready(Duration::from_secs(60)).await?;
     for i in 0..count {
         let (calls, mark) = (b.calls(), b.mark());
-        let names = b.create_claims("solo", i..i + 1, 1).await?;
-        let started = Instant::now();
-        let cond = |c: Option<&PhoneNumberClaim>| {
-            c.and_then(|c| c.status.as_ref())
-                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
-        };
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(b.claims(), &names[0], cond),
-        )
-        .await??;
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        latencies.push(b.apply_one("solo", i, Duration::from_secs(30)).await?);
         if i == 0 {
             // Let the purchase settle (active) before counting what one claim cost.
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -10,7 +10,7 @@ use kube::api::Api;
 use serde_json::{Value, json};
 
 use super::{Bench, Error, delta, median, percentile, total};
-use talkturo_operator::api::v1alpha1::{ClaimPhase, NumberPhase, PhoneNumber, PhoneNumberClaim};
+use talkturo_operator::api::v1alpha1::{NumberPhase, PhoneNumber};
 use talkturo_sim::Op;
 
 /// API clients, and requests in flight per client, during the fill.
@@ -235,18 +235,7 @@ async fn applies(b: &Bench, count: usize) -> Result<Value, Error> {
     let purchases = b.sim.sim.world().purchases();
     let mut ms = Vec::new();
     for i in 0..count {
-        let names = b.create_claims("apply", i..i + 1, 1).await?;
-        let started = Instant::now();
-        let bound = |c: Option<&PhoneNumberClaim>| {
-            c.and_then(|c| c.status.as_ref())
-                .is_some_and(|s| s.phase == Some(ClaimPhase::Bound))
-        };
-        tokio::time::timeout(
-            Duration::from_secs(120),
-            kube::runtime::wait::await_condition(b.claims(), &names[0], bound),
-        )
-        .await??;
-        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        ms.push(b.apply_one("apply", i, Duration::from_secs(120)).await?);
     }
     Ok(json!({
         "count": count,
