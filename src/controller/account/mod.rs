@@ -268,6 +268,26 @@ impl Account {
     }
 }
 
+/// `check`'s answer once it has one, looking again each time `told` is notified, for up to
+/// `bound` (then its last answer).
+pub async fn wait_until<T>(
+    told: &tokio::sync::Notify,
+    bound: Duration,
+    check: impl Fn() -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        // Registered before the check: a notification between the two is not missed.
+        let notified = told.notified();
+        if let Some(t) = check() {
+            return Some(t);
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return check();
+        }
+    }
+}
+
 /// Every class's account.
 #[derive(Default)]
 pub struct Accounts {
@@ -286,16 +306,7 @@ impl Accounts {
     /// class's PhoneNumbers polling for it instead would be 100,000 reconciles every half
     /// second at 100,000 numbers).
     pub async fn wait_for(&self, class: &str, bound: Duration) -> Option<Arc<Account>> {
-        let deadline = tokio::time::Instant::now() + bound;
-        loop {
-            let built = self.built.notified();
-            if let Some(a) = self.get(class) {
-                return Some(a);
-            }
-            if tokio::time::timeout_at(deadline, built).await.is_err() {
-                return self.get(class);
-            }
-        }
+        wait_until(&self.built, bound, || self.get(class)).await
     }
 
     /// The class's account, rebuilt when its configuration changed.

@@ -77,6 +77,19 @@ impl Caches {
     }
 }
 
+/// What each class last looked like to one controller (`decide::wake`), by name.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<HashMap<String, String>>);
+
+impl Seen {
+    /// Records how `class` looks now: whether that differs from before (`None` at first sight).
+    fn note(&self, class: &str, now: String) -> Option<bool> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(class.to_owned(), now.clone())
+            .map(|before| before != now)
+    }
+}
+
 /// Direct wake-ups: shared streams carry no deletions, but both reclaim (a claim gone) and a
 /// lost binding (a PhoneNumber gone) start with one, so the deleted object's counterpart is woken
 /// directly; a namespace's policies changing wakes its claims.
@@ -267,16 +280,11 @@ fn claim_controller(
     let (q, q2) = (queue.clone(), queue.clone());
     let claims_of_class = ctx.claims.clone();
     // What each class looked like to its claims when they were last woken for it.
-    let seen = std::sync::Mutex::new(HashMap::<String, String>::new());
+    let seen = Seen::default();
     Controller::for_shared_stream(queue.objects(claims), store)
         .watches_shared_stream(numbers, move |pn| claim::for_number(&pn).map(|r| q.one(r)))
         .watches_shared_stream(classes, move |class| {
-            let now = decide::wake::seen_by_claims(&class);
-            let before = seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(class.name_any(), now.clone());
-            if before.as_ref() == Some(&now) {
+            if seen.note(&class.name_any(), decide::wake::seen_by_claims(&class)) == Some(false) {
                 return Vec::new();
             }
             let default = class
@@ -325,20 +333,15 @@ fn number_controller(
     let numbers_of_class = ctx.numbers.clone();
     // What each class's spec looked like to its numbers (settled numbers keep no timer, so a
     // changed spec must wake them; its status never concerns them).
-    let seen = std::sync::Mutex::new(HashMap::<String, String>::new());
+    let seen = Seen::default();
     Controller::for_shared_stream(queue.objects(numbers), store)
         .watches_shared_stream(claims, move |claim| {
             q.many(numbers_of(&numbers_of_claim, &claim))
         })
         .watches_shared_stream(classes, move |class| {
-            let now = decide::wake::seen_by_numbers(&class);
             let name = class.name_any();
-            let before = seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(name.clone(), now.clone());
             // First sight (a start's initial list) wakes nothing: every number is reconciled then.
-            if before.is_none_or(|b| b == now) {
+            if seen.note(&name, decide::wake::seen_by_numbers(&class)) != Some(true) {
                 return Vec::new();
             }
             q2.many(

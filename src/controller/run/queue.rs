@@ -13,6 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tracing::Instrument;
 
+use crate::controller::account::wait_until;
 use crate::controller::decide::requeue;
 use crate::controller::io::writes;
 use crate::controller::{Context, Error, Metrics};
@@ -129,16 +130,10 @@ where
 /// Whether every cache is synced, waiting up to [`SYNC_WAIT`] for it: a controller's own cache
 /// may be ready before the others, and nothing is decided on an incomplete one.
 async fn synced(ctx: &Context) -> bool {
-    let deadline = tokio::time::Instant::now() + SYNC_WAIT;
-    loop {
-        let told = ctx.synced_notify.notified();
-        if ctx.synced.load(Ordering::SeqCst) {
-            return true;
-        }
-        if tokio::time::timeout_at(deadline, told).await.is_err() {
-            return ctx.synced.load(Ordering::SeqCst);
-        }
-    }
+    let is_synced = || ctx.synced.load(Ordering::SeqCst).then_some(());
+    wait_until(&ctx.synced_notify, SYNC_WAIT, is_synced)
+        .await
+        .is_some()
 }
 
 /// Longest a reconcile waits for the caches to sync before it is put back.
