@@ -3,7 +3,8 @@
 //! PhoneNumbers there are. (Scanning the cache instead made every claim event cost a pass over
 //! every PhoneNumber: at 100,000 of each, a start alone was 10^10 comparisons.)
 //!
-//! Like the cache it mirrors, it is eventually consistent: it may lag a watch event behind.
+//! It sees each watch event before the cache does (`run::watch::reflectors`), so it is never
+//! behind the cache: a name it gives may not be in the cache yet, never the other way round.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};

@@ -166,11 +166,16 @@ pub(super) fn reflectors(
         });
     let index = ctx.numbers_by_claim.clone();
     let numbers = watch::<PhoneNumber>(client, wc)
-        .reflect_shared(number_writer)
-        .for_each(move |event| {
-            if let Ok(event) = &event {
+        // The index is updated before the cache and the controllers see the event, so it is
+        // never behind them: a claim whose PhoneNumber the cache shows finds it through the
+        // index too (one not yet in the cache is filtered out by the cache lookup).
+        .inspect(move |event| {
+            if let Ok(event) = event {
                 index.observe(event);
             }
+        })
+        .reflect_shared(number_writer)
+        .for_each(move |event| {
             if let Ok(watcher::Event::Delete(pn)) = event
                 && let Some(claim) = claim::for_number(&pn)
             {
