@@ -13,6 +13,8 @@ use super::metrics::ClientMetrics;
 use super::wire::{self, AssistantNumbers, NumberRecord, Purchase, SearchResult};
 
 mod list;
+mod paging;
+pub use list::{OwnPurchases, PurchaseMark};
 mod transport;
 use transport::{Call, decode_success};
 

@@ -9,7 +9,9 @@ mod error;
 pub mod metrics;
 pub mod wire;
 
-pub use client::{Client, ClientConfig, DEFAULT_MAX_LIST_RECORDS, SearchFilters};
+pub use client::{
+    Client, ClientConfig, DEFAULT_MAX_LIST_RECORDS, OwnPurchases, PurchaseMark, SearchFilters,
+};
 pub use error::{Error, Operation, Outcome};
 pub use metrics::ClientMetrics;
 pub use wire::{AvailableNumber, Eligibility, NumberRecord, NumberStatus, Purchase, SearchResult};

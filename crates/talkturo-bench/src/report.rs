@@ -129,7 +129,7 @@ fn mib(v: &Value) -> f64 {
 type ScaleRow = (&'static str, fn(&Value) -> String);
 
 /// The scale table's rows about the fill and the start.
-fn start_rows() -> [ScaleRow; 7] {
+fn start_rows() -> [ScaleRow; 8] {
     [
         ("fill: simulator seed; API server (pairs/s)", |r| {
             let api = num(&r["fill"]["apiSecs"]);
@@ -154,6 +154,19 @@ fn start_rows() -> [ScaleRow; 7] {
                 num(&r["start"]["readySecs"])
             )
         }),
+        (
+            "API server alone: one list of the claims; of the PhoneNumbers (MB)",
+            |r| {
+                let l = &r["serveLists"];
+                format!(
+                    "{:.2} s ({:.0}); {:.2} s ({:.0})",
+                    num(&l["claims"]["secs"]),
+                    num(&l["claims"]["bytes"]) / 1e6,
+                    num(&l["phoneNumbers"]["secs"]),
+                    num(&l["phoneNumbers"]["bytes"]) / 1e6
+                )
+            },
+        ),
         (
             "restart: list page calls; other calls; writes; Events; purchases",
             |r| {

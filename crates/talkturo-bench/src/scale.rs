@@ -78,6 +78,7 @@ impl ScaleRun {
         if let Some(mut o) = b.operator.take() {
             o.kill();
         }
+        let serve = serve_lists(&b).await?;
         let start = start(&mut b, self.pairs, after).await?;
         let applies = applies(&b, self.applies).await?;
         let lost = lost(&b, self.sync_secs).await?;
@@ -89,6 +90,7 @@ impl ScaleRun {
             "fill": fill,
             "firstStart": first,
             "start": start,
+            "serveLists": serve,
             "steady": steady,
             "applies": applies,
             "lost": lost,
@@ -159,6 +161,28 @@ async fn wait_active_number(b: &Bench, claim: &str) -> Result<(), Error> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("claim {claim}'s number never became active").into())
+}
+
+/// The API server's share of a start, with no operator running: one list of every claim and
+/// one of every PhoneNumber, served from its cache (`resourceVersion=0`), read to the last byte
+/// and not decoded. Seconds each, and the bytes.
+async fn serve_lists(b: &Bench) -> Result<Value, Error> {
+    use kube::Resource;
+    use talkturo_operator::api::v1alpha1::PhoneNumberClaim;
+    let mut out = serde_json::Map::new();
+    for (kind, path) in [
+        ("claims", PhoneNumberClaim::url_path(&(), None)),
+        ("phoneNumbers", PhoneNumber::url_path(&(), None)),
+    ] {
+        let request = http::Request::get(format!("{path}?resourceVersion=0")).body(Vec::new())?;
+        let started = Instant::now();
+        let body = b.client.request_text(request).await?;
+        out.insert(
+            kind.to_owned(),
+            json!({"secs": started.elapsed().as_secs_f64(), "bytes": body.len()}),
+        );
+    }
+    Ok(Value::Object(out))
 }
 
 /// The operator started on the filled cluster: caches synced, then the first pass over every

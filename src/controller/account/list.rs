@@ -86,13 +86,13 @@ impl Account {
                 tokio::time::sleep(LIST_PACING - since).await;
             }
         }
-        // Purchases and releases in flight end first (their effect is then in this list), and
-        // none starts while it pages.
-        let no_count_changes = self.count_changes.write().await;
+        // Releases in flight end first (their effect is then in this list), and none starts
+        // while it pages. Purchases go on: the list tolerates the count growing by them.
+        let no_releases = self.releases.write().await;
         let started_at = Timestamp::now();
         *lock(&self.last_list_start) = Some(started_at);
-        let listed = self.client.list(&self.key.team_id).await;
-        drop(no_count_changes);
+        let listed = self.client.list_while_buying(&self.key.team_id, self).await;
+        drop(no_releases);
         match listed {
             Ok(records) => {
                 let records: BTreeMap<String, NumberRecord> = records

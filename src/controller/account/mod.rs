@@ -52,7 +52,9 @@ impl AccountKey {
     }
 }
 
+mod buying;
 mod list;
+pub use buying::PurchaseInFlight;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -72,11 +74,11 @@ pub struct Account {
     /// Lists are contended: they are paced until they have been quiet for a while.
     paced: AtomicBool,
     refresh: tokio::sync::Mutex<()>,
-    /// Purchases and releases (which change the list's count, and with it its pages) hold it
-    /// shared; a list holds it alone while it pages. A list read while this process buys would
-    /// see its count move between pages and be read again (3 times at most, then it fails): at
-    /// 100,000 numbers a list is seconds of pages, and a burst buys every few milliseconds.
-    count_changes: tokio::sync::RwLock<()>,
+    /// Releases hold it shared; a list holds it alone while it pages (a record removed while a
+    /// list pages makes it skip another).
+    releases: tokio::sync::RwLock<()>,
+    /// What this process is buying: a list tolerates the count growing by it (`buying`).
+    buying: Mutex<buying::Buying>,
     searches: Mutex<HashMap<SearchFilters, CachedSearch>>,
     /// One search in flight per set of filters; concurrent callers wait for it and share it.
     searching: Mutex<HashMap<SearchFilters, Arc<tokio::sync::Mutex<()>>>>,
@@ -145,7 +147,8 @@ impl Account {
             waiting: AtomicUsize::new(0),
             paced: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(()),
-            count_changes: tokio::sync::RwLock::new(()),
+            releases: tokio::sync::RwLock::new(()),
+            buying: Mutex::new(buying::Buying::default()),
             searches: Mutex::new(HashMap::new()),
             searching: Mutex::new(HashMap::new()),
             plan: Mutex::new(plan),
@@ -251,12 +254,6 @@ impl Account {
             .and_then(|(e, _)| e.current_count)
             .map_or(listed, |c| listed.max(u64::from(c)));
         p.limit_reached = Some((count, at));
-    }
-
-    /// Held while a call that changes the account's number count (a purchase, a release) is in
-    /// flight; a list waits for those in flight, and new ones wait for the list.
-    pub async fn changing_count(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.count_changes.read().await
     }
 
     /// Whether a purchase may be attempted now: not while the plan limit stands, unless

@@ -25,10 +25,9 @@ pub struct Sent {
 pub async fn purchase(account: &Account, number: &str, uid: &str, now: Timestamp) -> Sent {
     let sent = time_ceil(now);
     account.note_attempt(number, uid, sent.0);
-    let result = {
-        let _count_changes = account.changing_count().await;
-        account.client.purchase(number, &account.key.team_id).await
-    };
+    let in_flight = account.purchase_sent(number);
+    let result = account.client.purchase(number, &account.key.team_id).await;
+    in_flight.answered(&result);
     let returned = Timestamp::now();
     let at = time_ceil(returned).max(sent);
     Sent {
@@ -82,7 +81,7 @@ pub async fn unassign(account: &Account, assistant: &str, id: &str) -> Result<()
 /// Releases the record `id`; the account's view forgets the number once Talkturo says so.
 pub async fn release(account: &Account, number: &str, id: &str) -> Result<(), talkturo::Error> {
     {
-        let _count_changes = account.changing_count().await;
+        let _releasing = account.releasing().await;
         account.client.release(id).await?;
     }
     account.forget_record(number);
