@@ -46,6 +46,9 @@ pub struct Bench {
     operator_bin: PathBuf,
     pub operator: Option<Operator>,
     incarnation: u32,
+    /// How long a started operator may take to become active (its caches synced): 60 s, more
+    /// for the scale runs (100,000 + 100,000 objects take about a minute to list).
+    pub active_within: Duration,
 }
 
 /// The operator process.
@@ -179,6 +182,7 @@ impl Bench {
             operator_bin,
             operator: None,
             incarnation: 0,
+            active_within: Duration::from_secs(60),
         })
     }
 
@@ -212,7 +216,7 @@ impl Bench {
             metrics_url: format!("http://127.0.0.1:{port}/metrics"),
             log,
         };
-        op.wait_active(Duration::from_secs(60)).await?;
+        op.wait_active(self.active_within).await?;
         self.operator = Some(op);
         Ok(started.elapsed())
     }

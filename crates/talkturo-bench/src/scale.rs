@@ -67,6 +67,8 @@ impl ScaleRun {
             &format!("{}s", self.sync_secs),
         )
         .await?;
+        // At 100,000 + 100,000 the caches' initial lists alone take about a minute here.
+        b.active_within = Duration::from_secs(600);
         let fill = self.fill(&mut b).await?;
         // The first start after the fill writes the class's totals (the fill changed them behind
         // its back); the restart after the steady state is the one with everything correct.
