@@ -58,7 +58,8 @@ async fn a_purchase_during_a_paged_list_does_not_wait_and_the_list_is_read_once(
     // Sent while the list of 3 pages (450 ms) is on its first or second page.
     let buy = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let sent = io::talkturo::purchase(&account, &offered[3], "uid-1", Timestamp::now()).await;
+        let sent =
+            io::talkturo::purchase(&account, (&offered[3], None), "uid-1", Timestamp::now()).await;
         (sent, started.elapsed())
     };
     let ((listed, list_took), (bought, buy_took)) = tokio::join!(list, buy);

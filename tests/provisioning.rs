@@ -700,3 +700,25 @@ async fn a_phone_number_created_again_for_a_number_tried_before_is_bought_withou
     assert_eq!(f.sim.sim.calls(Op::Purchase), 2);
     assert_eq!(f.sim.sim.world().purchases(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_class_connection_id_is_sent_with_its_purchases() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "connection",
+        |_| {},
+        json!({"connectionId": "fqdn-conn-7781"}),
+    )
+    .await;
+    f.claim("line", json!({"countryCode": "US", "areaCode": "415"}))
+        .await;
+    let claim = f.wait_claim("line", T, ready).await;
+    let number = claim.status.unwrap().number.unwrap();
+    let world = f.sim.sim.world();
+    let record = world
+        .records()
+        .find(|r| r.phone_number == number)
+        .expect("the number is in the account");
+    assert_eq!(record.connection_id.as_deref(), Some("fqdn-conn-7781"));
+}

@@ -158,7 +158,21 @@ impl Client {
     /// [`Error::PurchaseMismatch`] (outcome unknown for the asked number), never taken as its
     /// purchase.
     pub async fn purchase(&self, phone_number: &str, team_id: &str) -> Result<Purchase, Error> {
-        let body = json!({"phoneNumber": phone_number, "teamId": team_id});
+        self.purchase_via(phone_number, team_id, None).await
+    }
+
+    /// `POST /api/phone-numbers/purchase` with the optional `connectionId` (a custom provider
+    /// configuration's FQDN connection), checked like [`Client::purchase`].
+    pub async fn purchase_via(
+        &self,
+        phone_number: &str,
+        team_id: &str,
+        connection_id: Option<&str>,
+    ) -> Result<Purchase, Error> {
+        let mut body = json!({"phoneNumber": phone_number, "teamId": team_id});
+        if let Some(id) = connection_id {
+            body["connectionId"] = json!(id);
+        }
         let bought: Purchase = self
             .typed(
                 Operation::Purchase,

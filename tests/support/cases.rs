@@ -213,6 +213,11 @@ fn invalid_classes_and_numbers() -> Vec<Case> {
     let mut all = invalid_class_urls();
     all.extend([
         pattern(
+            "class connectionId with a space",
+            class(json!({"connectionId": "fqdn conn"})),
+            "spec.connectionId",
+        ),
+        pattern(
             "class lostConfirmation not a duration",
             class(json!({"lostConfirmation": "an hour"})),
             "spec.lostConfirmation",

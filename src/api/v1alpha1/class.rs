@@ -127,6 +127,14 @@ pub struct PhoneNumberClassSpec {
     /// `Assigned=False AssistantNotAllowed`, and its number stays unassigned.
     #[serde(default)]
     pub assistant_policy: AssistantPolicy,
+
+    /// Talkturo's optional `connectionId` (an FQDN connection of a custom provider
+    /// configuration), sent with every purchase of the class; absent: none is sent. Read at
+    /// each purchase, so a change applies to the next number bought and none already bought.
+    /// Printable ASCII without spaces, at most 128 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[!-~]+$"), length(min = 1, max = 128))]
+    pub connection_id: Option<String>,
 }
 
 /// Which assistants a class's claims may name.

@@ -19,14 +19,22 @@ pub struct Sent {
     pub at: Time,
 }
 
-/// Buys `number` for the PhoneNumber object `uid`. The attempt is noted in memory first, so a
-/// reconcile that still sees this object without it waits for the watch instead of deciding on
-/// a stale copy.
-pub async fn purchase(account: &Account, number: &str, uid: &str, now: Timestamp) -> Sent {
+/// Buys `number` for the PhoneNumber object `uid` (with the class's `connectionId`, if any).
+/// The attempt is noted in memory first, so a reconcile that still sees this object without it
+/// waits for the watch instead of deciding on a stale copy.
+pub async fn purchase(
+    account: &Account,
+    (number, connection_id): (&str, Option<&str>),
+    uid: &str,
+    now: Timestamp,
+) -> Sent {
     let sent = time_ceil(now);
     account.note_attempt(number, uid, sent.0);
     let in_flight = account.purchase_sent(number);
-    let result = account.client.purchase(number, &account.key.team_id).await;
+    let result = account
+        .client
+        .purchase_via(number, &account.key.team_id, connection_id)
+        .await;
     in_flight.answered(&result);
     let returned = Timestamp::now();
     let at = time_ceil(returned).max(sent);

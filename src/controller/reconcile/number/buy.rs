@@ -27,7 +27,8 @@ pub(super) async fn buy(
 ) -> Result<Answered, Error> {
     let (class_name, number) = (&pn.spec.class_name, &pn.spec.number);
     tracing::info!(number, class = class_name, "buying");
-    let sent = io::talkturo::purchase(account, number, uid_of(pn), now).await;
+    let connection = class.spec.connection_id.as_deref();
+    let sent = io::talkturo::purchase(account, (number, connection), uid_of(pn), now).await;
     let at = &sent.at;
     let grace = ctx.config.purchase_grace;
     let outcome = |o: &'static str| ctx.metrics.purchase(class_name, o);
