@@ -256,18 +256,25 @@ async fn steady(b: &Bench, sync_secs: u64) -> Result<Value, Error> {
     }))
 }
 
-/// `count` claims applied one at a time on top of the fill: apply → Bound, and the purchases.
+/// `count` claims applied one at a time on top of the fill: apply → Bound, the purchases, and
+/// where the time goes: the API server's own time on the operator's writes and Events meanwhile,
+/// per claim.
 async fn applies(b: &Bench, count: usize) -> Result<Value, Error> {
-    let purchases = b.sim.sim.world().purchases();
+    let (purchases, mark) = (b.sim.sim.world().purchases(), b.mark());
     let mut ms = Vec::new();
     for i in 0..count {
         ms.push(b.apply_one("apply", i, Duration::from_secs(120)).await?);
     }
+    let w = b.writes_since(mark)?;
+    let n = count.max(1) as f64;
     Ok(json!({
         "count": count,
+        "meanMs": ms.iter().sum::<f64>() / n,
         "p50Ms": median(&mut ms.clone()),
         "p99Ms": percentile(&mut ms, 99.0),
         "purchases": b.sim.sim.world().purchases() - purchases,
+        "writesPerClaim": (w.state + w.events) as f64 / n,
+        "serverMsPerClaim": w.server_us as f64 / 1000.0 / n,
     }))
 }
 
