@@ -2,7 +2,7 @@
 //! wait for a list, and a list is not read again because of them (`talkturo::client::paging`).
 //! Releases still wait: a record removed while a list pages makes it skip another.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -95,12 +95,13 @@ impl OwnPurchases for Account {
         b.sent.saturating_sub(mark.sent) + mark.in_flight
     }
 
-    fn added_since(&self, mark: PurchaseMark, number: &str) -> bool {
+    fn added_since(&self, mark: PurchaseMark) -> HashSet<String> {
         let b = lock(&self.buying);
         b.added
             .iter()
             .rev()
             .take_while(|(seq, _, _)| *seq > mark.sent)
-            .any(|(_, n, _)| n == number)
+            .map(|(_, n, _)| n.clone())
+            .collect()
     }
 }

@@ -2,6 +2,7 @@
 //! changed while it was paged through (other than by this process's own purchases: see
 //! [`super::paging`]).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use reqwest::Method;
@@ -20,9 +21,9 @@ pub trait OwnPurchases: Send + Sync {
     fn mark(&self) -> PurchaseMark;
     /// Purchases in flight at `mark` or sent since: by how much the count may have grown.
     fn grown_since(&self, mark: PurchaseMark) -> u64;
-    /// Whether `number`'s purchase was sent since `mark` and may have taken effect (answered
+    /// The numbers whose purchase was sent since `mark` and may have taken effect (answered
     /// bought, or with an unknown outcome).
-    fn added_since(&self, mark: PurchaseMark, number: &str) -> bool;
+    fn added_since(&self, mark: PurchaseMark) -> HashSet<String>;
 }
 
 /// A moment in a caller's purchases: how many it had sent, and how many were in flight.
@@ -44,8 +45,8 @@ impl OwnPurchases for NotBuying {
         0
     }
 
-    fn added_since(&self, _: PurchaseMark, _: &str) -> bool {
-        false
+    fn added_since(&self, _: PurchaseMark) -> HashSet<String> {
+        HashSet::new()
     }
 }
 
@@ -139,7 +140,7 @@ impl Client {
                 Err(why) => return Ok(Err(why)),
             }
         }
-        let all = match paging.finish(&|n| own.added_since(mark, n)) {
+        let all = match paging.finish(&own.added_since(mark)) {
             Ok(all) => all,
             Err(why) => return Ok(Err(why)),
         };

@@ -21,7 +21,7 @@
 //! same list, one added by someone else, can hide each other from any offset-paged reader, as
 //! before; a suddenly shorter list is held by `decide::snapshot`.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::talkturo::wire::{self, ListPage, NumberRecord};
 
@@ -35,8 +35,8 @@ pub(super) struct Paging {
     /// Where the next page starts in Talkturo's list: every record received, repeated or not.
     pub offset: usize,
     pub records: Vec<NumberRecord>,
-    /// The number each id received so far stands for.
-    numbers: HashMap<String, String>,
+    /// Where in `records` each id received so far is.
+    ids: HashMap<String, usize>,
     /// Pages taken.
     pages: usize,
 }
@@ -71,13 +71,13 @@ impl Paging {
         self.pages += 1;
         let offset = self.offset;
         for r in page.numbers {
-            match self.numbers.get(&r.id) {
+            match self.ids.get(&r.id) {
                 None => {
-                    self.numbers.insert(r.id.clone(), r.phone_number.clone());
+                    self.ids.insert(r.id.clone(), self.records.len());
                     self.records.push(r);
                 }
                 // The same record again, shifted across a page boundary by a purchase of ours.
-                Some(n) if grown > 0 && *n == r.phone_number => {}
+                Some(&i) if grown > 0 && self.records[i].phone_number == r.phone_number => {}
                 Some(_) => {
                     return Err(format!(
                         "id {} came twice (offset {offset} ignored?)",
@@ -115,9 +115,9 @@ impl Paging {
     }
 
     /// The list, once every page is in: every record the account held at the start came (none
-    /// skipped), and none the latest count cannot hold. `added` says whether a number's purchase
-    /// was sent by this process since the list started and may have taken effect.
-    pub fn finish(self, added: &dyn Fn(&str) -> bool) -> Result<Vec<NumberRecord>, String> {
+    /// skipped), and none the latest count cannot hold. `added`: the numbers whose purchase this
+    /// process sent since the list started and that may have taken effect.
+    pub fn finish(self, added: &HashSet<String>) -> Result<Vec<NumberRecord>, String> {
         let (Some(first), Some(latest)) = (self.first, self.latest) else {
             return Ok(self.records);
         };
@@ -125,7 +125,7 @@ impl Paging {
         let held = self
             .records
             .iter()
-            .filter(|r| !added(&r.phone_number))
+            .filter(|r| !added.contains(&r.phone_number))
             .count() as u64;
         if held >= first && n <= latest {
             return Ok(self.records);
