@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use talkturo_sim::config::{AccountConfig, RecordCase, SimConfig, TeamConfig};
 use talkturo_sim::{FaultAction, FaultRule, Op, SimServer};
 
+#[path = "conformance/campaigns.rs"]
+mod campaigns;
+
 const TOKEN: &str = "tk_demo_token";
 const TEAM: &str = "team_demo";
 const SALES: &str = "asst_demo_sales";

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::config::RecordCase;
 use super::faults::FaultRule;
-use super::state::NumberStatus;
+use super::state::{ApiError, CampaignStatus, NewCampaign, NumberStatus};
 use super::{Sim, lock};
 
 pub fn routes() -> Router<Arc<Sim>> {
@@ -35,6 +35,17 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/admin/teams/{id}", patch(patch_team))
         .route("/admin/assistants", post(add_assistant))
         .route("/admin/settings", patch(settings))
+        .route("/admin/campaigns", post(create_campaign))
+        .route("/admin/campaigns/{id}", patch(patch_campaign))
+}
+
+/// An admin request the world refused, with its status and message.
+fn refused(e: ApiError) -> Response {
+    (
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({"message": e.message})),
+    )
+        .into_response()
 }
 
 fn not_found(what: String) -> Response {
@@ -117,11 +128,7 @@ async fn import(State(sim): State<Arc<Sim>>, Json(b): Json<ImportBody>) -> Respo
     let now = world.now();
     match world.import(&b.team_id, &b.phone_number, b.assistant_id, now) {
         Ok(r) => (StatusCode::CREATED, Json(world.record_json(&r))).into_response(),
-        Err(e) => (
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            Json(json!({"message": e.message})),
-        )
-            .into_response(),
+        Err(e) => refused(e),
     }
 }
 
@@ -145,11 +152,7 @@ async fn seed_copies(State(sim): State<Arc<Sim>>, Json(b): Json<CopiesBody>) -> 
                 .collect();
             (StatusCode::CREATED, Json(json!({"copies": copies}))).into_response()
         }
-        Err(e) => (
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            Json(json!({"message": e.message})),
-        )
-            .into_response(),
+        Err(e) => refused(e),
     }
 }
 
@@ -254,4 +257,34 @@ async fn settings(State(sim): State<Arc<Sim>>, Json(b): Json<SettingsPatch>) -> 
         c.trial_duration_secs = v;
     }
     Json(json!(c))
+}
+
+/// `POST /admin/campaigns`: a campaign dialling from one of the team's numbers (the public
+/// create body is not documented, so campaigns are made here).
+async fn create_campaign(State(sim): State<Arc<Sim>>, Json(b): Json<NewCampaign>) -> Response {
+    let mut world = sim.world();
+    let now = world.now();
+    match world.create_campaign(b, now) {
+        Ok(c) => (StatusCode::CREATED, Json(json!(c))).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CampaignPatch {
+    status: CampaignStatus,
+}
+
+/// `PATCH /admin/campaigns/{id}` `{status}`: the campaign runs, pauses, completes.
+async fn patch_campaign(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    Json(b): Json<CampaignPatch>,
+) -> Response {
+    let mut world = sim.world();
+    let now = world.now();
+    match world.set_campaign_status(&id, b.status, now) {
+        Some(c) => Json(json!(c)).into_response(),
+        None => not_found(format!("campaign {id} not found")),
+    }
 }

@@ -18,7 +18,9 @@ use super::faults::{FaultAction, LostMode, Op};
 use super::state::{ApiError, World};
 use super::{Sim, lock};
 
+mod campaigns;
 mod list;
+use campaigns::campaigns;
 use list::list;
 
 pub fn routes() -> Router<Arc<Sim>> {
@@ -34,6 +36,7 @@ pub fn routes() -> Router<Arc<Sim>> {
             "/api/assistants/{id}/telephony/phone-numbers",
             get(assistant_numbers).patch(set_assistant_numbers),
         )
+        .route("/api/crm/campaigns", get(campaigns))
 }
 
 /// Runs one API operation: latency, injected rejections, bearer auth, the operation itself on

@@ -18,6 +18,7 @@ pub enum Op {
     AssistantNumbers,
     SetAssistantNumbers,
     Release,
+    Campaigns,
 }
 
 /// What a matching rule does to a request.

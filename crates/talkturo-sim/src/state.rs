@@ -13,9 +13,13 @@ use super::inventory::Inventory;
 
 mod assistants;
 mod buy;
+mod campaigns;
 mod json;
 mod seed;
 
+pub use campaigns::{
+    CAMPAIGN_PAGE_DEFAULT, CAMPAIGN_PAGE_MAX, Campaign, CampaignFilter, CampaignStatus, NewCampaign,
+};
 pub use json::RecordJson;
 
 /// Talkturo's status of a number.
@@ -100,6 +104,7 @@ pub struct World {
     teams: BTreeMap<String, Team>,
     assistants: BTreeMap<String, Assistant>,
     records: BTreeMap<String, Record>,
+    campaigns: BTreeMap<String, Campaign>,
     /// The records' ids by number (a record's number never changes).
     by_number: HashMap<String, String>,
     /// Numbers the carrier no longer offers (released numbers never come back, or an admin
@@ -148,6 +153,7 @@ impl World {
             teams,
             assistants,
             records: BTreeMap::new(),
+            campaigns: BTreeMap::new(),
             by_number: HashMap::new(),
             withdrawn: BTreeSet::new(),
             next_id: 1,
@@ -277,6 +283,7 @@ impl World {
             )
         })?;
         self.team_of(account, &r.team_id)?;
+        self.in_use(&r.phone_number)?;
         if let Some(r) = self.remove_record(id) {
             self.withdrawn.insert(r.phone_number);
             self.releases += 1;

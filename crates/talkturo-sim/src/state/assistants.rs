@@ -129,6 +129,11 @@ impl World {
         self.assistant(account, assistant)?;
         self.check_assignable(account, assistant, ids)?;
         let wanted: BTreeSet<&String> = ids.iter().collect();
+        for r in self.records.values() {
+            if r.assistant_id.as_deref() == Some(assistant) && !wanted.contains(&r.id) {
+                self.in_use_by(&r.phone_number, assistant)?;
+            }
+        }
         for (id, r) in self.records.iter_mut() {
             if wanted.contains(id) {
                 r.assistant_id = Some(assistant.to_owned());
