@@ -12,6 +12,9 @@ use talkturo_operator::talkturo::{
 use talkturo_sim::config::{RecordCase, SimConfig};
 use talkturo_sim::{FaultAction, FaultRule, LostMode, Op, SimServer};
 
+#[path = "talkturo_client/campaigns.rs"]
+mod campaigns;
+
 const TEAM: &str = "team_demo";
 
 async fn sim(configure: impl FnOnce(&mut SimConfig)) -> SimServer {

@@ -12,6 +12,7 @@ use super::error::{Error, Operation};
 use super::metrics::ClientMetrics;
 use super::wire::{self, AssistantNumbers, NumberRecord, Purchase, SearchResult};
 
+mod campaigns;
 mod list;
 mod paging;
 pub use list::{OwnPurchases, PurchaseMark};

@@ -14,6 +14,7 @@ pub enum Operation {
     AssistantNumbers,
     SetAssistantNumbers,
     Release,
+    Campaigns,
 }
 
 impl Operation {
@@ -27,6 +28,7 @@ impl Operation {
             Operation::AssistantNumbers => "get_assistant_numbers",
             Operation::SetAssistantNumbers => "set_assistant_numbers",
             Operation::Release => "release",
+            Operation::Campaigns => "campaigns",
         }
     }
 

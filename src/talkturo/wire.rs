@@ -11,6 +11,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+mod campaign;
+pub use campaign::{Campaign, CampaignPage};
+
 /// Rewrites every object key to snake_case (`phoneNumber` → `phone_number`), recursively, so
 /// the structs below need only one spelling.
 pub fn normalize_keys(v: Value) -> Value {
