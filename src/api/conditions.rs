@@ -106,6 +106,11 @@ pub mod reasons {
     pub const RECORD_MISMATCH: &str = "RecordMismatch";
     pub const RELEASE_FAILED: &str = "ReleaseFailed";
     pub const RELEASED: &str = "Released";
+    /// A scheduled, running or paused campaign dials from the number: it is not released, or
+    /// not taken off the campaign's assistant, until none does.
+    pub const IN_USE_BY_CAMPAIGN: &str = "InUseByCampaign";
+    /// The team's campaigns could not be read, so the release or move waits.
+    pub const CAMPAIGN_CHECK_FAILED: &str = "CampaignCheckFailed";
     /// A release is about to be sent (recorded first, so its outcome is never mistaken for a
     /// lost number).
     pub const RELEASING: &str = "Releasing";

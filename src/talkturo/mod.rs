@@ -14,4 +14,6 @@ pub use client::{
 };
 pub use error::{Error, Operation, Outcome};
 pub use metrics::ClientMetrics;
-pub use wire::{AvailableNumber, Eligibility, NumberRecord, NumberStatus, Purchase, SearchResult};
+pub use wire::{
+    AvailableNumber, Campaign, Eligibility, NumberRecord, NumberStatus, Purchase, SearchResult,
+};

@@ -44,7 +44,7 @@ pub enum FaultAction {
     /// Purchase: buy the number asked for, but answer with a record of another number, one still
     /// on offer (nothing of it was bought).
     MisreportedPurchase,
-    /// List: answer no numbers (`count` 0) whatever the account holds.
+    /// List: answer no numbers (`count` 0) whatever the account holds; campaigns: answer none.
     EmptyList,
     /// List: answer another account's list: two numbers this account does not own
     /// (`+15550100001`, `+15550100002`) and none of its own, as a proxy answering for the wrong

@@ -53,6 +53,7 @@ impl AccountKey {
 }
 
 mod buying;
+mod campaigns;
 mod list;
 pub use buying::PurchaseInFlight;
 mod search;
@@ -94,6 +95,8 @@ pub struct Account {
     /// Assignments Talkturo accepted but whose read-back did not show them: number → (the
     /// assistant, when). Retried only after a back-off (`assign::UNVERIFIED_RETRY`).
     unverified: Mutex<HashMap<String, (String, Timestamp)>>,
+    /// The campaign guard: live campaigns read when a release or a move is due (`campaigns`).
+    campaigns: campaigns::Campaigns,
     /// One change at a time per assistant: the replace-the-set PATCH reads the set first, and
     /// two reconciles doing it at once would each put back the number the other took away.
     assistants: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -156,6 +159,7 @@ impl Account {
             attempts: Mutex::new(HashMap::new()),
             changed,
             unverified: Mutex::new(HashMap::new()),
+            campaigns: campaigns::Campaigns::default(),
             assistants: Mutex::new(HashMap::new()),
             absences: Mutex::new(Absences::default()),
             released: Mutex::new(HashMap::new()),

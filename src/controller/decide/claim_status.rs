@@ -226,6 +226,8 @@ fn condition_reason(reason: &str) -> &'static str {
         reasons::NUMBER_NOT_ACTIVE,
         reasons::ASSIGNMENT_FAILED,
         reasons::ASSIGNMENT_UNVERIFIED,
+        reasons::IN_USE_BY_CAMPAIGN,
+        reasons::CAMPAIGN_CHECK_FAILED,
         reasons::ASSIGNING,
         reasons::TRIAL_ACTIVE,
         reasons::TRIAL_EXPIRING,

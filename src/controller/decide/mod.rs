@@ -5,6 +5,7 @@
 
 pub mod assign;
 pub mod budget;
+pub mod campaign;
 pub mod choose;
 pub mod claim;
 pub mod claim_policy;

@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 
+use super::campaign;
 use super::conditions::{self, Desired};
 use super::events::{Note, action, reason};
 use super::number_status::{self, trusted};
@@ -39,9 +40,12 @@ impl ReleaseCheck<'_> {
     /// owns it, its record is not in question, and Talkturo has not refused to release it
     /// within [`requeue::RELEASE_RETRY`].
     pub fn releasable(&self) -> bool {
+        // A campaign's hold is looked at again every sync interval (the account's memory paces
+        // it); a refused release after an hour.
         let refused_recently = conditions::find(&self.status.conditions, types::RELEASE_FAILED)
             .is_some_and(|c| {
                 c.status == "True"
+                    && !campaign::is_hold_reason(&c.reason)
                     && between(c.last_transition_time.0, self.now) < requeue::RELEASE_RETRY
             });
         self.pn.spec.management_policy == ManagementPolicy::Managed
@@ -137,7 +141,8 @@ pub fn release_refused(
         "Talkturo did not release {}; the number is kept and still billed: {error}",
         pn.spec.number
     );
-    let already = conditions::is_true(&status.conditions, types::RELEASE_FAILED);
+    let already = conditions::find(&status.conditions, types::RELEASE_FAILED)
+        .is_some_and(|c| c.status == "True" && c.reason == reasons::RELEASE_FAILED);
     number_status::merge(
         pn,
         status,

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::serve_op;
 use crate::Sim;
-use crate::faults::Op;
+use crate::faults::{FaultAction, Op};
 use crate::state::{ApiError, CampaignFilter, CampaignStatus};
 
 /// The query, taken as text so that a malformed filter is the contract's `400`, not a framework
@@ -48,7 +48,7 @@ pub(super) async fn campaigns(
     headers: HeaderMap,
     Query(q): Query<CampaignQuery>,
 ) -> Response {
-    serve_op(sim, Op::Campaigns, headers, move |world, account, _now, _| {
+    serve_op(sim, Op::Campaigns, headers, move |world, account, _now, hostile| {
         let team = q
             .team_id
             .ok_or_else(|| ApiError::new(400, "missing_team_id", "teamId is required"))?;
@@ -67,6 +67,10 @@ pub(super) async fn campaigns(
             assistant_id: q.assistant_id.as_deref(),
         };
         let (page, count, limit) = world.campaigns(account, &team, filter, (limit, offset))?;
+        if hostile == Some(&FaultAction::EmptyList) {
+            // A list that hides every campaign: only Talkturo's own 409 stands behind it.
+            return Ok(json!({"success": true, "campaigns": [], "count": 0, "limit": limit, "offset": offset}));
+        }
         Ok(json!({"success": true, "campaigns": page, "count": count, "limit": limit, "offset": offset}))
     })
     .await

@@ -30,7 +30,8 @@ fn a_number_is_released_only_under_release_when_its_claim_or_object_goes_and_it_
     let mismatch = owned().condition("Synced", false, "RecordMismatch", NOW).build();
     let refused_now = owned().condition("ReleaseFailed", true, "ReleaseFailed", "2026-01-01T00:00:30Z").build();
     let refused_long_ago = owned().condition("ReleaseFailed", true, "ReleaseFailed", "2025-12-31T22:00:00Z").build();
-    let rows: [(&str, &PhoneNumber, bool, bool, bool); 10] = [
+    let campaign_now = owned().condition("ReleaseFailed", true, "InUseByCampaign", "2026-01-01T00:00:30Z").build();
+    let rows: [(&str, &PhoneNumber, bool, bool, bool); 11] = [
         ("Release, its claim gone: released", &release, true, false, true),
         ("Release, its PhoneNumber deleted: released", &release, false, true, true),
         ("Release, its claim still there: kept", &release, false, false, false),
@@ -41,6 +42,7 @@ fn a_number_is_released_only_under_release_when_its_claim_or_object_goes_and_it_
         ("its record id in question: not released until an admin checks", &mismatch, true, true, false),
         ("Talkturo refused it half a minute ago: not again within the hour", &refused_now, true, true, false),
         ("Talkturo refused it two hours ago: tried again", &refused_long_ago, true, true, true),
+        ("held by a campaign: due again (the account paces it per sync interval)", &campaign_now, true, true, true),
     ];
     for (case, pn, claim_gone, deleting, want) in rows {
         let status = pn.status.clone().unwrap_or_default();

@@ -152,11 +152,14 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     let wake = trial_expiry(&ctx, &pn, &class, &mut status, now).await;
     let requeue = wake.map_or(requeue, |w| requeue.min(w));
     let end = if held {
-        Ok(None)
+        Ok(Acted::Wake(None))
     } else {
         act(&ctx, &pn, (&class, &account), link, &mut status, now).await
     };
-    let end = end.map(|e| e.unwrap_or_else(|| End::write(look_again(requeue))));
+    let end = end.map(|acted| match acted {
+        Acted::End(end) => end,
+        Acted::Wake(wake) => End::write(look_again(wake.map_or(requeue, |w| requeue.min(w)))),
+    });
     finish(&ctx, &pn, status, end).await
 }
 
@@ -188,8 +191,10 @@ async fn held_back(
     }
 }
 
-/// After the plan: a trial released on expiry, the assignment, a release of a number whose
-/// claim is gone, or the finalizer of a deleted PhoneNumber.
+/// After the plan: a trial released on expiry, the release of a number whose claim is gone, the
+/// assignment, or the finalizer of a deleted PhoneNumber. A number due for release is released
+/// as it is: taking it off its assistant first changes nothing Talkturo keeps, and would take a
+/// campaign's caller ID away while the release waits for the campaign.
 async fn act(
     ctx: &Context,
     pn: &PhoneNumber,
@@ -197,17 +202,27 @@ async fn act(
     link: ClaimLink,
     status: &mut PhoneNumberStatus,
     now: Timestamp,
-) -> Result<Option<End>, Error> {
+) -> Result<Acted, Error> {
     if pn.metadata.deletion_timestamp.is_some() {
-        return release::finalize(ctx, pn, account, status, now)
+        return release::finalize(ctx, pn, (class, account), status, now)
             .await
-            .map(Some);
+            .map(Acted::End);
     }
     if let Some(end) = release::on_trial_expiry(ctx, pn, (class, account), status, now).await? {
-        return Ok(Some(end));
+        return Ok(Acted::End(end));
     }
-    assign::reconcile(ctx, pn, account, link, status, now).await?;
-    release::on_claim_gone(ctx, pn, account, link, status, now).await
+    if let Some(end) = release::on_claim_gone(ctx, pn, (class, account), link, status, now).await? {
+        return Ok(Acted::End(end));
+    }
+    let wake = assign::reconcile(ctx, pn, (class, account), link, status, now).await?;
+    Ok(Acted::Wake(wake))
+}
+
+/// How [`act`] ends the reconcile: as it says, or with the status written and a look again at
+/// the plan's time (or sooner, when a step has a wake of its own).
+enum Acted {
+    End(End),
+    Wake(Option<Duration>),
 }
 
 /// The reconcile's one status write (also when a step failed after the number may have been

@@ -4,6 +4,8 @@
 //! Talkturo's answer and the next write finds it and the number gone, and knows the release was
 //! its own. A release Talkturo refuses keeps the number (`ReleaseFailed`).
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
 
@@ -13,9 +15,10 @@ use crate::api::v1alpha1::{
     TrialExpiryAction,
 };
 use crate::controller::account::Account;
+use crate::controller::decide::campaign::{self, Hold};
 use crate::controller::decide::number_status::ClaimLink;
 use crate::controller::decide::reclaim::{self, ReleaseCheck, Why};
-use crate::controller::decide::{requeue, trial};
+use crate::controller::decide::{requeue, time::parse_duration, trial};
 use crate::controller::io;
 use crate::controller::{Context, Error};
 use crate::talkturo::Outcome;
@@ -29,6 +32,9 @@ enum Released {
     Gone,
     /// The release may or may not have happened; the list settles it.
     Unsettled,
+    /// Held back by a campaign dialling from the number (or campaigns that could not be read):
+    /// looked at again after this long.
+    Held(Duration),
 }
 
 /// `onExpiry: Release`: an expired trial number goes, whatever its claim.
@@ -53,14 +59,14 @@ pub(super) async fn on_trial_expiry(
     if !due {
         return Ok(None);
     }
-    release_now(ctx, pn, account, status, Why::TrialExpired, now).await
+    release_now(ctx, pn, (class, account), status, Why::TrialExpired, now).await
 }
 
 /// `reclaimPolicy: Release`: a number whose claim is gone goes.
 pub(super) async fn on_claim_gone(
     ctx: &Context,
     pn: &PhoneNumber,
-    account: &Account,
+    (class, account): (&PhoneNumberClass, &Account),
     link: ClaimLink,
     status: &mut PhoneNumberStatus,
     now: Timestamp,
@@ -75,7 +81,7 @@ pub(super) async fn on_claim_gone(
     if !check.wants_release() {
         return Ok(None);
     }
-    release_now(ctx, pn, account, status, Why::ReclaimPolicy, now).await
+    release_now(ctx, pn, (class, account), status, Why::ReclaimPolicy, now).await
 }
 
 /// Releases the number and says how the reconcile ends: `Some` when it is done with the object
@@ -84,19 +90,22 @@ pub(super) async fn on_claim_gone(
 async fn release_now(
     ctx: &Context,
     pn: &PhoneNumber,
-    account: &Account,
+    (class, account): (&PhoneNumberClass, &Account),
     status: &mut PhoneNumberStatus,
     why: Why,
     now: Timestamp,
 ) -> Result<Option<End>, Error> {
-    Ok(match release(ctx, pn, account, status, why, now).await? {
-        // The status first: a number bought in this same reconcile (its claim went while it was
-        // being bought) is recorded as ours before the object goes, so the deletion's reconcile
-        // sees an owned number that left the account, not an unrecorded purchase.
-        Released::Gone => Some(End::delete("deleting a released PhoneNumber")),
-        Released::Unsettled => Some(End::write(Action::requeue(settle_wait(ctx)))),
-        Released::Kept => None,
-    })
+    Ok(
+        match release(ctx, pn, (class, account), status, why, now).await? {
+            // The status first: a number bought in this same reconcile (its claim went while it was
+            // being bought) is recorded as ours before the object goes, so the deletion's reconcile
+            // sees an owned number that left the account, not an unrecorded purchase.
+            Released::Gone => Some(End::delete("deleting a released PhoneNumber")),
+            Released::Unsettled => Some(End::write(Action::requeue(settle_wait(ctx)))),
+            Released::Held(wait) => Some(End::write(Action::requeue(wait))),
+            Released::Kept => None,
+        },
+    )
 }
 
 fn settle_wait(ctx: &Context) -> std::time::Duration {
@@ -110,7 +119,7 @@ fn settle_wait(ctx: &Context) -> std::time::Duration {
 pub(super) async fn finalize(
     ctx: &Context,
     pn: &PhoneNumber,
-    account: &Account,
+    (class, account): (&PhoneNumberClass, &Account),
     status: &mut PhoneNumberStatus,
     now: Timestamp,
 ) -> Result<End, Error> {
@@ -140,8 +149,9 @@ pub(super) async fn finalize(
         return Ok(End::quiet(Action::requeue(requeue::RELEASE_RETRY)));
     }
     Ok(
-        match release(ctx, pn, account, status, Why::ReclaimPolicy, now).await? {
+        match release(ctx, pn, (class, account), status, Why::ReclaimPolicy, now).await? {
             Released::Gone => End::remove_finalizer("released"),
+            Released::Held(wait) => End::write(Action::requeue(wait)),
             Released::Kept => End::write(Action::requeue(requeue::RELEASE_RETRY)),
             Released::Unsettled => End::quiet(Action::requeue(settle_wait(ctx))),
         },
@@ -149,10 +159,12 @@ pub(super) async fn finalize(
 }
 
 /// Releases the number at Talkturo, its intent written first; records the answer in `status`.
+/// A number a live campaign dials from is held back, and so is one whose campaigns cannot be
+/// read: a released number may never come back.
 async fn release(
     ctx: &Context,
     pn: &PhoneNumber,
-    account: &Account,
+    (class, account): (&PhoneNumberClass, &Account),
     status: &mut PhoneNumberStatus,
     why: Why,
     now: Timestamp,
@@ -160,14 +172,33 @@ async fn release(
     let Some(id) = status.id.clone() else {
         return Ok(Released::Kept);
     };
+    let number = &pn.spec.number;
+    let every = parse_duration(&class.spec.sync_interval, requeue::DEFAULT_SYNC);
+    if let Some(wait) = account.campaign_wait(number, every, now) {
+        return Ok(Released::Held(wait));
+    }
+    let hold = match account.campaign_using(number, None).await {
+        Ok(None) => None,
+        Ok(Some(c)) => Some(Hold::InUse(c.describe())),
+        Err(e) => Some(Hold::Unreadable(e.to_string())),
+    };
+    if let Some(hold) = hold {
+        return Ok(held(ctx, pn, account, status, &hold, (every, now)).await);
+    }
+    account.campaign_cleared(number);
     reclaim::releasing(pn, status, why, now);
     // If this write fails, nothing is released.
     io::status::number(ctx, pn, status.clone()).await?;
-    match io::talkturo::release(account, &pn.spec.number, &id).await {
+    match io::talkturo::release(account, number, &id).await {
         Ok(()) => {
             let note = reclaim::released(pn, status, &id, why, now);
             ctx.publish(pn, note).await;
             Ok(Released::Gone)
+        }
+        // The contract's answer for a number a campaign dials from.
+        Err(e) if e.status() == Some(409) => {
+            let hold = Hold::Refused(e.to_string());
+            Ok(held(ctx, pn, account, status, &hold, (every, now)).await)
         }
         Err(e) if e.outcome() == Outcome::Definite => {
             if let Some(note) = reclaim::release_refused(pn, status, &e.to_string(), now) {
@@ -182,4 +213,21 @@ async fn release(
         }
         Err(e) => Err(Error::talkturo("releasing the number")(e)),
     }
+}
+
+/// A release held back by a campaign: the status says why (a Warning when the reason is new),
+/// and the number is looked at again after `every` (the class's sync interval).
+async fn held(
+    ctx: &Context,
+    pn: &PhoneNumber,
+    account: &Account,
+    status: &mut PhoneNumberStatus,
+    hold: &Hold,
+    (every, now): (Duration, Timestamp),
+) -> Released {
+    if let Some(note) = campaign::release_held(pn, status, hold, now) {
+        ctx.publish(pn, note).await;
+    }
+    account.campaign_held(&pn.spec.number, now);
+    Released::Held(every)
 }
