@@ -75,8 +75,7 @@ fn number_condition<'a>(pn: &'a PhoneNumber, type_: &str) -> Option<(&'a str, &'
 }
 
 fn held_by_campaign(pn: &PhoneNumber) -> bool {
-    number_condition(pn, "ReleaseFailed")
-        .is_some_and(|c| c.0 == "True" && c.1 == "InUseByCampaign")
+    number_condition(pn, "ReleaseFailed").is_some_and(|c| c.0 == "True" && c.1 == "InUseByCampaign")
 }
 
 async fn warnings(f: &Fixture, kind: &str, name: &str, reason: &str) -> usize {
@@ -94,15 +93,19 @@ async fn a_claims_number_a_running_campaign_dials_from_is_released_only_once_it_
         env,
         "camp-release",
         releasing,
-        json!({"reclaimPolicy": "Release", "syncInterval": "2s"}),
+        json!({"reclaimPolicy": "Release"}),
     )
     .await;
     let (number, pn) = on_sales(&f, "line").await;
     let campaign = start_campaign(&f, &number, CampaignStatus::Running);
-    // Nothing is due: three intervals read no campaign.
+    // Nothing is due: two intervals read no campaign.
     f.sim.sim.reset_counters();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(f.sim.sim.calls(Op::Campaigns), 0, "campaigns read only when due");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(
+        f.sim.sim.calls(Op::Campaigns),
+        0,
+        "campaigns read only when due"
+    );
 
     f.claims()
         .delete("line", &Default::default())
@@ -121,18 +124,18 @@ async fn a_claims_number_a_running_campaign_dials_from_is_released_only_once_it_
         Some(SALES),
         "the campaign's number stays on its assistant"
     );
-    // Three more intervals: looked at again once per interval (3 reads each: scheduled,
+    // Two more intervals (5 s): looked at again once per interval (3 reads each: scheduled,
     // running, paused), never released, one Warning.
     f.sim.sim.reset_counters();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let reads = f.sim.sim.calls(Op::Campaigns);
-    assert!((3..=15).contains(&reads), "{reads} campaign reads in 3 intervals");
+    assert!(
+        (3..=9).contains(&reads),
+        "{reads} campaign reads in 2 intervals"
+    );
     assert_eq!(f.sim.sim.calls(Op::Release), 0);
     assert!(owned(&f, &number));
-    assert_eq!(
-        warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await,
-        1
-    );
+    assert_eq!(warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await, 1);
 
     end_campaign(&f, &campaign);
     f.wait_number_gone(&pn, T).await;
@@ -147,7 +150,7 @@ async fn a_campaigns_list_that_hides_the_campaign_still_releases_nothing() {
         env,
         "camp-409",
         releasing,
-        json!({"reclaimPolicy": "Release", "syncInterval": "2s"}),
+        json!({"reclaimPolicy": "Release"}),
     )
     .await;
     let (number, pn) = on_sales(&f, "line").await;
@@ -166,17 +169,14 @@ async fn a_campaigns_list_that_hides_the_campaign_still_releases_nothing() {
     let (_, _, message) = number_condition(&n, "ReleaseFailed").unwrap();
     assert!(message.contains(&campaign), "{message}");
     f.sim.sim.reset_counters();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let tries = f.sim.sim.calls(Op::Release);
     assert!(
-        (1..=5).contains(&tries),
-        "{tries} releases in 3 intervals: once per interval, not in a loop"
+        (1..=3).contains(&tries),
+        "{tries} releases in 2 intervals: once per interval, not in a loop"
     );
     assert!(owned(&f, &number));
-    assert_eq!(
-        warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await,
-        1
-    );
+    assert_eq!(warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await, 1);
     end_campaign(&f, &campaign);
     f.wait_number_gone(&pn, T).await;
     assert!(!owned(&f, &number));
@@ -185,7 +185,7 @@ async fn a_campaigns_list_that_hides_the_campaign_still_releases_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaigns_number_is_not_moved_off_its_assistant_until_it_completes() {
     let Some(env) = env() else { return };
-    let f = Fixture::new(env, "camp-move", releasing, json!({"syncInterval": "2s"})).await;
+    let f = Fixture::new(env, "camp-move", releasing, json!({})).await;
     let (number, pn) = on_sales(&f, "line").await;
     let campaign = start_campaign(&f, &number, CampaignStatus::Scheduled);
     f.set_assistant("line", Some(SUPPORT)).await;
@@ -199,13 +199,14 @@ async fn a_campaigns_number_is_not_moved_off_its_assistant_until_it_completes() 
         message.contains(&campaign) && message.contains(SUPPORT),
         "{message}"
     );
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let id = c.status.unwrap().number_id.unwrap();
-    assert_eq!(f.held(SALES).await, vec![id.clone()], "still on the campaign's assistant");
     assert_eq!(
-        warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await,
-        1
+        f.held(SALES).await,
+        vec![id.clone()],
+        "still on the campaign's assistant"
     );
+    assert_eq!(warnings(&f, "PhoneNumber", &pn, "InUseByCampaign").await, 1);
     end_campaign(&f, &campaign);
     f.wait_claim("line", T, assigned_to(Some(SUPPORT))).await;
     assert_eq!(f.held(SUPPORT).await, vec![id]);
@@ -226,7 +227,7 @@ async fn an_expired_trial_a_campaign_dials_from_is_released_only_once_it_complet
                 }
             }
         },
-        json!({"syncInterval": "2s", "trial": {"warnBefore": "5s", "onExpiry": "Release"}}),
+        json!({"trial": {"warnBefore": "5s", "onExpiry": "Release"}}),
     )
     .await;
     let (number, pn) = on_sales(&f, "line").await;
@@ -234,8 +235,11 @@ async fn an_expired_trial_a_campaign_dials_from_is_released_only_once_it_complet
     let n = f.wait_number(&pn, T, held_by_campaign).await;
     let (_, _, message) = number_condition(&n, "ReleaseFailed").unwrap();
     assert!(message.contains(&campaign), "{message}");
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(owned(&f, &number), "the expired trial is kept while the campaign runs");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        owned(&f, &number),
+        "the expired trial is kept while the campaign runs"
+    );
     assert_eq!(f.sim.sim.calls(Op::Release), 0);
     end_campaign(&f, &campaign);
     f.wait_number_gone(&pn, T).await;

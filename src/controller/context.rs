@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -41,6 +42,12 @@ pub struct Config {
     pub max_list_time: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
+    /// Roll Deployments and StatefulSets labelled `telephony.talkturo.ai/rollout: "true"` when
+    /// the numbers they read change. Off: nothing in `apps` is read or written.
+    pub workload_rollout: bool,
+    /// How long a trial replacement waits for its workloads to roll out before it lets the
+    /// trial number go anyway (with a Warning).
+    pub rollout_timeout: Duration,
     /// How the caches get their initial contents.
     pub initial_list: InitialList,
 }
@@ -74,6 +81,8 @@ impl Default for Config {
             max_list_records: crate::talkturo::DEFAULT_MAX_LIST_RECORDS,
             max_list_time: Duration::from_secs(120),
             concurrency: 16,
+            workload_rollout: true,
+            rollout_timeout: Duration::from_secs(600),
             initial_list: InitialList::Auto,
         }
     }
@@ -114,6 +123,31 @@ pub struct Context {
     pub namespace_ledger: tokio::sync::Mutex<
         std::collections::BTreeMap<String, (String, Option<rust_decimal::Decimal>)>,
     >,
+    /// The workloads labelled for rollouts, when rollouts are on (`--workload-rollout`).
+    pub workloads: Option<Workloads>,
+}
+
+/// The Deployments and StatefulSets labelled `telephony.talkturo.ai/rollout: "true"` (watched by
+/// label: no other workload is read), and the rollouts' memory.
+pub struct Workloads {
+    pub deployments: Store<Deployment>,
+    pub stateful_sets: Store<StatefulSet>,
+    /// One workload rolled at a time: the workload controllers and a trial replacement waiting
+    /// on them never both see the old hash and both publish.
+    pub rolling: tokio::sync::Mutex<()>,
+    /// Since when each trial replacement (by claim uid) waits for its workloads.
+    pub waiting: std::sync::Mutex<std::collections::HashMap<String, jiff::Timestamp>>,
+}
+
+impl Workloads {
+    pub fn new(deployments: Store<Deployment>, stateful_sets: Store<StatefulSet>) -> Self {
+        Self {
+            deployments,
+            stateful_sets,
+            rolling: tokio::sync::Mutex::new(()),
+            waiting: Default::default(),
+        }
+    }
 }
 
 impl Context {

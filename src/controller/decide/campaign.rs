@@ -65,6 +65,24 @@ pub fn release_held(
         .then(|| Note::warning(hold.reason(), action::RECLAIM, message))
 }
 
+/// A release still held back (looked at within the interval): `Ready` says so again, as
+/// `ReleaseFailed` does (the plan recomputes `Ready` on every reconcile).
+pub fn release_still_held(pn: &PhoneNumber, status: &mut PhoneNumberStatus, now: jiff::Timestamp) {
+    let Some(held) = conditions::find(&status.conditions, types::RELEASE_FAILED)
+        .filter(|c| c.status == "True" && is_hold_reason(&c.reason))
+        .cloned()
+    else {
+        return;
+    };
+    let reason = if held.reason == reasons::IN_USE_BY_CAMPAIGN {
+        reasons::IN_USE_BY_CAMPAIGN
+    } else {
+        reasons::CAMPAIGN_CHECK_FAILED
+    };
+    let ready = Desired::new(types::READY, false, reason, held.message);
+    number_status::merge(pn, status, &[ready], &[], now);
+}
+
 /// A move off `from` held back: `Assigned` False says why; the number stays on `from`.
 pub fn move_held(number: &str, from: &str, to: Option<&str>, hold: &Hold) -> Desired {
     let then = match to {

@@ -12,6 +12,11 @@ use super::conditions::Desired;
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim};
 
+/// The ConfigMap key holding the bound number (E.164).
+pub const NUMBER_KEY: &str = "PHONE_NUMBER";
+/// The ConfigMap key holding the number's Talkturo record id.
+pub const ID_KEY: &str = "PHONE_NUMBER_ID";
+
 /// What the claim's ConfigMap needs.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Need {
@@ -94,8 +99,8 @@ pub fn desired(claim: &PhoneNumberClaim, pn: &PhoneNumber, name: &str, id: &str)
         },
         data: Some(
             [
-                ("PHONE_NUMBER".to_owned(), pn.spec.number.clone()),
-                ("PHONE_NUMBER_ID".to_owned(), id.to_owned()),
+                (NUMBER_KEY.to_owned(), pn.spec.number.clone()),
+                (ID_KEY.to_owned(), id.to_owned()),
                 ("PHONE_NUMBER_COUNTRY".to_owned(), country),
             ]
             .into(),

@@ -25,6 +25,7 @@ pub mod pending;
 pub mod purchase;
 pub mod reclaim;
 pub mod requeue;
+pub mod rollout;
 pub mod snapshot;
 pub mod tenancy;
 pub mod time;

@@ -5,3 +5,4 @@
 pub mod claim;
 pub mod class;
 pub mod number;
+pub mod workload;

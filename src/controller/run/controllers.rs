@@ -22,8 +22,10 @@ use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 
 use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
 use super::watch::{numbers_of, reflectors, watcher_config};
+use super::workloads::{self, WorkloadCaches};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::account::Accounts;
+use crate::controller::context::Workloads;
 use crate::controller::decide;
 use crate::controller::reconcile::{claim, class, number};
 use crate::controller::{Config, Context, Metrics};
@@ -118,6 +120,13 @@ pub(super) async fn controllers(
     let Some(subs) = caches.subscribe() else {
         return;
     };
+    // Rollouts (when on): their own label-selected watches, and two more claim subscriptions
+    // (made only then: a subscription nobody reads would stall the claims cache).
+    let rollouts = match config.workload_rollout {
+        true => caches.claims.1.subscribe().zip(caches.claims.1.subscribe()),
+        false => None,
+    }
+    .map(|claims| (WorkloadCaches::new(), claims));
     let wakes = Wakes {
         numbers: unbounded(),
         claims: unbounded(),
@@ -131,7 +140,11 @@ pub(super) async fn controllers(
         config,
         metrics,
         reporter,
-        (&caches, namespace_store),
+        (
+            &caches,
+            namespace_store,
+            rollouts.as_ref().map(|(w, _)| w.workloads()),
+        ),
         wakes.numbers.0.clone(),
     );
     let Caches {
@@ -167,6 +180,15 @@ pub(super) async fn controllers(
         concurrency.clone(),
         shutdown.clone(),
     );
+    let rollout_run = rollouts.map(|(caches, claims)| {
+        workloads::controllers(
+            ctx.clone(),
+            (caches, wc.clone()),
+            claims,
+            concurrency.clone(),
+            shutdown.clone(),
+        )
+    });
     let number_run = number_controller(
         &ctx,
         (
@@ -179,6 +201,11 @@ pub(super) async fn controllers(
         concurrency,
         shutdown.clone(),
     );
+    let rollout_run = async {
+        if let Some(run) = rollout_run {
+            run.await;
+        }
+    };
     let synced = caches_synced(ctx.clone(), ready);
     // The reflectors run until the controllers have stopped (they stop on `shutdown`).
     let reflectors = async {
@@ -187,7 +214,14 @@ pub(super) async fn controllers(
             () = shutdown => {}
         }
     };
-    futures::join!(class_run, claim_run, number_run, synced, reflectors);
+    futures::join!(
+        class_run,
+        claim_run,
+        number_run,
+        rollout_run,
+        synced,
+        reflectors
+    );
     tracing::info!("controllers stopped");
 }
 
@@ -197,7 +231,11 @@ fn context(
     config: Config,
     metrics: Arc<Metrics>,
     reporter: &str,
-    (caches, namespaces): (&Caches, Store<PartialObjectMeta<Namespace>>),
+    (caches, namespaces, workloads): (
+        &Caches,
+        Store<PartialObjectMeta<Namespace>>,
+        Option<Workloads>,
+    ),
     number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
 ) -> Arc<Context> {
     let reporter = Reporter {
@@ -221,17 +259,27 @@ fn context(
         synced_notify: tokio::sync::Notify::new(),
         writes: Default::default(),
         namespace_ledger: Default::default(),
+        workloads,
     })
 }
 
 /// Marks the process ready once all four caches are synced: no reconcile decides anything
 /// before (an empty cache would make a class look missing or a taken number look free).
 async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
+    let workloads = async {
+        if let Some(w) = ctx.workloads.as_ref() {
+            let _ = futures::join!(
+                w.deployments.wait_until_ready(),
+                w.stateful_sets.wait_until_ready()
+            );
+        }
+    };
     let _ = futures::join!(
         ctx.classes.wait_until_ready(),
         ctx.claims.wait_until_ready(),
         ctx.numbers.wait_until_ready(),
-        ctx.namespaces.wait_until_ready()
+        ctx.namespaces.wait_until_ready(),
+        workloads
     );
     tracing::info!("caches synced; reconciling");
     ctx.synced.store(true, Ordering::SeqCst);

@@ -5,6 +5,7 @@ mod admin;
 mod controllers;
 mod queue;
 mod watch;
+mod workloads;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -63,3 +63,19 @@ fn only_campaign_reasons_are_holds() {
     assert!(is_hold_reason("InUseByCampaign") && is_hold_reason("CampaignCheckFailed"));
     assert!(!is_hold_reason("ReleaseFailed"));
 }
+
+#[test]
+fn a_release_still_held_keeps_ready_saying_so() {
+    let pn = PhoneNumber::test().release_policy().owned("pn_1").build();
+    let mut status = pn.status.clone().unwrap_or_default();
+    let hold = Hold::InUse("camp_1".into());
+    release_held(&pn, &mut status, &hold, ts(NOW));
+    // The next reconcile's plan says Ready again; the hold puts it back.
+    let active = Desired::new(types::READY, true, reasons::ACTIVE, "active".to_owned());
+    number_status::merge(&pn, &mut status, &[active], &[], ts(NOW));
+    release_still_held(&pn, &mut status, ts(NOW));
+    assert_eq!(
+        reason(&status, types::READY),
+        Some(("False".into(), "InUseByCampaign".into()))
+    );
+}

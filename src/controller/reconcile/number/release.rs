@@ -175,6 +175,7 @@ async fn release(
     let number = &pn.spec.number;
     let every = parse_duration(&class.spec.sync_interval, requeue::DEFAULT_SYNC);
     if let Some(wait) = account.campaign_wait(number, every, now) {
+        campaign::release_still_held(pn, status, now);
         return Ok(Released::Held(wait));
     }
     let hold = match account.campaign_using(number, None).await {
