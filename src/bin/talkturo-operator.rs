@@ -114,6 +114,15 @@ struct RunArgs {
     /// the API server supports it).
     #[arg(long, env = "TALKTURO_INITIAL_LIST", value_enum, default_value_t = InitialList::Auto)]
     initial_list: InitialList,
+    /// Roll Deployments and StatefulSets labelled `telephony.talkturo.ai/rollout: "true"` when
+    /// the claim ConfigMaps they read change (`--workload-rollout=false`: nothing in `apps` is
+    /// read or written, and the chart grants nothing there).
+    #[arg(long, env = "TALKTURO_WORKLOAD_ROLLOUT", default_value_t = true, action = clap::ArgAction::Set)]
+    workload_rollout: bool,
+    /// Seconds a replaced trial number waits for the workloads reading its claim's ConfigMap to
+    /// roll out the new number before it is let go anyway (with a Warning).
+    #[arg(long, env = "TALKTURO_ROLLOUT_TIMEOUT_SECS", default_value_t = 600)]
+    rollout_timeout_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -163,6 +172,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_list_time: secs(args.max_list_secs.max(1)),
         concurrency: args.concurrency.max(1),
         initial_list: args.initial_list,
+        workload_rollout: args.workload_rollout,
+        rollout_timeout: secs(args.rollout_timeout_secs),
         ..Config::default()
     };
     let identity = args.identity.clone().unwrap_or_else(|| {

@@ -29,6 +29,10 @@ pub mod reason {
     pub const IMPORTED: &str = "Imported";
     /// A release's outcome is unknown; the list settles it.
     pub const RELEASE_OUTCOME_UNKNOWN: &str = "ReleaseOutcomeUnknown";
+    /// A labelled workload's pods roll: the numbers its claim ConfigMaps hold changed.
+    pub const NUMBER_ROLLED_OUT: &str = "NumberRolledOut";
+    /// A replaced trial number was let go before the workloads reading it had rolled out.
+    pub const ROLLOUT_TIMEOUT: &str = "RolloutTimeout";
 }
 
 /// Event actions: what the controller was doing.
@@ -43,6 +47,7 @@ pub mod action {
     pub const RECLAIM: &str = "Reclaim";
     pub const DELETE: &str = "Delete";
     pub const IMPORT: &str = "Import";
+    pub const ROLLOUT: &str = "Rollout";
 }
 
 /// An Event to publish, as a decision says it.

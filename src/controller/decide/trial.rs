@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 
 use super::conditions::{self, Desired};
-use super::events::{Note, action};
+use super::events::{Note, action, reason};
 use super::pending::Pending;
 use super::requeue;
 use super::time::parse_duration;
@@ -334,6 +334,34 @@ pub fn replaced_note(number: &str, candidate: &str, release: bool) -> Note {
         action::TRIAL,
         format!(
             "trial number {number} replaced by paid number {candidate}; the trial number is {kept}"
+        ),
+    )
+}
+
+/// `TrialExpiring` while a replacement waits for the workloads reading the claim's ConfigMap
+/// (written with the replacement already) to roll it out.
+pub fn awaiting_rollout(number: &str, candidate: &str, rolling: &[String]) -> Desired {
+    Desired::new(
+        types::TRIAL_EXPIRING,
+        true,
+        reasons::REPLACING,
+        format!(
+            "{candidate} replaces trial number {number}; the ConfigMap holds it, and {number} is let go once {} rolled it out",
+            rolling.join(", ")
+        ),
+    )
+}
+
+/// The Warning when the workloads did not roll out within the timeout: the trial number goes
+/// anyway (pods still running with it dial from a number no longer ours).
+pub fn rollout_timeout_note(number: &str, rolling: &[String], timeout: Duration) -> Note {
+    Note::warning(
+        reason::ROLLOUT_TIMEOUT,
+        action::TRIAL,
+        format!(
+            "{} did not roll out the replacement within {} s (--rollout-timeout-secs); trial number {number} is let go anyway, and pods still running with it dial from a number no longer this team's",
+            rolling.join(", "),
+            timeout.as_secs()
         ),
     )
 }

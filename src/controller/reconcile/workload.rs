@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::v1alpha1::PhoneNumberClaim;
 use crate::controller::context::Workloads;
-use crate::controller::decide::events::Note;
+use crate::controller::decide::events::{Note, action, reason};
 use crate::controller::decide::rollout::{self, NumberRead, Workload};
 use crate::controller::io;
 use crate::controller::{Context, Error};
@@ -86,13 +86,10 @@ pub async fn roll<W: Rollable>(ctx: &Context, w: &W) -> Result<Rolled, Error> {
     }
     let message = rollout::rolled_out_message(W::KIND, &w.name_any(), &reads);
     tracing::info!(kind = W::KIND, workload = %w.name_any(), namespace = ?w.namespace(), %hash, "rolling out new numbers");
-    ctx.publish(w, Note::normal(REASON, ACTION, message)).await;
+    let note = Note::normal(reason::NUMBER_ROLLED_OUT, action::ROLLOUT, message);
+    ctx.publish(w, note).await;
     Ok(Rolled::Patched)
 }
-
-/// The Event reason on a rolled workload.
-pub const REASON: &str = "NumberRolledOut";
-const ACTION: &str = "Rollout";
 
 /// The numbers `w`'s pods read from claim ConfigMaps; `None` when they read none, or when one a
 /// claim names is missing (deleted, not yet written: rolling now would roll twice).

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -21,8 +21,8 @@ use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 
 use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
-use super::watch::{numbers_of, reflectors, watcher_config};
-use super::workloads::{self, WorkloadCaches};
+use super::watch::{numbers_of, reflectors, run_caches, watcher_config};
+use super::workloads;
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::account::Accounts;
 use crate::controller::context::Workloads;
@@ -106,6 +106,15 @@ struct Wakes {
     ),
 }
 
+impl Wakes {
+    fn new() -> Self {
+        Self {
+            numbers: unbounded(),
+            claims: unbounded(),
+        }
+    }
+}
+
 /// Runs the three controllers until `shutdown` resolves.
 pub(super) async fn controllers(
     client: kube::Client,
@@ -120,31 +129,19 @@ pub(super) async fn controllers(
     let Some(subs) = caches.subscribe() else {
         return;
     };
-    // Rollouts (when on): their own label-selected watches, and two more claim subscriptions
-    // (made only then: a subscription nobody reads would stall the claims cache).
-    let rollouts = match config.workload_rollout {
-        true => caches.claims.1.subscribe().zip(caches.claims.1.subscribe()),
-        false => None,
-    }
-    .map(|claims| (WorkloadCaches::new(), claims));
-    let wakes = Wakes {
-        numbers: unbounded(),
-        claims: unbounded(),
-    };
+    let rollouts = workloads::subscribe(config.workload_rollout, &caches.claims.1);
+    let wakes = Wakes::new();
     // Namespaces' labels and annotations (metadata only): which classes a namespace may use,
     // which assistants its claims may name, what it may spend.
     let (namespace_store, namespace_writer) = reflector::store();
     let concurrency = ControllerConfig::default().concurrency(config.concurrency);
+    let workloads = rollouts.as_ref().map(|(w, _)| w.workloads());
     let ctx = context(
         client.clone(),
         config,
         metrics,
         reporter,
-        (
-            &caches,
-            namespace_store,
-            rollouts.as_ref().map(|(w, _)| w.workloads()),
-        ),
+        (&caches, namespace_store, workloads),
         wakes.numbers.0.clone(),
     );
     let Caches {
@@ -180,15 +177,12 @@ pub(super) async fn controllers(
         concurrency.clone(),
         shutdown.clone(),
     );
-    let rollout_run = rollouts.map(|(caches, claims)| {
-        workloads::controllers(
-            ctx.clone(),
-            (caches, wc.clone()),
-            claims,
-            concurrency.clone(),
-            shutdown.clone(),
-        )
-    });
+    let rollout_run = workloads::run_if(
+        rollouts,
+        (ctx.clone(), wc.clone()),
+        concurrency.clone(),
+        shutdown.clone(),
+    );
     let number_run = number_controller(
         &ctx,
         (
@@ -201,27 +195,9 @@ pub(super) async fn controllers(
         concurrency,
         shutdown.clone(),
     );
-    let rollout_run = async {
-        if let Some(run) = rollout_run {
-            run.await;
-        }
-    };
-    let synced = caches_synced(ctx.clone(), ready);
     // The reflectors run until the controllers have stopped (they stop on `shutdown`).
-    let reflectors = async {
-        tokio::select! {
-            () = reflect => {}
-            () = shutdown => {}
-        }
-    };
-    futures::join!(
-        class_run,
-        claim_run,
-        number_run,
-        rollout_run,
-        synced,
-        reflectors
-    );
+    let caches_run = run_caches(ctx.clone(), ready, reflect, shutdown);
+    futures::join!(class_run, claim_run, number_run, rollout_run, caches_run);
     tracing::info!("controllers stopped");
 }
 
@@ -261,31 +237,6 @@ fn context(
         namespace_ledger: Default::default(),
         workloads,
     })
-}
-
-/// Marks the process ready once all four caches are synced: no reconcile decides anything
-/// before (an empty cache would make a class look missing or a taken number look free).
-async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
-    let workloads = async {
-        if let Some(w) = ctx.workloads.as_ref() {
-            let _ = futures::join!(
-                w.deployments.wait_until_ready(),
-                w.stateful_sets.wait_until_ready()
-            );
-        }
-    };
-    let _ = futures::join!(
-        ctx.classes.wait_until_ready(),
-        ctx.claims.wait_until_ready(),
-        ctx.numbers.wait_until_ready(),
-        ctx.namespaces.wait_until_ready(),
-        workloads
-    );
-    tracing::info!("caches synced; reconciling");
-    ctx.synced.store(true, Ordering::SeqCst);
-    ctx.synced_notify.notify_waiters();
-    ctx.metrics.set_active(true);
-    ready.store(true, Ordering::SeqCst);
 }
 
 /// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).

@@ -1,6 +1,8 @@
 //! The caches' watches: streaming initial lists where the API server supports them, lean
 //! objects, and which PhoneNumbers a claim's change concerns.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use std::future::Future;
@@ -186,4 +188,45 @@ pub(super) fn reflectors(
     async move {
         futures::join!(classes, claims, numbers, namespaces);
     }
+}
+
+/// Marks the process ready once all four caches are synced: no reconcile decides anything
+/// before (an empty cache would make a class look missing or a taken number look free).
+async fn caches_synced(ctx: Arc<Context>, ready: Arc<AtomicBool>) {
+    let workloads = async {
+        if let Some(w) = ctx.workloads.as_ref() {
+            let _ = futures::join!(
+                w.deployments.wait_until_ready(),
+                w.stateful_sets.wait_until_ready()
+            );
+        }
+    };
+    let _ = futures::join!(
+        ctx.classes.wait_until_ready(),
+        ctx.claims.wait_until_ready(),
+        ctx.numbers.wait_until_ready(),
+        ctx.namespaces.wait_until_ready(),
+        workloads
+    );
+    tracing::info!("caches synced; reconciling");
+    ctx.synced.store(true, Ordering::SeqCst);
+    ctx.synced_notify.notify_waiters();
+    ctx.metrics.set_active(true);
+    ready.store(true, Ordering::SeqCst);
+}
+
+/// The caches: ready once synced, their reflectors running until `shutdown`.
+pub(super) async fn run_caches(
+    ctx: Arc<Context>,
+    ready: Arc<AtomicBool>,
+    reflect: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let reflectors = async {
+        tokio::select! {
+            () = reflect => {}
+            () = shutdown => {}
+        }
+    };
+    futures::join!(caches_synced(ctx, ready), reflectors);
 }

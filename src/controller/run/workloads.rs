@@ -40,15 +40,46 @@ impl WorkloadCaches {
     }
 }
 
+/// Two more subscriptions to the shared claims cache, and the workloads' caches, when rollouts
+/// are on (only then: a subscription nobody reads would stall the claims cache).
+pub(super) fn subscribe(
+    on: bool,
+    claims: &Writer<PhoneNumberClaim>,
+) -> Option<(WorkloadCaches, ClaimHandles)> {
+    if !on {
+        return None;
+    }
+    let handles = claims.subscribe().zip(claims.subscribe())?;
+    Some((WorkloadCaches::new(), handles))
+}
+
+type ClaimHandles = (
+    ReflectHandle<PhoneNumberClaim>,
+    ReflectHandle<PhoneNumberClaim>,
+);
+
+/// [`controllers`], when rollouts are on.
+pub(super) fn run_if(
+    rollouts: Option<(WorkloadCaches, ClaimHandles)>,
+    (ctx, wc): (Arc<Context>, watcher::Config),
+    concurrency: ControllerConfig,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let run = rollouts
+        .map(|(caches, claims)| controllers(ctx, (caches, wc), claims, concurrency, shutdown));
+    async move {
+        if let Some(run) = run {
+            run.await;
+        }
+    }
+}
+
 /// Runs both rollout controllers until `shutdown` resolves. `claims` are two subscriptions to the
 /// shared claims cache (one per kind).
-pub(super) fn controllers(
+fn controllers(
     ctx: Arc<Context>,
     (caches, wc): (WorkloadCaches, watcher::Config),
-    claims: (
-        ReflectHandle<PhoneNumberClaim>,
-        ReflectHandle<PhoneNumberClaim>,
-    ),
+    claims: ClaimHandles,
     concurrency: ControllerConfig,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) -> impl Future<Output = ()> {

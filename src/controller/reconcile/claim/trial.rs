@@ -20,6 +20,7 @@ use crate::controller::decide::gates::Stop;
 use crate::controller::decide::requeue;
 use crate::controller::decide::trial::{self as decide, ReplaceStep, Replacing};
 use crate::controller::io;
+use crate::controller::reconcile::workload;
 use crate::controller::{Context, Error};
 
 /// What a bound claim does about its trial number.
@@ -186,6 +187,22 @@ async fn switch<'a>(
     now: Timestamp,
 ) -> Result<Act<'a>, Error> {
     let (written, config_map) = io::config_map::write(ctx, claim, next).await?;
+    let mut notes = Vec::new();
+    if let Some((name, _)) = &written {
+        let wait = (ctx.config.rollout_timeout, now);
+        let waiting = workload::pending(ctx, claim, name, wait).await?;
+        if waiting.timed_out {
+            let timeout = ctx.config.rollout_timeout;
+            notes.push(decide::rollout_timeout_note(
+                &pn.spec.number,
+                &waiting.rolling,
+                timeout,
+            ));
+        } else if !waiting.rolling.is_empty() {
+            let rollout = (written, config_map, waiting.rolling);
+            return Ok(awaiting_rollout(claim, pn, next, rollout, now));
+        }
+    }
     io::objects::unbind(ctx, pn).await?;
     if release {
         io::objects::delete(ctx, &pn.name_any(), "deleting the replaced trial number").await?;
@@ -199,10 +216,33 @@ async fn switch<'a>(
         p.started_at = None;
     }
     let mut act = Act::with(Some((status, None)), Action::requeue(requeue::NEXT_STEP));
+    act.notes = notes;
     act.notes.push(decide::replaced_note(
         &pn.spec.number,
         &next.spec.number,
         release,
     ));
     Ok(act)
+}
+
+/// How often a replacement looks again at the workloads rolling it out.
+const ROLLOUT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The replacement waits for the workloads reading the claim's ConfigMap: the claim stays bound
+/// to the trial number, its ConfigMap condition says what the ConfigMap holds (the replacement),
+/// and `TrialExpiring` says what it waits for.
+fn awaiting_rollout<'a>(
+    claim: &PhoneNumberClaim,
+    pn: &PhoneNumber,
+    next: &PhoneNumber,
+    (written, config_map, rolling): (io::config_map::Written, Option<Desired>, Vec<String>),
+    now: Timestamp,
+) -> Act<'a> {
+    let mut status = desired_bound(claim, pn, now);
+    (status.config_map_name, status.config_map_number_id) = written.unzip();
+    let waiting = decide::awaiting_rollout(&pn.spec.number, &next.spec.number, &rolling);
+    let config_map: Vec<Desired> = config_map.into_iter().chain([waiting]).collect();
+    let managed = [types::CONFIG_MAP, types::TRIAL_EXPIRING];
+    claim_status::merge(claim, &mut status, &config_map, &managed, now);
+    Act::with(Some((status, None)), Action::requeue(ROLLOUT_POLL))
 }
