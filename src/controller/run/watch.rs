@@ -222,6 +222,9 @@ pub(super) async fn run_caches(
     reflect: impl Future<Output = ()>,
     shutdown: impl Future<Output = ()>,
 ) {
+    // Boxed: the reflectors' future is large, and polling it inline in `select!` overflowed the
+    // stack of a debug build's runtime thread.
+    let reflect = Box::pin(reflect);
     let reflectors = async {
         tokio::select! {
             () = reflect => {}

@@ -190,7 +190,8 @@ async fn switch<'a>(
     let mut notes = Vec::new();
     if let Some((name, _)) = &written {
         let wait = (ctx.config.rollout_timeout, now);
-        let waiting = workload::pending(ctx, claim, name, wait).await?;
+        // Boxed: the claim reconcile's future would otherwise carry the rollout's inline.
+        let waiting = Box::pin(workload::pending(ctx, claim, name, wait)).await?;
         if waiting.timed_out {
             let timeout = ctx.config.rollout_timeout;
             notes.push(decide::rollout_timeout_note(
