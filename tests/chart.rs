@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -101,6 +101,7 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
         ],
     );
     assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
+    rollouts_off_grant_nothing_in_apps(env);
 
     platform_values(env, &ns).await;
     // Two replicas without leader election could both buy: refused, with the reason.
@@ -120,6 +121,51 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
         "{}",
         text(&out)
     );
+}
+
+/// `workloadRollout.enabled=false`: the operator is told so, and its ClusterRole holds no rule on
+/// `apps` (with the default, it holds exactly get/list/watch/patch on deployments and
+/// statefulsets).
+fn rollouts_off_grant_nothing_in_apps(env: &TestEnv) {
+    let role = |set: &str| {
+        let out = helm(
+            env,
+            &[
+                "template",
+                "rel",
+                CHART,
+                "--set",
+                set,
+                "--show-only",
+                "templates/clusterrole.yaml",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        granted(&String::from_utf8_lossy(&out.stdout))
+    };
+    let apps = |grants: &Grants| -> Vec<(String, String)> {
+        grants
+            .iter()
+            .filter(|(g, _, _)| g == "apps")
+            .map(|(_, r, v)| (r.clone(), v.clone()))
+            .collect()
+    };
+    assert!(apps(&role("workloadRollout.enabled=false")).is_empty());
+    let on = apps(&role("workloadRollout.enabled=true"));
+    assert_eq!(on.len(), 8, "{on:?}");
+    let args = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "workloadRollout.enabled=false",
+            "--show-only",
+            "templates/deployment.yaml",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&args.stdout).contains("--workload-rollout=false"));
 }
 
 /// The chart with its defaults and with everything set, through a server-side dry run. Returns the namespace.
@@ -648,6 +694,37 @@ async fn exercise_every_grant(f: &Fixture) {
         .unwrap();
     f.wait_claim("line", T, |c| {
         c.status.as_ref().and_then(|s| s.config_map_name.as_deref()) == Some("line-phone")
+    })
+    .await;
+    // Workloads labelled for rollouts that read the claim's ConfigMap: watched, read back and
+    // patched (the numbers-hash annotation), a Deployment and a StatefulSet.
+    let reads = json!([{"name": "app", "image": "registry.invalid/app:1",
+        "envFrom": [{"configMapRef": {"name": "line-phone"}}]}]);
+    let spec = |name: &str| {
+        json!({"metadata": {"name": name, "labels": {"telephony.talkturo.ai/rollout": "true"}},
+            "spec": {"replicas": 1, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": reads}}}})
+    };
+    let hashed = |t: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>| {
+        t.and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .is_some_and(|a| a.contains_key("telephony.talkturo.ai/numbers-hash"))
+    };
+    let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), &f.ns);
+    let d: Deployment = serde_json::from_value(spec("web")).unwrap();
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let sets: Api<StatefulSet> = Api::namespaced(f.client.clone(), &f.ns);
+    let s: StatefulSet = serde_json::from_value(spec("db")).unwrap();
+    sets.create(&PostParams::default(), &s).await.unwrap();
+    support::operator::wait(&deployments, "web", T, |d| {
+        hashed(d.spec.as_ref().map(|s| &s.template))
+    })
+    .await;
+    support::operator::wait(&sets, "db", T, |s| {
+        hashed(s.spec.as_ref().map(|s| &s.template))
     })
     .await;
 }
