@@ -24,6 +24,9 @@ use talkturo_testenv::image;
 use talkturo_testenv::node::{self, NodeCluster};
 use talkturo_testenv::{Binaries, free_ports};
 
+#[path = "e2e/rollout.rs"]
+mod rollout;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const NS: &str = "talkturo-system";
 const RELEASE: &str = "talkturo-operator";
@@ -36,6 +39,13 @@ struct Clock {
 }
 
 impl Clock {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
     fn mark(&mut self, what: &str) {
         let at = self.started.elapsed();
         eprintln!("[e2e] {at:>7.1?}  {what}");
@@ -621,10 +631,7 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
         missing.join(", ")
     );
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut clock = Clock {
-        started: Instant::now(),
-        phases: Vec::new(),
-    };
+    let mut clock = Clock::new();
     let binaries = Binaries::locate().unwrap();
     let dir = PathBuf::from(ROOT).join(".cache/e2e");
     let cluster = NodeCluster::start(&binaries, &dir).await.unwrap();
@@ -669,6 +676,7 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     phase_upgrade(&e, &mut clock, &dir, examples).await;
     let (leader_name, standby) = phase_reinstall(&e, &mut clock, examples).await;
     phase_failover(&e, &mut clock, &leader_name, &standby).await;
+    rollout::phase_rollout(&e, &mut clock).await;
 
     drop(e);
     // Nothing of the run is left: no process, mount or cgroup.

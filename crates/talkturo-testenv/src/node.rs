@@ -28,13 +28,17 @@ mod cleanup;
 mod files;
 
 pub use cleanup::{cgroups_left, mounts_under, processes_under, sweep};
-use files::{CONTAINERD_CONFIG, KUBELET_CONFIG, PAUSE_C};
+use files::{CONTAINERD_CONFIG, ECHO_ENV_C, KUBELET_CONFIG, PAUSE_C};
 
 /// The node's name (the API server reaches the kubelet by it).
 pub const NODE_NAME: &str = "localhost";
 
 /// The sandbox image, built here (no registry).
 pub const PAUSE_IMAGE: &str = "localhost/pause:local";
+
+/// An app image built here: prints `PHONE_NUMBER=… PHONE_NUMBER_ID=…` from its environment on
+/// its first line of output, then sleeps (what a pod reading a claim's ConfigMap sees).
+pub const ECHO_ENV_IMAGE: &str = "localhost/echo-env:local";
 
 /// What `make e2e` needs on the machine, beyond the Go-built binaries.
 pub const PREREQUISITES: &str = "root, containerd and runc (apt: containerd runc), the CNI \
@@ -246,29 +250,36 @@ impl NodeCluster {
     }
 
     fn import_pause(&self) -> Result<(), Error> {
-        let build = self.dir.join("images/pause");
+        self.import_c_image("pause", PAUSE_C, PAUSE_IMAGE)?;
+        self.import_c_image("echo-env", ECHO_ENV_C, ECHO_ENV_IMAGE)
+    }
+
+    /// Compiles `source` (C, statically) as the image `reference`'s only program.
+    fn import_c_image(&self, name: &str, source: &str, reference: &str) -> Result<(), Error> {
+        let build = self.dir.join("images").join(name);
         let root = build.join("root");
-        std::fs::create_dir_all(&root).map_err(io("creating the pause image folder"))?;
-        let source = build.join("pause.c");
-        std::fs::write(&source, PAUSE_C).map_err(io("writing pause.c"))?;
+        std::fs::create_dir_all(&root).map_err(io(format!("creating the {name} image folder")))?;
+        let file = build.join(format!("{name}.c"));
+        std::fs::write(&file, source).map_err(io(format!("writing {name}.c")))?;
+        let program = root.join(name);
         let out = Command::new("gcc")
             .args(["-Os", "-static", "-s", "-o"])
-            .arg(root.join("pause"))
-            .arg(&source)
+            .arg(&program)
+            .arg(&file)
             .output()
             .map_err(io("running gcc"))?;
         if !out.status.success() {
             return Err(Error::Io {
-                what: "compiling the pause program".into(),
+                what: format!("compiling the {name} program"),
                 source: std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
             });
         }
-        let tar = build.join("pause.tar");
+        let tar = build.join(format!("{name}.tar"));
         image::docker_archive(
             &root,
-            PAUSE_IMAGE,
+            reference,
             &ImageConfig {
-                entrypoint: vec!["/pause".into()],
+                entrypoint: vec![format!("/{name}")],
                 user: "65535:65535".into(),
                 ..Default::default()
             },

@@ -16,6 +16,22 @@ int main(void) {
 }
 "#;
 
+/// [`super::ECHO_ENV_IMAGE`]'s program: the claim's number and id as its environment has them.
+pub(super) const ECHO_ENV_C: &str = r#"#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+static void stop(int s) { (void)s; _exit(0); }
+int main(void) {
+  const char *n = getenv("PHONE_NUMBER"), *id = getenv("PHONE_NUMBER_ID");
+  printf("PHONE_NUMBER=%s PHONE_NUMBER_ID=%s\n", n ? n : "", id ? id : "");
+  fflush(stdout);
+  signal(SIGINT, stop);
+  signal(SIGTERM, stop);
+  for (;;) pause();
+}
+"#;
+
 /// containerd 1.6 (Debian bookworm), everything under the state folder.
 pub(super) const CONTAINERD_CONFIG: &str = r#"version = 2
 root = "$STATE/root"
