@@ -208,6 +208,20 @@ async fn the_example_deployments_configmap_holds_the_bound_number() {
         from[0].config_map_ref.as_ref().map(|r| r.name.as_str()),
         Some("reception-phone")
     );
+    // Labelled for rollouts: its pod template carries the hash of the numbers it reads.
+    support::operator::wait(&d, "reception", T, |d| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .is_some_and(|a| a.contains_key("telephony.talkturo.ai/numbers-hash"))
+    })
+    .await;
+    assert!(
+        f.event_reasons("Deployment", "reception")
+            .await
+            .contains(&"NumberRolledOut".to_owned())
+    );
 }
 
 fn owned_at_sim(f: &Fixture, number: &str) -> bool {
