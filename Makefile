@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick bench-scale cluster cluster-down demo demo-check lint-docker
+.PHONY: upgrade-fixture e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick bench-scale cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), the demo,
@@ -21,9 +21,18 @@ e2e:
 	@assets="$$(hack/testenv/build.sh)" && hack/testenv/build.sh node >/dev/null && \
 	  KUBEBUILDER_ASSETS="$$assets" E2E=1 $(CARGO) test --test e2e -- --nocapture
 
+## upgrade-fixture: tests/upgrade/$(VERSION)/ for the upgrade test, made by a release's operator:
+##                  OPERATOR=<its binary> and CRDS=<its crds/> (default: this tree's). Run it
+##                  for each release, with that release's build, before changing what it wrote.
+upgrade-fixture:
+	@test -n "$(VERSION)" || { echo "usage: make upgrade-fixture VERSION=x.y.z [OPERATOR=bin] [CRDS=dir]"; exit 2; }
+	@assets="$$(hack/testenv/build.sh)" && KUBEBUILDER_ASSETS="$$assets" UPGRADE_VERSION="$(VERSION)" \
+	  UPGRADE_OPERATOR="$(OPERATOR)" UPGRADE_CRDS="$(CRDS)" \
+	  $(CARGO) test --test upgrade capture_fixture -- --ignored --nocapture
+
 ## unit: the tests that need no control plane
 unit:
-	$(CARGO) test --lib --test architecture --test schema --test crd_drift --test talkturo_client --test simulator
+	$(CARGO) test --lib --test architecture --test versions --test schema --test crd_drift --test talkturo_client --test simulator
 
 ## chaos: the chaos test with K rounds (default 20; `make test` runs 4); CHAOS_SEED=<seed>
 ##        replays a run. Figures in target/chaos/last-run.json (see RELIABILITY.md)

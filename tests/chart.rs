@@ -102,6 +102,7 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
     );
     assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
     rollouts_off_grant_nothing_in_apps(env);
+    names_the_crate_version(env);
 
     platform_values(env, &ns).await;
     // Two replicas without leader election could both buy: refused, with the reason.
@@ -121,6 +122,22 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
         "{}",
         text(&out)
     );
+}
+
+/// `helm show chart` and the default image tag name the crate's version (tests/versions.rs
+/// checks the files; this is what Helm makes of them).
+fn names_the_crate_version(env: &TestEnv) {
+    let version = env!("CARGO_PKG_VERSION");
+    let shown = text(&helm(env, &["show", "chart", CHART]));
+    for line in [
+        format!("version: {version}"),
+        format!("appVersion: {version}"),
+    ] {
+        assert!(shown.lines().any(|l| l == line), "{line} not in\n{shown}");
+    }
+    let rendered = text(&helm(env, &["template", "rel", CHART]));
+    let image = format!("image: \"ghcr.io/talkturo/talkturo-operator:{version}\"");
+    assert!(rendered.contains(&image), "{image} not rendered");
 }
 
 /// `workloadRollout.enabled=false`: the operator is told so, and its ClusterRole holds no rule on

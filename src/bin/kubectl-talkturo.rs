@@ -74,6 +74,8 @@ enum Command {
         #[arg(long = "class", value_name = "NAME")]
         classes: Vec<String>,
     },
+    /// This plugin's version (the operator release it belongs to); needs no cluster.
+    Version,
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
 }
@@ -135,12 +137,24 @@ async fn connect(cli: &Cli) -> Result<(kube::Client, String), Box<dyn std::error
     Ok((kube::Client::try_from(config)?, namespace))
 }
 
+/// `kubectl talkturo version`: `kubectl-talkturo <version>`, or `{"version": ...}` as JSON/YAML.
+fn version(format: Format) -> Result<String, plugin::Error> {
+    let version = env!("CARGO_PKG_VERSION");
+    Ok(
+        plugin::encoded(&serde_json::json!({ "version": version }), format)?
+            .unwrap_or_else(|| format!("kubectl-talkturo {version}\n")),
+    )
+}
+
 async fn run(cli: Cli) -> Result<(String, bool), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     if let Command::Completion { shell } = &cli.command {
         let mut out = Vec::new();
         clap_complete::generate(*shell, &mut Cli::command(), "kubectl-talkturo", &mut out);
         return Ok((String::from_utf8(out)?, true));
+    }
+    if let Command::Version = &cli.command {
+        return Ok((version(cli.output)?, true));
     }
     let (client, namespace) = connect(&cli).await?;
     let format = cli.output;
@@ -179,7 +193,7 @@ async fn run(cli: Cli) -> Result<(String, bool), Box<dyn std::error::Error>> {
             };
             return Ok(plugin::check(&client, &opts, format).await?);
         }
-        Command::Completion { .. } => String::new(),
+        Command::Completion { .. } | Command::Version => String::new(),
     };
     Ok((out, true))
 }

@@ -166,6 +166,22 @@ pub struct OperatorProcess {
 impl OperatorProcess {
     /// `talkturo-operator run <args>` against this control plane, logging to a temp file.
     pub fn spawn(env: &TestEnv, name: &str, args: &[&str]) -> Self {
+        Self::spawn_bin(
+            std::path::Path::new(env!("CARGO_BIN_EXE_talkturo-operator")),
+            &env.kubeconfig,
+            name,
+            args,
+        )
+    }
+
+    /// `<bin> run <args>` against the control plane of `kubeconfig` (another build of the
+    /// operator: the upgrade test's earlier releases).
+    pub fn spawn_bin(
+        bin: &std::path::Path,
+        kubeconfig: &std::path::Path,
+        name: &str,
+        args: &[&str],
+    ) -> Self {
         use std::os::unix::process::CommandExt;
         let log = std::env::temp_dir().join(format!(
             "talkturo-operator-{name}-{}.log",
@@ -176,10 +192,10 @@ impl OperatorProcess {
             .append(true)
             .open(&log)
             .unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_talkturo-operator"));
+        let mut cmd = std::process::Command::new(bin);
         cmd.arg("run")
             .args(args)
-            .env("KUBECONFIG", &env.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .stdin(std::process::Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out);

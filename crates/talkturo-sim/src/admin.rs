@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/admin/clock/advance", post(advance))
         .route("/admin/numbers", post(import))
         .route("/admin/numbers/copies", post(seed_copies))
+        .route("/admin/numbers/restore", post(restore))
         .route("/admin/numbers/{number}", delete(vanish))
         .route("/admin/numbers/{number}/status", put(set_status))
         .route("/admin/inventory/withdraw", post(withdraw))
@@ -138,6 +139,21 @@ struct CopiesBody {
     from: String,
     /// The numbers the copies get (at most a few thousand a request: the body limit is 2 MB).
     numbers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RestoreBody {
+    /// Records as `GET /admin/state` lists them (`numbers`).
+    numbers: Vec<crate::state::Record>,
+}
+
+/// `POST /admin/numbers/restore`: records put back as they were (the upgrade test's account).
+async fn restore(State(sim): State<Arc<Sim>>, Json(b): Json<RestoreBody>) -> Response {
+    let count = b.numbers.len();
+    match sim.world().restore(b.numbers) {
+        Ok(()) => (StatusCode::CREATED, Json(json!({"restored": count}))).into_response(),
+        Err(e) => refused(e),
+    }
 }
 
 /// `POST /admin/numbers/copies`: many owned numbers at once, copies of one record (the scale

@@ -33,7 +33,7 @@ pub enum NumberStatus {
 }
 
 /// One number owned by a team.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Record {
     pub id: String,
     pub phone_number: String,

@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use super::decide::figures::ClassFigures;
@@ -115,6 +116,7 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 14))
         }
         let mut registry = Registry::with_prefix("talkturo_operator");
+        register_build_info(&mut registry);
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         let reconcile_duration =
             Family::<ControllerLabels, Histogram, fn() -> Histogram>::new_with_constructor(buckets);
@@ -169,6 +171,19 @@ impl Default for Metrics {
         }
     }
 }
+
+/// `talkturo_operator_build_info{version}`: the version this process was built as (the crate's,
+/// which the chart's `appVersion` and default image tag repeat; `make test` checks they agree).
+fn register_build_info(registry: &mut Registry) {
+    registry.register(
+        "build",
+        "The operator's version",
+        Info::new(vec![("version", VERSION)]),
+    );
+}
+
+/// The version of this build (the workspace's version in Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Metrics {
     /// Whether this process is the one reconciling.

@@ -59,3 +59,13 @@ fn a_forgotten_class_leaves_no_series() {
     let text = m.encode();
     assert!(!text.contains("gold"), "{text}");
 }
+
+#[test]
+fn the_build_info_names_the_crate_version() {
+    let text = Metrics::default().encode();
+    let series = format!(
+        "talkturo_operator_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&series), "{series} missing:\n{text}");
+}

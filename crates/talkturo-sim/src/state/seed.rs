@@ -1,5 +1,6 @@
-//! Seeding an account with many numbers at once (test-only, for the scale benchmark): copies of
-//! one record the team already owns, each under a number of its own.
+//! Seeding accounts (test-only): copies of one record the team already owns, each under a number
+//! of its own (the scale benchmark), and records restored as they were (the upgrade test's
+//! account as an earlier release left it).
 
 use super::{ApiError, Record, Result, World, is_e164};
 
@@ -50,5 +51,49 @@ impl World {
             out.push(record);
         }
         Ok(out)
+    }
+}
+
+impl World {
+    /// Restores `records` as they are (ids, provider ids, assistants, trials, times), as
+    /// `GET /admin/state` showed them: an account as an earlier run left it. All or nothing: a
+    /// record of an unknown team, a number that is not E.164, or a number or id already held (or
+    /// repeated) refuses the whole request. Not counted as purchases; a `purchasing` record
+    /// turns `active` at once.
+    pub fn restore(&mut self, records: Vec<Record>) -> Result<()> {
+        let mut numbers = std::collections::HashSet::with_capacity(records.len());
+        let mut ids = std::collections::HashSet::with_capacity(records.len());
+        for r in &records {
+            if !self.teams.contains_key(&r.team_id) {
+                return Err(ApiError::new(
+                    404,
+                    "team_not_found",
+                    format!("{}: no team {}", r.phone_number, r.team_id),
+                ));
+            }
+            if !is_e164(&r.phone_number) {
+                return Err(ApiError::new(
+                    400,
+                    "invalid_phone_number",
+                    format!("{:?} is not E.164", r.phone_number),
+                ));
+            }
+            if !numbers.insert(r.phone_number.as_str())
+                || !ids.insert(r.id.as_str())
+                || self.owned(&r.phone_number).is_some()
+                || self.records.contains_key(&r.id)
+            {
+                return Err(ApiError::new(
+                    409,
+                    "already_owned",
+                    format!("{} ({}) is already held or repeated", r.phone_number, r.id),
+                ));
+            }
+        }
+        for mut r in records {
+            r.active_at = r.created_at;
+            self.insert_record(r);
+        }
+        Ok(())
     }
 }

@@ -103,3 +103,37 @@ fn copies_of_a_record_are_owned_like_it_and_refused_all_or_nothing() {
     assert!(world.vanish("+14150000002").is_some());
     assert!(world.owned("+14150000002").is_none());
 }
+
+#[test]
+fn restore_puts_records_back_as_they_were_all_or_nothing() {
+    let mut before = World::new(SimConfig::default());
+    let now = Timestamp::now();
+    let number = before
+        .offered_in("415")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    assert!(before.import("team_demo", &number, None, now).is_ok());
+    let dumped = serde_json::to_value(before.records().collect::<Vec<_>>()).unwrap_or_default();
+    let records: Vec<Record> = serde_json::from_value(dumped.clone()).unwrap_or_default();
+    let mut after = World::new(SimConfig::default());
+    assert!(after.restore(records.clone()).is_ok());
+    let again = serde_json::to_value(after.records().collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(again, dumped, "every field as it was");
+    assert_eq!(after.purchases(), 0, "restored records are not purchases");
+    // Held already, or of an unknown team: nothing restored.
+    assert_eq!(
+        after.restore(records.clone()).err().map(|e| e.status),
+        Some(409)
+    );
+    let mut stranger = records[0].clone();
+    stranger.team_id = "team_nobody".into();
+    stranger.phone_number = "+14155550100".into();
+    stranger.id = "pn_other".into();
+    let mut fresh = World::new(SimConfig::default());
+    assert_eq!(
+        fresh.restore(vec![stranger]).err().map(|e| e.status),
+        Some(404)
+    );
+    assert_eq!(fresh.records().count(), 0);
+}
