@@ -446,7 +446,7 @@ async fn phase_upgrade(e: &E2e, clock: &mut Clock, dir: &Path, examples: usize) 
         .unwrap();
     }
     let out = Command::new("kubectl")
-        .args(["apply", "--server-side", "-f"])
+        .args(["apply", "--server-side", "--force-conflicts", "-f"])
         .arg(&changed)
         .arg("--kubeconfig")
         .arg(e.cluster.kubeconfig_path())

@@ -71,10 +71,24 @@ fn the_workspace_chart_and_changelog_name_one_version() {
         releases.len() < 2 || newest.contains("### Upgrading"),
         "CHANGELOG.md's {VERSION} entry has no \"### Upgrading\" section"
     );
+    let readme = read("README.md");
     assert!(
-        read("README.md").contains("(CHANGELOG.md)"),
+        readme.contains("(CHANGELOG.md)"),
         "the README links CHANGELOG.md"
     );
+    // Versions the README quotes: "(now `x.y.z`)" and "kubectl-talkturo x.y.z".
+    for before in ["(now `", "kubectl-talkturo "] {
+        for found in readme.split(before).skip(1) {
+            let version: String = found
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            assert!(
+                version.is_empty() || version == VERSION,
+                "the README says {before}{version}"
+            );
+        }
+    }
 }
 
 #[test]
