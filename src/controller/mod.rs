@@ -50,6 +50,7 @@ pub mod io;
 mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod shard;
 
 pub use context::{Config, Context, InitialList};
 pub use decide::conditions;

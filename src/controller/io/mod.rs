@@ -6,6 +6,7 @@
 
 pub mod config_map;
 pub mod kube;
+pub mod lease;
 pub mod objects;
 pub mod secret;
 pub mod status;

@@ -1,0 +1,331 @@
+//! Active-active replicas: this process's member Lease and the class Leases it holds. A class's
+//! work (reconciles, Talkturo calls) runs only under a [`Guard`], which exists only while this
+//! process holds the class's Lease with time to spare and is not handing it over; a handover
+//! waits for every guard to drop before the Lease is released.
+//!
+//! Liveness is judged as client-go's leader election judges it, on this process's own clock: a
+//! Lease is held while its record keeps changing, and expired once it has not changed for its
+//! duration since this process first saw its current version (clocks of other nodes never
+//! matter).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+
+use super::decide::shard::{self, LeaseView, Step};
+use super::io::lease::{self as io, CLASS_ANNOTATION};
+
+/// How this process takes part.
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    /// This replica's identity (the pod's name).
+    pub identity: String,
+    /// The namespace of the Leases (the operator's).
+    pub namespace: String,
+    /// Lease names start with it (`<prefix>-member-<identity>`, `<prefix>-class-<class>`).
+    pub prefix: String,
+    /// How long a Lease holds after its last renewal; renewed every third of it.
+    pub duration: Duration,
+    /// A class's Talkturo calls stop this long before its Lease would expire unrenewed.
+    pub margin: Duration,
+}
+
+/// How long a handover waits for a class's work in flight, renewing the Lease meanwhile; then
+/// the Lease is left to expire (and the work's spending calls stop at its margin).
+const HANDOVER_PATIENCE: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+struct Held {
+    valid_until: Instant,
+    /// Handing over since then: no new work; the Lease goes once nothing is in flight.
+    draining: Option<Instant>,
+    in_flight: usize,
+}
+
+/// What one round changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Classes taken this round: their objects are to be reconciled.
+    pub acquired: Vec<String>,
+    /// Classes given up (handed over, taken by another, or gone).
+    pub released: Vec<String>,
+}
+
+/// This process's share of the classes.
+pub struct Shards {
+    config: ShardConfig,
+    api: Api<Lease>,
+    held: Mutex<BTreeMap<String, Held>>,
+    /// Per Lease name: its resourceVersion and when this process first saw it.
+    seen: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// The right to do a class's work, until dropped.
+pub struct Guard {
+    shards: Arc<Shards>,
+    class: String,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(h) = self.shards.lock().get_mut(&self.class) {
+            h.in_flight = h.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+impl Guard {
+    /// Whether a spending call (purchase, release, assignment) may be sent now: the Lease is
+    /// still held with the margin to spare.
+    pub fn may_spend(&self) -> bool {
+        self.shards.valid(&self.class)
+    }
+}
+
+impl Shards {
+    pub fn new(client: kube::Client, config: ShardConfig) -> Arc<Self> {
+        let api = Api::namespaced(client, &config.namespace);
+        Arc::new(Self {
+            config,
+            api,
+            held: Mutex::new(BTreeMap::new()),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn valid(&self, class: &str) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .get(class)
+            .is_some_and(|h| h.valid_until > now + self.config.margin)
+    }
+
+    /// A guard for `class`'s work, if this process serves it now.
+    pub fn serve(self: &Arc<Self>, class: &str) -> Option<Guard> {
+        let now = Instant::now();
+        let mut held = self.lock();
+        let h = held.get_mut(class)?;
+        if h.draining.is_some() || h.valid_until <= now + self.config.margin {
+            return None;
+        }
+        h.in_flight += 1;
+        Some(Guard {
+            shards: self.clone(),
+            class: class.to_owned(),
+        })
+    }
+
+    /// The classes this process serves now.
+    pub fn serving(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.lock()
+            .iter()
+            .filter(|(_, h)| h.draining.is_none() && h.valid_until > now + self.config.margin)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    fn member_name(&self) -> String {
+        format!("{}-member-{}", self.config.prefix, self.config.identity)
+    }
+
+    /// What a Lease says, its renewal time read on this process's clock (see the module docs).
+    fn observe(&self, name: &str, lease: &Lease) -> LeaseView {
+        let rv = lease.metadata.resource_version.clone().unwrap_or_default();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let first = match seen.get(name) {
+            Some((v, at)) if *v == rv => *at,
+            _ => {
+                seen.insert(name.to_owned(), (rv, Instant::now()));
+                Instant::now()
+            }
+        };
+        let mut view = io::view(lease);
+        let age = jiff::SignedDuration::try_from(first.elapsed()).unwrap_or_default();
+        view.renewed = view
+            .renewed
+            .map(|_| jiff::Timestamp::now().checked_sub(age).unwrap_or_default());
+        view
+    }
+
+    /// One round: renew this member, read who is alive, and take, renew, hand over or let go
+    /// of each class Lease. `classes`: the PhoneNumberClasses that exist.
+    pub async fn round(&self, classes: &[String]) -> Result<Round, kube::Error> {
+        let members = io::list(&self.api, "member").await?;
+        let me = self.member_name();
+        let renewed = io::hold(
+            &self.api,
+            &me,
+            &self.config.identity,
+            members.get(&me),
+            ("member", None),
+            self.config.duration,
+        )
+        .await?;
+        let now = jiff::Timestamp::now();
+        let mut views: Vec<LeaseView> = members
+            .iter()
+            .filter(|(name, _)| **name != me)
+            .map(|(name, l)| self.observe(name, l))
+            .collect();
+        if renewed.is_some() {
+            views.push(LeaseView {
+                holder: Some(self.config.identity.clone()),
+                renewed: Some(now),
+                duration_secs: i64::try_from(self.config.duration.as_secs()).unwrap_or(i64::MAX),
+            });
+        }
+        let live = shard::live_members(&views, now);
+        let placed = shard::placement(classes, &live);
+        let leases: BTreeMap<String, (String, Lease)> = io::list(&self.api, "class")
+            .await?
+            .into_iter()
+            .filter_map(|(name, l)| {
+                let class = l
+                    .metadata
+                    .annotations
+                    .as_ref()?
+                    .get(CLASS_ANNOTATION)?
+                    .clone();
+                Some((class, (name, l)))
+            })
+            .collect();
+        let mut all: BTreeSet<String> = classes.iter().cloned().collect();
+        all.extend(self.lock().keys().cloned());
+        let mut round = Round::default();
+        for class in all {
+            let lease = leases.get(&class);
+            let view = lease.map(|(name, l)| self.observe(name, l));
+            let step = shard::step(
+                &self.config.identity,
+                placed.get(&class).map(String::as_str),
+                view.as_ref(),
+                now,
+            );
+            self.act(&class, step, lease, &mut round).await?;
+        }
+        Ok(round)
+    }
+
+    async fn act(
+        &self,
+        class: &str,
+        step: Step,
+        lease: Option<&(String, Lease)>,
+        round: &mut Round,
+    ) -> Result<(), kube::Error> {
+        let name = lease.map_or_else(
+            || io::class_lease_name(&self.config.prefix, class),
+            |(n, _)| n.clone(),
+        );
+        match step {
+            Step::Acquire | Step::Renew => {
+                let current = lease.map(|(_, l)| l);
+                let labels = ("class", Some(class));
+                let got = io::hold(
+                    &self.api,
+                    &name,
+                    &self.config.identity,
+                    current,
+                    labels,
+                    self.config.duration,
+                )
+                .await?;
+                self.record(class, got, step == Step::Acquire, round);
+            }
+            Step::HandOver => {
+                let busy_since = {
+                    let mut held = self.lock();
+                    held.get_mut(class).and_then(|h| {
+                        let since = *h.draining.get_or_insert_with(Instant::now);
+                        (h.in_flight > 0).then_some(since)
+                    })
+                };
+                match busy_since {
+                    Some(since) if since.elapsed() < HANDOVER_PATIENCE => {
+                        // Work in flight keeps the Lease (renewed) until it is done.
+                        let current = lease.map(|(_, l)| l);
+                        let got = io::hold(
+                            &self.api,
+                            &name,
+                            &self.config.identity,
+                            current,
+                            ("class", Some(class)),
+                            self.config.duration,
+                        )
+                        .await?;
+                        self.record(class, got, false, round);
+                    }
+                    Some(_) => {}
+                    None => {
+                        io::release(&self.api, &name, &self.config.identity).await?;
+                        self.lock().remove(class);
+                        round.released.push(class.to_owned());
+                    }
+                }
+            }
+            Step::Leave => {
+                if self.lock().remove(class).is_some() {
+                    round.released.push(class.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, class: &str, got: Option<Instant>, acquiring: bool, round: &mut Round) {
+        let mut held = self.lock();
+        match got {
+            Some(valid_until) => {
+                let h = held.entry(class.to_owned()).or_insert(Held {
+                    valid_until,
+                    draining: None,
+                    in_flight: 0,
+                });
+                h.valid_until = valid_until;
+                if acquiring {
+                    round.acquired.push(class.to_owned());
+                }
+            }
+            None => {
+                if held.remove(class).is_some() {
+                    round.released.push(class.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Stops: every class handed over once its work is done (waiting at most `patience`), then
+    /// this member's Lease removed, so that the others take over at once.
+    pub async fn stop(&self, patience: Duration) {
+        let started = Instant::now();
+        loop {
+            let busy = self.lock().values_mut().fold(false, |busy, h| {
+                h.draining.get_or_insert_with(Instant::now);
+                busy || h.in_flight > 0
+            });
+            if !busy || started.elapsed() > patience {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let classes: Vec<String> = self.lock().keys().cloned().collect();
+        for class in classes {
+            let name = io::class_lease_name(&self.config.prefix, &class);
+            if let Err(e) = io::release(&self.api, &name, &self.config.identity).await {
+                tracing::warn!(class, error = %e, "could not release the class Lease; it expires");
+            }
+        }
+        self.lock().clear();
+        if let Err(e) = io::remove(&self.api, &self.member_name()).await {
+            tracing::warn!(error = %e, "could not remove this replica's member Lease; it expires");
+        }
+    }
+}
