@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use talkturo_operator::controller::shard::ShardConfig;
 use talkturo_operator::controller::{self, Config, InitialList, RunOptions};
 
 /// jemalloc: a cache of 10,000 PhoneNumbers and 10,000 claims is hundreds of thousands of small
@@ -67,7 +68,13 @@ struct RunArgs {
     /// Elect a leader on a Lease so only one replica acts (disable only for a single local run).
     #[arg(long, env = "TALKTURO_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
-    /// Name of the Lease used for leader election.
+    /// Active-active replicas: each class is served by the replica holding its Lease
+    /// (`<lease-name>-class-<class>`), replicas announce themselves with `<lease-name>-member-<id>`
+    /// Leases and spread the classes evenly; no leader is elected. Starts acting only once the
+    /// single leader's Lease (`--lease-name`) is free.
+    #[arg(long, env = "TALKTURO_SHARD_BY_CLASS", default_value_t = false, action = clap::ArgAction::Set)]
+    shard_by_class: bool,
+    /// Name of the Lease used for leader election (the prefix of the class Leases).
     #[arg(long, env = "TALKTURO_LEASE_NAME", default_value = "talkturo-operator")]
     lease_name: String,
     /// Namespace of the Lease (the pod's namespace in a cluster).
@@ -182,9 +189,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| "local".into());
         format!("{host}-{}", std::process::id())
     });
-    let leader_election = args
-        .leader_election
-        .then(|| controller::run::LeaderElection {
+    let duration = args.lease_duration_secs.max(3);
+    let sharding = args.shard_by_class.then(|| ShardConfig {
+        identity: identity.clone(),
+        namespace: args.lease_namespace.clone(),
+        prefix: args.lease_name.clone(),
+        duration: secs(duration),
+        margin: secs(duration) / 5,
+    });
+    let leader_election =
+        (args.leader_election && !args.shard_by_class).then(|| controller::run::LeaderElection {
             lease_name: args.lease_name.clone(),
             namespace: args.lease_namespace.clone(),
             identity,
@@ -199,6 +213,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         admin_addr: Some(args.admin_addr),
         leader_election,
         reporter: "talkturo-operator".into(),
+        sharding,
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

@@ -125,6 +125,9 @@ pub struct Context {
     >,
     /// The workloads labelled for rollouts, when rollouts are on (`--workload-rollout`).
     pub workloads: Option<Workloads>,
+    /// The classes this replica serves, when replicas share the classes (`--shard-by-class`);
+    /// `None`: this process serves every class (alone, or as the elected leader).
+    pub shards: Option<Arc<super::shard::Shards>>,
 }
 
 /// The Deployments and StatefulSets labelled `telephony.talkturo.ai/rollout: "true"` (watched by

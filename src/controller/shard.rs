@@ -81,7 +81,7 @@ impl Guard {
     /// Whether a spending call (purchase, release, assignment) may be sent now: the Lease is
     /// still held with the margin to spare.
     pub fn may_spend(&self) -> bool {
-        self.shards.valid(&self.class)
+        self.shards.may_call(&self.class)
     }
 }
 
@@ -96,11 +96,18 @@ impl Shards {
         })
     }
 
+    /// How often [`Shards::round`] should run: a third of the Leases' duration.
+    pub fn period(&self) -> Duration {
+        self.config.duration / 3
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn valid(&self, class: &str) -> bool {
+    /// Whether a call for `class` may be sent to Talkturo now: its Lease is held with the
+    /// margin to spare (a class being handed over keeps it until its work is done).
+    pub fn may_call(&self, class: &str) -> bool {
         let now = Instant::now();
         self.lock()
             .get(class)
@@ -134,6 +141,30 @@ impl Shards {
 
     fn member_name(&self) -> String {
         format!("{}-member-{}", self.config.prefix, self.config.identity)
+    }
+
+    /// Until the single leader Lease (named by the prefix, as with leader election) is free:
+    /// released, or unrenewed for its duration. Replicas moving to active-active must not act
+    /// beside a leader of the earlier version that still runs.
+    pub async fn wait_for_leader(&self) -> Result<(), kube::Error> {
+        let name = self.config.prefix.as_str();
+        loop {
+            let Some(lease) = self.api.get_opt(name).await? else {
+                return Ok(());
+            };
+            if self
+                .observe(name, &lease)
+                .live_holder(jiff::Timestamp::now())
+                .is_none()
+            {
+                return Ok(());
+            }
+            tracing::info!(
+                lease = name,
+                "waiting for the single leader's Lease to be free"
+            );
+            tokio::time::sleep(self.period()).await;
+        }
     }
 
     /// What a Lease says, its renewal time read on this process's clock (see the module docs).

@@ -81,7 +81,22 @@ pub struct Client {
     token: SecretString,
     config: ClientConfig,
     metrics: Option<Arc<ClientMetrics>>,
+    fence: Option<FenceFn>,
 }
+
+/// The fence a client asks (see [`Client::with_fence`]), shown only as present in debug output.
+#[derive(Clone)]
+struct FenceFn(Fence);
+
+impl std::fmt::Debug for FenceFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fence")
+    }
+}
+
+/// Asked before every request: whether this process may still call the account (see
+/// [`Client::with_fence`]).
+pub type Fence = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
@@ -113,7 +128,15 @@ impl Client {
             token: config.token.clone(),
             config,
             metrics: None,
+            fence: None,
         })
+    }
+
+    /// Asks `fence` before every request (each retry too): when it says no, nothing is sent and
+    /// the call fails with [`Error::Fenced`].
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(FenceFn(fence));
+        self
     }
 
     /// Counts and times every call in `metrics`.

@@ -116,6 +116,12 @@ pub enum Error {
         /// The origin (scheme, host, port) the redirect points at, or why it has none.
         target: String,
     },
+    /// This process may no longer act for the account (active-active replicas: it no longer
+    /// holds, or cannot renew, the class's Lease): nothing was sent.
+    #[error(
+        "Talkturo {op} not sent: this replica no longer serves the class (its Lease is lost or not renewed)"
+    )]
+    Fenced { op: Operation },
     /// A purchase answered success for a number other than the one asked for: what was bought
     /// is unknown for the asked number, and `answered` may now be owned by the team.
     #[error("Talkturo answered the purchase of {asked} with a record of {answered} (id {id})")]
@@ -138,6 +144,7 @@ impl Error {
             | Error::Transport { op, .. }
             | Error::InvalidResponse { op, .. }
             | Error::InvalidRequest { op, .. }
+            | Error::Fenced { op }
             | Error::Redirect { op, .. } => *op,
             Error::PurchaseMismatch { .. } => Operation::Purchase,
         }
@@ -155,7 +162,10 @@ impl Error {
             Error::Api { status: 429, .. } => Outcome::Transient,
             Error::Api { status, .. } if *status >= 500 || *status == 408 => unless_idempotent,
             Error::Api { .. } | Error::InvalidRequest { .. } => Outcome::Definite,
-            Error::Connect { .. } | Error::NotTls { .. } => Outcome::Transient,
+            // Nothing left this process.
+            Error::Connect { .. } | Error::NotTls { .. } | Error::Fenced { .. } => {
+                Outcome::Transient
+            }
             Error::Timeout { .. } | Error::Transport { .. } | Error::InvalidResponse { .. } => {
                 unless_idempotent
             }
@@ -196,6 +206,7 @@ impl Error {
             Error::InvalidRequest { .. } => "invalid_request",
             Error::Redirect { .. } => "redirect",
             Error::PurchaseMismatch { .. } => "purchase_mismatch",
+            Error::Fenced { .. } => "fenced",
         }
     }
 

@@ -66,6 +66,7 @@ pub fn run_in_process_with(
                 admin_addr: None,
                 leader_election,
                 reporter: "talkturo-operator".into(),
+                sharding: None,
             };
             let shutdown = async move {
                 let _ = stopped.await;

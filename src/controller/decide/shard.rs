@@ -14,6 +14,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+/// The pseudo-class of what no existing class serves (a claim naming a class that does not
+/// exist, or none when there is no single default): its Lease's holder reports on those.
+/// Parentheses never occur in a Kubernetes name, so no class is called this.
+pub const ROUTER: &str = "(router)";
+
+/// The class whose holder serves an object that names `named` (`None`: a claim naming none,
+/// served by the default class `default`): that class when it exists, else the router.
+pub fn served_by(
+    named: Option<&str>,
+    default: Option<&str>,
+    exists: impl Fn(&str) -> bool,
+) -> String {
+    named
+        .or(default)
+        .filter(|c| exists(c))
+        .unwrap_or(ROUTER)
+        .to_owned()
+}
+
 /// What a Lease says: who holds it, when it was last renewed, for how long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseView {
@@ -50,17 +69,23 @@ fn rank(member: &str, class: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-/// Who should serve each class: rendezvous hashing, no member over ⌈classes / members⌉.
-/// Empty when there is no member.
+/// Who should serve each class: rendezvous hashing, no member over ⌈classes / members⌉ (the
+/// router, [`ROUTER`], placed by rank alone). Empty when there is no member.
 pub fn placement(classes: &[String], members: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if members.is_empty() {
         return out;
     }
-    let mut sorted: Vec<&String> = classes.iter().collect();
+    let mut sorted: Vec<&String> = classes.iter().filter(|c| *c != ROUTER).collect();
     sorted.sort();
     sorted.dedup();
     let cap = sorted.len().div_ceil(members.len());
+    // The router is no account's work: it goes where it ranks highest, outside the loads.
+    if classes.iter().any(|c| c == ROUTER)
+        && let Some(m) = members.iter().max_by_key(|m| (rank(m, ROUTER), m.as_str()))
+    {
+        out.insert(ROUTER.to_owned(), m.clone());
+    }
     let mut load: BTreeMap<&str, usize> = members.iter().map(|m| (m.as_str(), 0)).collect();
     for class in sorted {
         let mut ranked: Vec<&String> = members.iter().collect();

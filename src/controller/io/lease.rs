@@ -131,6 +131,9 @@ fn meta(name: &str, (kind, class): (&str, Option<&str>)) -> ObjectMeta {
 /// The Lease name for a class: `<prefix>-class-<class>`, or, when that is too long for a name,
 /// the class's name cut and a digest of the whole appended (names stay unique and stable).
 pub fn class_lease_name(prefix: &str, class: &str) -> String {
+    if class == crate::controller::decide::shard::ROUTER {
+        return format!("{prefix}-router");
+    }
     let full = format!("{prefix}-class-{class}");
     if full.len() <= 253 {
         return full;

@@ -106,7 +106,12 @@ fn build_account(
         cfg.timeout = ctx.config.talkturo_timeout;
         cfg.max_list_records = ctx.config.max_list_records;
         cfg.max_list_time = ctx.config.max_list_time;
-        let client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
+        let mut client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
+        if let Some(shards) = ctx.shards.clone() {
+            // Nothing is sent for the class once this replica no longer holds its Lease.
+            let name = class.name_any();
+            client = client.with_fence(Arc::new(move || shards.may_call(&name)));
+        }
         let plan = decide::persisted_plan(class);
         let account = Account::new(key, client, plan, ctx.number_changed.clone());
         // Judged from its first list on as the class's status says (a hold continued, a

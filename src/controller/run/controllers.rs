@@ -20,7 +20,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 
+use super::RunOptions;
 use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
+use super::sharding;
 use super::watch::{numbers_of, reflectors, run_caches, watcher_config};
 use super::workloads;
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
@@ -28,6 +30,7 @@ use crate::controller::account::Accounts;
 use crate::controller::context::Workloads;
 use crate::controller::decide;
 use crate::controller::reconcile::{claim, class, number};
+use crate::controller::shard::Shards;
 use crate::controller::{Config, Context, Metrics};
 
 /// Buffer of each shared reflector's subscribers: the writer waits when one falls this far behind.
@@ -96,6 +99,11 @@ impl Seen {
 /// lost binding (a PhoneNumber gone) start with one, so the deleted object's counterpart is woken
 /// directly; a namespace's policies changing wakes its claims.
 struct Wakes {
+    /// A class this replica took over (active-active replicas).
+    classes: (
+        UnboundedSender<ObjectRef<PhoneNumberClass>>,
+        UnboundedReceiver<ObjectRef<PhoneNumberClass>>,
+    ),
     numbers: (
         UnboundedSender<ObjectRef<PhoneNumber>>,
         UnboundedReceiver<ObjectRef<PhoneNumber>>,
@@ -107,8 +115,18 @@ struct Wakes {
 }
 
 impl Wakes {
+    /// Where a class taken over sends its objects.
+    fn senders(&self) -> sharding::Wake {
+        sharding::Wake {
+            classes: self.classes.0.clone(),
+            claims: self.claims.0.clone(),
+            numbers: self.numbers.0.clone(),
+        }
+    }
+
     fn new() -> Self {
         Self {
+            classes: unbounded(),
             numbers: unbounded(),
             claims: unbounded(),
         }
@@ -118,12 +136,12 @@ impl Wakes {
 /// Runs the three controllers until `shutdown` resolves.
 pub(super) async fn controllers(
     client: kube::Client,
-    config: Config,
+    opts: &RunOptions,
     metrics: Arc<Metrics>,
-    reporter: &str,
     ready: Arc<AtomicBool>,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) {
+    let (config, reporter) = (opts.config.clone(), opts.reporter.as_str());
     let wc = watcher_config(&client, config.initial_list).await;
     let caches = Caches::new();
     let Some(subs) = caches.subscribe() else {
@@ -138,12 +156,13 @@ pub(super) async fn controllers(
     let workloads = rollouts.as_ref().map(|(w, _)| w.workloads());
     let ctx = context(
         client.clone(),
-        config,
+        (config, opts.sharding.clone()),
         metrics,
         reporter,
         (&caches, namespace_store, workloads),
         wakes.numbers.0.clone(),
     );
+    let keep_run = keep_shards(&ctx, wakes.senders(), shutdown.clone());
     let Caches {
         classes,
         claims,
@@ -161,7 +180,7 @@ pub(super) async fn controllers(
     let class_run = class_controller(
         &ctx,
         (subs.classes_for_classes, subs.numbers_for_classes),
-        classes_store,
+        (classes_store, wakes.classes.1),
         concurrency.clone(),
         shutdown.clone(),
     );
@@ -197,14 +216,15 @@ pub(super) async fn controllers(
     );
     // The reflectors run until the controllers have stopped (they stop on `shutdown`).
     let caches_run = run_caches(ctx.clone(), ready, reflect, shutdown);
-    futures::join!(class_run, claim_run, number_run, rollout_run, caches_run);
+    let side_run = futures::future::join(rollout_run, keep_run);
+    futures::join!(class_run, claim_run, number_run, side_run, caches_run);
     tracing::info!("controllers stopped");
 }
 
 /// What every reconcile gets, over the shared caches.
 fn context(
     client: kube::Client,
-    config: Config,
+    (config, sharding): (Config, Option<crate::controller::shard::ShardConfig>),
     metrics: Arc<Metrics>,
     reporter: &str,
     (caches, namespaces, workloads): (
@@ -218,6 +238,7 @@ fn context(
         controller: reporter.to_owned(),
         instance: None,
     };
+    let shards = sharding.map(|s| Shards::new(client.clone(), s));
     Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter.clone()),
         reporter,
@@ -236,14 +257,33 @@ fn context(
         writes: Default::default(),
         namespace_ledger: Default::default(),
         workloads,
+        shards,
     })
+}
+
+/// This replica's Leases kept (active-active replicas), or nothing to do.
+fn keep_shards(
+    ctx: &Arc<Context>,
+    wake: sharding::Wake,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let ctx = ctx.clone();
+    async move {
+        if let Some(shards) = ctx.shards.clone() {
+            let period = shards.period();
+            sharding::keep(ctx, shards, wake, period, shutdown).await;
+        }
+    }
 }
 
 /// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).
 fn class_controller(
     ctx: &Arc<Context>,
     (classes, numbers): (ReflectHandle<PhoneNumberClass>, ReflectHandle<PhoneNumber>),
-    store: Store<PhoneNumberClass>,
+    (store, wakes): (
+        Store<PhoneNumberClass>,
+        UnboundedReceiver<ObjectRef<PhoneNumberClass>>,
+    ),
     concurrency: ControllerConfig,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) -> impl Future<Output = ()> {
@@ -251,6 +291,7 @@ fn class_controller(
     let q = queue.clone();
     Controller::for_shared_stream(queue.objects(classes), store)
         .watches_shared_stream(numbers, move |pn| class::for_number(&pn).map(|r| q.one(r)))
+        .reconcile_on(queue.refs(wakes))
         .with_config(concurrency.debounce(CLASS_DEBOUNCE))
         .graceful_shutdown_on(shutdown)
         .run(

@@ -4,6 +4,7 @@
 mod admin;
 mod controllers;
 mod queue;
+mod sharding;
 mod watch;
 mod workloads;
 
@@ -42,6 +43,9 @@ pub struct RunOptions {
     pub leader_election: Option<LeaderElection>,
     /// Name reported on Events.
     pub reporter: String,
+    /// Replicas share the classes by Leases (`--shard-by-class`): no leader election, each
+    /// class served by one replica. `None`: this process serves every class.
+    pub sharding: Option<crate::controller::shard::ShardConfig>,
 }
 
 /// Runs the operator until `shutdown` resolves (or leadership is lost, which is an error: the
@@ -103,14 +107,7 @@ pub async fn run(
         leadership = Some((rx, task));
     }
 
-    let controllers = controllers(
-        client,
-        opts.config.clone(),
-        metrics,
-        &opts.reporter,
-        ready.clone(),
-        shutdown.clone(),
-    );
+    let controllers = controllers(client, &opts, metrics, ready.clone(), shutdown.clone());
     match leadership {
         None => {
             controllers.await;

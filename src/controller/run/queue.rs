@@ -103,13 +103,17 @@ pub(super) async fn timed<K, F, Fut>(
     f: F,
 ) -> Result<Action, Error>
 where
-    K: kube::Resource<DynamicType = ()>,
+    K: kube::Resource<DynamicType = ()> + super::sharding::Served,
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
     if !synced(&ctx).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
+    // Another replica serves the object's class: it is woken here if this one takes it over.
+    let Ok(_serving) = super::sharding::gate(&ctx, obj.as_ref()) else {
+        return Ok(Action::await_change());
+    };
     if ctx.writes.stale(obj.as_ref()) {
         // The cache has not caught up with this process's own write: deciding on the object as
         // it was before would redo or undo it. The write's watch event reconciles it again.

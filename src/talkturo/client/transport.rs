@@ -53,6 +53,9 @@ impl Client {
             .with_max_times(self.config.max_retries)
             .build();
         loop {
+            if self.fence.as_ref().is_some_and(|may_call| !(may_call.0)()) {
+                return Err(Error::Fenced { op });
+            }
             let err = match self.attempt(&call, url.clone(), decode).await {
                 Ok(v) => return Ok(v),
                 Err(e) => e,

@@ -52,6 +52,12 @@ fn classes_spread_evenly_and_the_same_way_whatever_the_order() {
             .all(|m| p7.values().filter(|v| *v == m).count() <= 3)
     );
     assert!(placement(&classes, &[]).is_empty());
+    // The router takes no class's place.
+    let mut with_router = classes.clone();
+    with_router.push(ROUTER.to_owned());
+    let pr = placement(&with_router, &members);
+    assert!(pr.contains_key(ROUTER));
+    assert!(classes.iter().all(|c| pr[c] == p[c]), "{pr:?}");
     let alone = placement(&classes, &names("replica-", 1));
     assert!(alone.values().all(|m| m == "replica-0"));
 }
@@ -92,4 +98,13 @@ fn each_class_lease_gets_one_step() {
     for (placed, lease, want) in rows {
         assert_eq!(step("me", placed, lease, now), want, "{placed:?} {lease:?}");
     }
+}
+
+#[test]
+fn objects_of_missing_classes_are_served_by_the_router() {
+    let exists = |c: &str| c == "gold" || c == "default";
+    assert_eq!(served_by(Some("gold"), Some("default"), exists), "gold");
+    assert_eq!(served_by(None, Some("default"), exists), "default");
+    assert_eq!(served_by(Some("gone"), Some("default"), exists), ROUTER);
+    assert_eq!(served_by(None, None, exists), ROUTER);
 }
