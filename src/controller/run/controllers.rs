@@ -162,7 +162,7 @@ pub(super) async fn controllers(
         (&caches, namespace_store, workloads),
         wakes.numbers.0.clone(),
     );
-    let keep_run = keep_shards(&ctx, wakes.senders(), shutdown.clone());
+    let keep_run = sharding::keep_if(&ctx, wakes.senders(), shutdown.clone());
     let Caches {
         classes,
         claims,
@@ -259,21 +259,6 @@ fn context(
         workloads,
         shards,
     })
-}
-
-/// This replica's Leases kept (active-active replicas), or nothing to do.
-fn keep_shards(
-    ctx: &Arc<Context>,
-    wake: sharding::Wake,
-    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
-) -> impl Future<Output = ()> {
-    let ctx = ctx.clone();
-    async move {
-        if let Some(shards) = ctx.shards.clone() {
-            let period = shards.period();
-            sharding::keep(ctx, shards, wake, period, shutdown).await;
-        }
-    }
 }
 
 /// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).

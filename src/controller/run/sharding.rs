@@ -97,6 +97,21 @@ pub(super) struct Wake {
     pub numbers: UnboundedSender<ObjectRef<PhoneNumber>>,
 }
 
+/// This replica's Leases kept (active-active replicas), or nothing to do.
+pub(super) fn keep_if(
+    ctx: &Arc<Context>,
+    wake: Wake,
+    shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
+) -> impl Future<Output = ()> {
+    let ctx = ctx.clone();
+    async move {
+        if let Some(shards) = ctx.shards.clone() {
+            let period = shards.period();
+            keep(ctx, shards, wake, period, shutdown).await;
+        }
+    }
+}
+
 /// Keeps this replica's Leases (a round every third of their duration) once the caches are
 /// synced, until `shutdown`; then hands every class over.
 pub(super) async fn keep(
