@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::OperatorProcess;
 use support::operator::Fixture;
-use talkturo_operator::api::v1alpha1::ClaimPhase;
+use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
+use talkturo_sim::{FaultAction, FaultRule, Op};
 
 const LEASE_SECS: &str = "6";
 
@@ -116,17 +118,138 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     bound(&fixtures, "first", Duration::from_secs(60)).await;
     spread(&client, &lease_ns, &fixtures, &[("op-a", 2), ("op-b", 2)]).await;
     assert_eq!(purchases(&fixtures), vec![1, 1, 1, 1]);
+    let budgeted = namespace_budget_across_replicas(env, &client, &lease_ns, &fixtures).await;
+    another_replicas_reservation_counts(env, &client, &lease_ns, &fixtures[0]).await;
 
     // op-a dies: its two classes move to op-b after their Leases expire; new claims there are
     // bought once.
     a.kill();
     bound(&fixtures, "second", Duration::from_secs(60)).await;
     spread(&client, &lease_ns, &fixtures, &[("op-b", 4)]).await;
-    assert_eq!(purchases(&fixtures), vec![2, 2, 2, 2]);
+    let now: Vec<u64> = purchases(&fixtures);
+    assert_eq!(now, budgeted.iter().map(|b| b + 1).collect::<Vec<_>>());
 
     // A third replica joins: op-b hands two classes over.
     let _c = replica(env, &lease_ns, "op-c");
     spread(&client, &lease_ns, &fixtures, &[("op-b", 2), ("op-c", 2)]).await;
     bound(&fixtures, "third", Duration::from_secs(60)).await;
-    assert_eq!(purchases(&fixtures), vec![3, 3, 3, 3]);
+    assert_eq!(
+        purchases(&fixtures),
+        budgeted.iter().map(|b| b + 2).collect::<Vec<_>>()
+    );
+}
+
+/// A namespace with a $4.00 budget and six claims at once in each of two classes served by
+/// different replicas: what is bound stays within the budget, and the claims left over say
+/// BudgetExceeded. Answers each simulator's purchases so far.
+async fn namespace_budget_across_replicas(
+    env: &support::TestEnv,
+    client: &kube::Client,
+    lease_ns: &str,
+    fixtures: &[Fixture],
+) -> Vec<u64> {
+    let h = holders(client, lease_ns).await;
+    let a = fixtures.iter().find(|f| h[&f.class] == "op-a").unwrap();
+    let b = fixtures.iter().find(|f| h[&f.class] == "op-b").unwrap();
+    let (_, ns) = env.namespace("aa-budget").await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let patch =
+        json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": "4.00"}}});
+    namespaces
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    // Searches answer slowly, so both replicas decide at the same moment, before either's cache
+    // shows the other's purchases: only the shared reservations keep them within the budget.
+    for f in [a, b] {
+        let slow = FaultRule::on(Op::Search, FaultAction::Latency { ms: 1500 }, None);
+        f.sim.sim.set_faults(vec![slow]);
+    }
+    let claims: Api<PhoneNumberClaim> = Api::namespaced(client.clone(), &ns);
+    let mut names = Vec::new();
+    for (i, f) in [a, b].iter().enumerate() {
+        for j in 0..6 {
+            let name = format!("c{i}-{j}");
+            let obj: PhoneNumberClaim = serde_json::from_value(json!({"metadata": {"name": name},
+                "spec": {"className": f.class, "countryCode": "US"}}))
+            .unwrap();
+            claims.create(&PostParams::default(), &obj).await.unwrap();
+            names.push(name);
+        }
+    }
+    // Settled: every claim Bound or BudgetExceeded.
+    let started = std::time::Instant::now();
+    let spent = loop {
+        let all = claims.list(&ListParams::default()).await.unwrap().items;
+        let settled = all.iter().all(|c| {
+            let s = c.status.as_ref();
+            s.and_then(|s| s.phase) == Some(ClaimPhase::Bound)
+                || s.is_some_and(|s| s.conditions.iter().any(|c| c.reason == "BudgetExceeded"))
+        });
+        if settled && all.len() == names.len() {
+            let prices = all
+                .iter()
+                .filter_map(|c| c.status.as_ref()?.monthly_price.clone());
+            break prices.map(|p| p.parse::<f64>().unwrap()).sum::<f64>();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not settled");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let bound = claims
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
+        .count();
+    eprintln!("namespace budget $4.00: {bound} of 12 bound, ${spent:.2}/month");
+    for f in [a, b] {
+        f.sim.sim.set_faults(Vec::new());
+    }
+    assert!(
+        spent <= 4.0 + 1e-9,
+        "namespace spent ${spent} of a $4.00 budget"
+    );
+    assert!((1..12).contains(&bound), "{bound} bound");
+    purchases(fixtures)
+}
+
+/// What another replica reserved in a namespace's budget counts here even before any
+/// PhoneNumber shows it: $1.95 reserved of a $2.00 budget leaves nothing to buy.
+async fn another_replicas_reservation_counts(
+    env: &support::TestEnv,
+    client: &kube::Client,
+    lease_ns: &str,
+    f: &Fixture,
+) {
+    let (_, ns) = env.namespace("aa-reserved").await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let patch =
+        json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": "2.00"}}});
+    namespaces
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let reserved = json!({"+19995550100": {"price": "1.95", "at": jiff::Timestamp::now()}});
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": format!("talkturo-operator-budget-{ns}")},
+        "data": {"reservations": reserved.to_string()}}))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), lease_ns)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let claims: Api<PhoneNumberClaim> = Api::namespaced(client.clone(), &ns);
+    let obj: PhoneNumberClaim = serde_json::from_value(json!({"metadata": {"name": "late"},
+        "spec": {"className": f.class, "countryCode": "US"}}))
+    .unwrap();
+    claims.create(&PostParams::default(), &obj).await.unwrap();
+    let over = support::operator::wait(&claims, "late", Duration::from_secs(30), |c| {
+        c.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "BudgetExceeded"))
+    })
+    .await;
+    assert_eq!(over.status.and_then(|s| s.phase), Some(ClaimPhase::Pending));
 }

@@ -96,6 +96,11 @@ impl Shards {
         })
     }
 
+    /// How this process takes part (its identity, the Leases' namespace and prefix).
+    pub fn config(&self) -> &ShardConfig {
+        &self.config
+    }
+
     /// How often [`Shards::round`] should run: a third of the Leases' duration.
     pub fn period(&self) -> Duration {
         self.config.duration / 3

@@ -2,6 +2,7 @@
 //! monthly budget, each counting what is owned, what is being bought, and what was decided and is
 //! not in the cache yet. A price that is not known fails closed.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -142,3 +143,35 @@ fn over(message: String) -> Pending {
 
 #[cfg(test)]
 mod tests;
+
+/// A purchase reserved against its namespace's budget by some replica (active-active replicas:
+/// the namespace's claims may belong to classes served by different replicas).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reservation {
+    /// The offer's monthly price (`None`: unpriced, which no budget accepts).
+    pub price: Option<Decimal>,
+    /// When it was reserved.
+    pub at: jiff::Timestamp,
+}
+
+/// How long a reservation counts when its PhoneNumber never shows up (its claim's intent was
+/// not written, or its process died): conservative, it only holds a budget back.
+pub const RESERVATION_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
+/// The reservations that still count: not yet a PhoneNumber of the cache (which is counted by
+/// itself) and younger than [`RESERVATION_TTL`].
+pub fn live_reservations(
+    all: &BTreeMap<String, Reservation>,
+    in_cache: impl Fn(&str) -> bool,
+    now: jiff::Timestamp,
+) -> BTreeMap<String, Reservation> {
+    all.iter()
+        .filter(|(number, r)| {
+            !in_cache(number)
+                && r.at
+                    .checked_add(RESERVATION_TTL)
+                    .is_ok_and(|until| until > now)
+        })
+        .map(|(n, r)| (n.clone(), r.clone()))
+        .collect()
+}

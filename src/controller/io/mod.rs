@@ -4,6 +4,7 @@
 //! Events, a rolled workload's annotation, and the purchase, assignment and release calls. Nothing here decides: each function
 //! does what it is told and reports what came back.
 
+pub mod budget;
 pub mod config_map;
 pub mod kube;
 pub mod lease;

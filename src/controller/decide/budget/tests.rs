@@ -164,3 +164,21 @@ fn a_price_comes_from_the_status_else_from_the_offer_it_was_bought_from() {
     assert_eq!(monthly_price(&both), d("3.00"), "the status first");
     assert_eq!(monthly_price(&PhoneNumber::test().build()), None, "neither");
 }
+
+#[test]
+fn reservations_count_until_their_number_is_cached_or_they_are_ten_minutes_old() {
+    let now: jiff::Timestamp = "2026-12-07T12:00:00Z".parse().unwrap_or_default();
+    let at = |mins: i64| now - jiff::SignedDuration::from_mins(mins);
+    let r = |mins| Reservation {
+        price: Some(Decimal::ONE),
+        at: at(mins),
+    };
+    let all: BTreeMap<String, Reservation> = [
+        ("+15550000001".to_owned(), r(1)),
+        ("+15550000002".to_owned(), r(1)),
+        ("+15550000003".to_owned(), r(11)),
+    ]
+    .into();
+    let live = live_reservations(&all, |n| n == "+15550000002", now);
+    assert_eq!(live.keys().collect::<Vec<_>>(), vec!["+15550000001"]);
+}

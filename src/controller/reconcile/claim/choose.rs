@@ -3,6 +3,10 @@
 //! namespace so that two claims never both spend the last of a budget.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
 
 use jiff::Timestamp;
 use kube::ResourceExt;
@@ -10,13 +14,15 @@ use rust_decimal::Decimal;
 use tokio::sync::{MutexGuard, OwnedMutexGuard};
 
 use crate::api::conditions::reasons;
-use crate::api::v1alpha1::{PhoneNumberClaim, PhoneNumberClass};
+use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::Context;
 use crate::controller::account::Account;
 use crate::controller::decide::class::not_ready;
 use crate::controller::decide::gates::{self, Observed, Stop};
 use crate::controller::decide::pending::Pending;
+use crate::controller::decide::tenancy::{self, NamespaceMeta};
 use crate::controller::decide::{budget, choose, requeue};
+use crate::controller::io;
 use crate::talkturo::{AvailableNumber, SearchFilters};
 
 /// The budget ledgers, held from the budget decision until the purchase is recorded in them (or
@@ -94,12 +100,14 @@ pub async fn choose<'a>(
     // The namespace's budget (all classes), serialized like the class's.
     let mut ns_ledger = ctx.namespace_ledger.lock().await;
     ns_ledger.retain(|number, _| !in_cache(number));
-    let in_ns: Vec<Option<Decimal>> = ns_ledger
-        .values()
-        .filter(|(n, _)| n == ns)
-        .map(|(_, price)| *price)
+    let in_ns: BTreeMap<String, Option<Decimal>> = ns_ledger
+        .iter()
+        .filter(|(_, (n, _))| n == ns)
+        .map(|(number, (_, price))| (number.clone(), *price))
         .collect();
-    budget::namespace_gate(ns, meta.as_ref(), &numbers, &in_ns, &pick)?;
+    let prices: Vec<Option<Decimal>> = in_ns.values().copied().collect();
+    budget::namespace_gate(ns, meta.as_ref(), &numbers, &prices, &pick)?;
+    reserve_across_replicas(ctx, (ns, meta.as_ref()), &numbers, in_ns, &pick).await?;
     let ledgers = Ledgers {
         class: class_ledger,
         namespace: ns_ledger,
@@ -124,4 +132,60 @@ async fn search_for_more(
     };
     choose::choose(claim, class, &fresh, taken)
         .map_err(|p| choose::held_back(p, claim, &fresh, &choose::owned(numbers)).into())
+}
+
+/// With active-active replicas, a namespace's budget may be spent by classes served by other
+/// replicas: the purchase is also reserved in the namespace's shared reservations (read fresh,
+/// written only if unchanged meanwhile), and decided again with what the others reserved. A
+/// budget whose reservations cannot be read buys nothing.
+async fn reserve_across_replicas(
+    ctx: &Context,
+    (ns, meta): (&str, Option<&NamespaceMeta>),
+    numbers: &[Arc<PhoneNumber>],
+    mine: BTreeMap<String, Option<Decimal>>,
+    pick: &AvailableNumber,
+) -> Result<(), Stop> {
+    let Some(shards) = &ctx.shards else {
+        return Ok(());
+    };
+    if !matches!(tenancy::namespace_budget(ns, meta), Ok(Some(_))) {
+        return Ok(());
+    }
+    let config = shards.config();
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &config.namespace);
+    let name = io::budget::name(&config.prefix, ns);
+    let unreadable = |why: String| {
+        Pending::new(
+            reasons::BUDGET_EXCEEDED,
+            format!(
+                "namespace {ns}'s budget reservations cannot be used ({why}); nothing is bought"
+            ),
+            requeue::SEARCH_FAILED,
+        )
+    };
+    for _ in 0..5 {
+        let read = io::budget::read(&api, &name).await.map_err(unreadable)?;
+        let now = Timestamp::now();
+        let in_cache = |n: &str| numbers.iter().any(|p| p.spec.number == n);
+        let mut live = budget::live_reservations(&read.entries, in_cache, now);
+        let mut all = mine.clone();
+        for (number, r) in &live {
+            all.entry(number.clone()).or_insert(r.price);
+        }
+        let prices: Vec<Option<Decimal>> = all.values().copied().collect();
+        budget::namespace_gate(ns, meta, numbers, &prices, pick)?;
+        let reservation = budget::Reservation {
+            price: pick.monthly_price,
+            at: now,
+        };
+        live.insert(pick.phone_number.clone(), reservation);
+        if io::budget::write(&api, &name, &read, &live)
+            .await
+            .map_err(unreadable)?
+        {
+            return Ok(());
+        }
+    }
+    // Five other replicas wrote in between: decide again in a moment, quietly.
+    Err(Stop::Wait(requeue::OFFERS_IN_FLIGHT))
 }
