@@ -15,20 +15,28 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::TestEnv;
-use support::operator::{Fixture, claim_condition, condition, run_in_process_with, test_config};
+use support::operator::{
+    Fixture, claim_condition, condition, run_in_process_opts, run_in_process_with, test_config,
+};
 use talkturo_operator::api::v1alpha1::PhoneNumber;
-use talkturo_operator::controller::run::LeaderElection;
+use talkturo_operator::controller::run::{LeaderElection, RunOptions};
+use talkturo_operator::controller::shard::ShardConfig;
 use talkturo_operator::controller::{Config, InitialList};
 use talkturo_sim::{FaultAction, FaultRule, Op};
 use talkturo_testenv::Binaries;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/talkturo-operator");
 const T: Duration = Duration::from_secs(40);
+
+/// Held by each test that runs an operator: two at once would both reconcile every class in the
+/// cluster (each refused the other's Secret, but writing statuses over each other).
+static ONE_OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn helm_bin() -> Option<PathBuf> {
     let bin = Binaries::locate().ok()?.path("helm");
@@ -653,6 +661,7 @@ async fn wait_ready_reason(f: &Fixture, reason: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_needs_exactly_the_charts_rbac() {
     let Some(env) = env() else { return };
+    let _alone = ONE_OPERATOR.lock().await;
     let audit = env.audit_log.clone().expect("the RBAC test needs the harness's own control plane (with its audit log), not TESTENV_KUBECONFIG");
     let f = Fixture::new(env, "rbac", |_| {}, json!({})).await;
     let out = helm(env, &["install", "rbac", CHART, "-n", &f.ns]);
@@ -890,4 +899,127 @@ fn the_chart_readme_lists_every_value_with_its_default() {
         "values missing from the chart README: {undocumented:?}"
     );
     assert!(documented.len() > 50, "{} rows", documented.len());
+}
+
+/// `activeActive.enabled=true`: the operator serves its classes by Leases and shares a
+/// namespace's budget through a ConfigMap, as the chart's ServiceAccount, without one denied
+/// request; every Lease verb the chart adds for it is used (a graceful stop releases and
+/// deletes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_active_replicas_need_only_the_charts_rbac() {
+    let Some(env) = env() else { return };
+    let _alone = ONE_OPERATOR.lock().await;
+    let audit = env
+        .audit_log
+        .clone()
+        .expect("needs the harness's own control plane");
+    let f = Fixture::new(env, "aarbac", |_| {}, json!({})).await;
+    let out = helm(
+        env,
+        &[
+            "install",
+            "aa",
+            CHART,
+            "-n",
+            &f.ns,
+            "--set",
+            "activeActive.enabled=true",
+        ],
+    );
+    assert!(out.status.success(), "helm install:\n{}", text(&out));
+    let deployment: Api<Deployment> = Api::namespaced(f.client.clone(), &f.ns);
+    let args = deployment
+        .get("aa-talkturo-operator")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        args.contains(&"--shard-by-class=true".to_owned()),
+        "{args:?}"
+    );
+    let budget =
+        json!({"metadata": {"annotations": {"telephony.talkturo.ai/monthly-budget": "50.00"}}});
+    Api::<Namespace>::all(f.client.clone())
+        .patch(&f.ns, &PatchParams::default(), &Patch::Merge(&budget))
+        .await
+        .unwrap();
+    let user = format!("system:serviceaccount:{}:aa-talkturo-operator", f.ns);
+    wait_rbac_effective(&f.client, &user, &f.ns).await;
+    let stop = run_sharded_as(env, &user, &f.ns);
+    f.claim("shared", json!({"countryCode": "US"})).await;
+    f.wait_bound("shared", T).await;
+    drop(stop);
+    // The graceful stop: the class Lease released (update), the member Lease deleted.
+    let leases: Api<Lease> = Api::namespaced(f.client.clone(), &f.ns);
+    let started = std::time::Instant::now();
+    while leases
+        .get_opt("aa-talkturo-operator-member-aa-0")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(started.elapsed() < T, "the member Lease was never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    lease_grants_used(&audit, &user, &f.ns);
+    let budget_cm = format!("aa-talkturo-operator-budget-{}", f.ns);
+    Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns)
+        .get(&budget_cm)
+        .await
+        .unwrap();
+}
+
+/// The operator in-process as `user`, one of active-active replicas (Leases in `ns`).
+fn run_sharded_as(env: &TestEnv, user: &str, ns: &str) -> tokio::sync::oneshot::Sender<()> {
+    let mut config = env.config();
+    config.auth_info.impersonate = Some(user.to_owned());
+    let sharding = ShardConfig {
+        identity: "aa-0".into(),
+        namespace: ns.to_owned(),
+        prefix: "aa-talkturo-operator".into(),
+        duration: Duration::from_secs(4),
+        margin: Duration::from_secs(1),
+    };
+    run_in_process_opts(
+        config,
+        RunOptions {
+            config: Config {
+                initial_list: InitialList::List,
+                ..test_config()
+            },
+            admin_addr: None,
+            leader_election: None,
+            reporter: "talkturo-operator".into(),
+            sharding: Some(sharding),
+        },
+    )
+}
+
+/// No request of `user` was denied in `ns`, and every Lease verb active-active adds was used.
+fn lease_grants_used(audit: &std::path::Path, user: &str, ns: &str) {
+    let requests = audited(audit, user);
+    let denied: Vec<_> = requests
+        .iter()
+        .filter(|(_, code, n)| *code == 403 && n.as_deref().is_none_or(|n| n == ns))
+        .collect();
+    assert!(denied.is_empty(), "denied: {denied:?}");
+    let lease_verbs: BTreeSet<&str> = requests
+        .iter()
+        .filter(|((g, r, _), code, _)| g == "coordination.k8s.io" && r == "leases" && *code < 400)
+        .map(|((_, _, v), _, _)| v.as_str())
+        .collect();
+    for verb in ["get", "list", "create", "update", "delete"] {
+        assert!(
+            lease_verbs.contains(verb),
+            "{verb} on leases never used: {lease_verbs:?}"
+        );
+    }
 }

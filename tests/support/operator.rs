@@ -48,6 +48,24 @@ pub fn run_in_process_with(
     leader_election: Option<LeaderElection>,
     operator: Config,
 ) -> tokio::sync::oneshot::Sender<()> {
+    run_in_process_opts(
+        config,
+        RunOptions {
+            config: operator,
+            admin_addr: None,
+            leader_election,
+            reporter: "talkturo-operator".into(),
+            sharding: None,
+        },
+    )
+}
+
+/// The operator in-process with `opts`, on a runtime of its own, until the returned sender is
+/// dropped.
+pub fn run_in_process_opts(
+    config: kube::Config,
+    opts: RunOptions,
+) -> tokio::sync::oneshot::Sender<()> {
     // The operator's logs, e.g. TEST_LOG=talkturo_operator=debug (off unless asked for).
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
@@ -61,13 +79,6 @@ pub fn run_in_process_with(
             .unwrap();
         rt.block_on(async move {
             let client = kube::Client::try_from(config).unwrap();
-            let opts = RunOptions {
-                config: operator,
-                admin_addr: None,
-                leader_election,
-                reporter: "talkturo-operator".into(),
-                sharding: None,
-            };
             let shutdown = async move {
                 let _ = stopped.await;
             };

@@ -29,8 +29,11 @@ pub const PURCHASE_OUTCOMES: [&str; 7] = [
 ];
 
 mod class;
+mod shards;
 #[cfg(test)]
 mod tests;
+
+pub use shards::ShardSeries;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -108,6 +111,7 @@ pub struct Metrics {
     pub queue: Queue,
     active: Gauge,
     pub talkturo: Arc<ClientMetrics>,
+    pub shards: ShardSeries,
 }
 
 impl Default for Metrics {
@@ -117,6 +121,7 @@ impl Default for Metrics {
         }
         let mut registry = Registry::with_prefix("talkturo_operator");
         register_build_info(&mut registry);
+        let shards = ShardSeries::register(&mut registry);
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         let reconcile_duration =
             Family::<ControllerLabels, Histogram, fn() -> Histogram>::new_with_constructor(buckets);
@@ -168,6 +173,7 @@ impl Default for Metrics {
             queue: Queue::default(),
             active,
             talkturo,
+            shards,
         }
     }
 }

@@ -69,3 +69,18 @@ fn the_build_info_names_the_crate_version() {
     );
     assert!(text.contains(&series), "{series} missing:\n{text}");
 }
+
+#[test]
+fn the_shard_series_count_rounds() {
+    let m = Metrics::default();
+    m.shards.round(3, 0, 3);
+    m.shards.round(0, 1, 2);
+    let text = m.encode();
+    for series in [
+        "talkturo_operator_classes_served 2",
+        "talkturo_operator_class_leases_taken_total 3",
+        "talkturo_operator_class_leases_given_up_total 1",
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+}

@@ -152,9 +152,13 @@ pub(super) async fn keep(
         names.push(ROUTER.to_owned());
         match shards.round(&names).await {
             Ok(round) => {
+                let served = shards.serving().iter().filter(|c| *c != ROUTER).count();
+                let m = &ctx.metrics.shards;
+                m.round(round.acquired.len(), round.released.len(), served);
                 for class in &round.released {
                     tracing::info!(class, "class handed over or lost");
                     ctx.accounts.remove(class);
+                    ctx.metrics.forget_class(class);
                 }
                 for class in &round.acquired {
                     tracing::info!(class, "class taken");
