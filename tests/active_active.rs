@@ -118,6 +118,17 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     bound(&fixtures, "first", Duration::from_secs(60)).await;
     spread(&client, &lease_ns, &fixtures, &[("op-a", 2), ("op-b", 2)]).await;
     assert_eq!(purchases(&fixtures), vec![1, 1, 1, 1]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-talkturo"))
+        .args(["check", "--operator-namespace", &lease_ns, "--kubeconfig"])
+        .arg(&env.kubeconfig)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "kubectl talkturo check: {text}");
+    assert!(
+        text.contains("2 active replica(s) serve 4 classes: op-a (2), op-b (2)"),
+        "{text}"
+    );
     let budgeted = namespace_budget_across_replicas(env, &client, &lease_ns, &fixtures).await;
     another_replicas_reservation_counts(env, &client, &lease_ns, &fixtures[0]).await;
 

@@ -124,10 +124,29 @@ async fn crds(client: &Client) -> Result<Check, Error> {
     })
 }
 
-/// A process holds the operator's Lease and renewed it within its duration.
+/// A process holds the operator's Lease and renewed it within its duration; with active-active
+/// replicas (class Leases present), every class is served by a replica that renewed its Lease.
 async fn operator(client: &Client, opts: &CheckOptions) -> Result<Check, Error> {
     let (ns, name) = (&opts.operator_namespace, &opts.lease_name);
     let api: Api<Lease> = Api::namespaced(client.clone(), ns);
+    let class_leases = ListParams::default().labels("telephony.talkturo.ai/lease=class");
+    if let Part::Shown(list) = part(api.list(&class_leases), String::new).await?
+        && !list.items.is_empty()
+    {
+        let classes: Vec<String> = Api::<PhoneNumberClass>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect();
+        let (ok, message) = spread(&list.items, &classes, Timestamp::now());
+        return Ok(Check {
+            name: "operator",
+            ok,
+            message,
+        });
+    }
     let lease = part(api.get(name), || {
         format!(
             "no Lease {ns}/{name}: is the operator installed there (--operator-namespace, --lease-name) with leader election on?"
@@ -177,6 +196,53 @@ pub fn held(lease: &Lease, now: Timestamp) -> (bool, String) {
         (
             true,
             format!("{holder} leads (Lease {name} renewed {}s ago)", age.max(0)),
+        )
+    }
+}
+
+/// Active-active replicas: every class has a class Lease renewed within its duration; the
+/// message counts the classes each replica serves. Pure.
+pub fn spread(leases: &[Lease], classes: &[String], now: Timestamp) -> (bool, String) {
+    let mut by_replica: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut unserved = Vec::new();
+    for class in classes {
+        let lease = leases
+            .iter()
+            .find(|l| l.annotations().get("telephony.talkturo.ai/class") == Some(class));
+        match lease.map(|l| (held(l, now).0, l)) {
+            Some((true, l)) => {
+                let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone());
+                *by_replica.entry(holder.unwrap_or_default()).or_default() += 1;
+            }
+            _ => unserved.push(class.as_str()),
+        }
+    }
+    let counts: Vec<String> = by_replica
+        .iter()
+        .map(|(r, n)| format!("{r} ({n})"))
+        .collect();
+    if unserved.is_empty() {
+        let replicas = by_replica.len();
+        (
+            true,
+            format!(
+                "{replicas} active replica(s) serve {} classes: {}",
+                classes.len(),
+                counts.join(", ")
+            ),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "no replica serves {} (no class Lease, or one not renewed in time); serving: {}",
+                unserved.join(", "),
+                if counts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    counts.join(", ")
+                }
+            ),
         )
     }
 }
@@ -267,5 +333,28 @@ mod tests {
         assert!(!ok && msg.contains("expired"), "{msg}");
         let (ok, msg) = held(&lease(None, Some(renewed)), now);
         assert!(!ok && msg.contains("no holder"), "{msg}");
+    }
+
+    fn class_lease(class: &str, holder: &str, renewed: &str) -> Lease {
+        let mut l = lease(Some(holder), Some(renewed));
+        l.metadata.annotations =
+            Some([("telephony.talkturo.ai/class".into(), class.into())].into());
+        l
+    }
+
+    #[test]
+    fn every_class_needs_a_replica_serving_it() {
+        let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap_or(Timestamp::MIN);
+        let fresh = "2026-01-01T00:00:55.000000Z";
+        let leases = [
+            class_lease("a", "pod-1", fresh),
+            class_lease("b", "pod-2", fresh),
+            class_lease("c", "pod-1", "2026-01-01T00:00:10.000000Z"),
+        ];
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let (ok, msg) = spread(&leases, &names(&["a", "b"]), now);
+        assert!(ok && msg.contains("pod-1 (1), pod-2 (1)"), "{msg}");
+        let (ok, msg) = spread(&leases, &names(&["a", "b", "c", "d"]), now);
+        assert!(!ok && msg.contains("no replica serves c, d"), "{msg}");
     }
 }
