@@ -141,12 +141,18 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     assert_eq!(now, budgeted.iter().map(|b| b + 1).collect::<Vec<_>>());
 
     // A third replica joins: op-b hands two classes over.
-    let _c = replica(env, &lease_ns, "op-c");
+    let c = replica(env, &lease_ns, "op-c");
     spread(&client, &lease_ns, &fixtures, &[("op-b", 2), ("op-c", 2)]).await;
     bound(&fixtures, "third", Duration::from_secs(60)).await;
     assert_eq!(
         purchases(&fixtures),
         budgeted.iter().map(|b| b + 2).collect::<Vec<_>>()
+    );
+    frozen_replica_calls_nothing_on_a_lost_lease(&client, &lease_ns, &fixtures, &c).await;
+    // One purchase per claim, the frozen replica's purchases in flight included.
+    assert_eq!(
+        purchases(&fixtures),
+        budgeted.iter().map(|b| b + 3).collect::<Vec<_>>()
     );
 }
 
@@ -263,4 +269,67 @@ async fn another_replicas_reservation_counts(
     })
     .await;
     assert_eq!(over.status.and_then(|s| s.phase), Some(ClaimPhase::Pending));
+}
+
+/// op-c frozen (SIGSTOP) past its Leases while purchases are slow: op-b takes its classes and
+/// buys what is asked meanwhile; op-c resumed (SIGCONT) sends nothing to any account until it
+/// holds a class Lease again (the simulator sees each request's User-Agent, which names the
+/// replica).
+async fn frozen_replica_calls_nothing_on_a_lost_lease(
+    client: &kube::Client,
+    lease_ns: &str,
+    fixtures: &[Fixture],
+    c: &OperatorProcess,
+) {
+    for f in fixtures {
+        let slow = FaultRule::on(Op::Purchase, FaultAction::Latency { ms: 1000 }, None);
+        f.sim.sim.set_faults(vec![slow]);
+    }
+    for f in fixtures {
+        f.claim("fourth", json!({"countryCode": "US"})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = c.child.id() as libc::pid_t;
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let stopped = jiff::Timestamp::now();
+    spread(client, lease_ns, fixtures, &[("op-b", 4)]).await;
+    for f in fixtures {
+        f.wait_claim("fourth", Duration::from_secs(60), |c| {
+            c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound)
+        })
+        .await;
+        f.sim.sim.set_faults(Vec::new());
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    spread(client, lease_ns, fixtures, &[("op-b", 2), ("op-c", 2)]).await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), lease_ns);
+    let retaken = leases
+        .list(&ListParams::default().labels("telephony.talkturo.ai/lease=class"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|l| l.spec)
+        .filter(|s| s.holder_identity.as_deref() == Some("op-c"))
+        .filter_map(|s| s.acquire_time.map(|t| t.0))
+        .min()
+        .unwrap();
+    let expired = stopped + jiff::SignedDuration::from_secs(6);
+    for f in fixtures {
+        let late: Vec<_> = f
+            .sim
+            .sim
+            .received()
+            .into_iter()
+            .filter(|r| r.agent.contains("(op-c)") && r.at > expired && r.at < retaken)
+            .collect();
+        assert!(
+            late.is_empty(),
+            "op-c called after its Leases expired: {late:?}"
+        );
+    }
+    let claims: u64 = fixtures.iter().map(|f| f.sim.sim.world().purchases()).sum();
+    eprintln!("op-c frozen at {stopped}, Leases taken again at {retaken}; {claims} purchases");
 }

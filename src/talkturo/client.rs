@@ -45,6 +45,9 @@ pub struct ClientConfig {
     pub max_list_records: usize,
     /// Longest time one account list, all pages and re-reads, may take.
     pub max_list_time: Duration,
+    /// The `User-Agent` of every request (`talkturo-operator/<version>`, with the replica's
+    /// name when replicas share the classes).
+    pub user_agent: String,
 }
 
 impl ClientConfig {
@@ -60,6 +63,7 @@ impl ClientConfig {
             max_body_bytes: 32 << 20,
             max_list_records: DEFAULT_MAX_LIST_RECORDS,
             max_list_time: Duration::from_secs(120),
+            user_agent: concat!("talkturo-operator/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
 }
@@ -117,7 +121,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("talkturo-operator/", env!("CARGO_PKG_VERSION")))
+            .user_agent(config.user_agent.clone())
             // Never followed: the answer of another host is not the account's (Error::Redirect).
             .redirect(reqwest::redirect::Policy::none())
             .build()

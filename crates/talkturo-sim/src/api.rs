@@ -46,7 +46,11 @@ where
     F: FnOnce(&mut World, &str, Timestamp, Option<&FaultAction>) -> Result<R, ApiError>,
     R: serde::Serialize,
 {
-    sim.count_call(op);
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    sim.count_call(op, agent);
     let plan = lock(&sim.faults).plan(op);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;

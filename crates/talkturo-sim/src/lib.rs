@@ -31,11 +31,24 @@ pub struct OpCounter {
     pub responses: BTreeMap<String, u64>,
 }
 
+/// One request as received: when, which operation, and the caller's `User-Agent` (the operator
+/// names its replica there, so tests can tell which process called).
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub at: jiff::Timestamp,
+    pub op: Op,
+    pub agent: String,
+}
+
+/// How many requests [`Sim::received`] keeps (the newest).
+const RECEIVED_KEPT: usize = 100_000;
+
 /// The simulator's shared state.
 pub struct Sim {
     world: Mutex<World>,
     faults: Mutex<faults::Faults>,
     counters: Mutex<BTreeMap<Op, OpCounter>>,
+    received: Mutex<std::collections::VecDeque<Received>>,
 }
 
 impl Sim {
@@ -45,6 +58,7 @@ impl Sim {
             world: Mutex::new(World::new(config)),
             faults: Mutex::new(faults::Faults::new(seed)),
             counters: Mutex::new(BTreeMap::new()),
+            received: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -77,8 +91,22 @@ impl Sim {
         lock(&self.counters).clear();
     }
 
-    fn count_call(&self, op: Op) {
+    fn count_call(&self, op: Op, agent: &str) {
         lock(&self.counters).entry(op).or_default().calls += 1;
+        let mut received = lock(&self.received);
+        if received.len() == RECEIVED_KEPT {
+            received.pop_front();
+        }
+        received.push_back(Received {
+            at: jiff::Timestamp::now(),
+            op,
+            agent: agent.to_owned(),
+        });
+    }
+
+    /// The requests received so far (the newest 100,000), oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.received).iter().cloned().collect()
     }
 
     fn count_response(&self, op: Op, label: String) {

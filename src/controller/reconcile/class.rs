@@ -106,6 +106,9 @@ fn build_account(
         cfg.timeout = ctx.config.talkturo_timeout;
         cfg.max_list_records = ctx.config.max_list_records;
         cfg.max_list_time = ctx.config.max_list_time;
+        if let Some(shards) = &ctx.shards {
+            cfg.user_agent = format!("{} ({})", cfg.user_agent, shards.config().identity);
+        }
         let mut client = talkturo::Client::new(cfg)?.with_metrics(ctx.metrics.talkturo.clone());
         if let Some(shards) = ctx.shards.clone() {
             // Nothing is sent for the class once this replica no longer holds its Lease.
