@@ -11,6 +11,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -129,6 +130,7 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
         text.contains("2 active replica(s) serve 4 classes: op-a (2), op-b (2)"),
         "{text}"
     );
+    rolled_once(&fixtures[0]).await;
     let budgeted = namespace_budget_across_replicas(env, &client, &lease_ns, &fixtures).await;
     another_replicas_reservation_counts(env, &client, &lease_ns, &fixtures[0]).await;
 
@@ -332,4 +334,35 @@ async fn frozen_replica_calls_nothing_on_a_lost_lease(
     }
     let claims: u64 = fixtures.iter().map(|f| f.sim.sim.world().purchases()).sum();
     eprintln!("op-c frozen at {stopped}, Leases taken again at {retaken}; {claims} purchases");
+}
+
+/// A labelled Deployment reading a claim's ConfigMap is rolled by one replica only (the
+/// router's holder): its hash set, one `NumberRolledOut` Event. Buys the claim's number.
+async fn rolled_once(f: &Fixture) {
+    f.claim("cm", json!({"countryCode": "US", "configMapName": "line"}))
+        .await;
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web", "labels": {"telephony.talkturo.ai/rollout": "true"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1",
+                    "envFrom": [{"configMapRef": {"name": "line"}}]}]}}}}))
+    .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), &f.ns);
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    support::operator::wait(&deployments, "web", Duration::from_secs(60), |d| {
+        let template = d.spec.as_ref().map(|s| &s.template);
+        let annotations = template.and_then(|t| t.metadata.as_ref()?.annotations.as_ref());
+        annotations.is_some_and(|a| a.contains_key("telephony.talkturo.ai/numbers-hash"))
+    })
+    .await;
+    // Every replica had the chance to roll it (they look every 30 s at most; the Events of
+    // two rolls would be two).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rolled = f.event_reasons("Deployment", "web").await;
+    let n = rolled.iter().filter(|r| *r == "NumberRolledOut").count();
+    assert_eq!(n, 1, "{rolled:?}");
 }

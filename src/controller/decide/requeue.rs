@@ -10,6 +10,9 @@ use std::time::Duration;
 /// back. A timer per object is scheduler state (~0.5 KiB with its key) and a reconcile per
 /// interval for each of 100,000 objects; exact deadlines (a trial's expiry) still set one.
 pub const NO_TIMER: Duration = Duration::MAX;
+/// A workload looked at again by a replica that does not roll workloads (another holds the
+/// router's Lease), in case it takes the router over.
+pub const ROLLOUT_ELSEWHERE: Duration = Duration::from_secs(30);
 /// After a write whose result a watch brings back: the fallback if it does not.
 pub const AFTER_WRITE: Duration = Duration::from_secs(30);
 /// A claim waiting on something only a person changes (a class, a PhoneNumber, a tenancy rule, a

@@ -60,6 +60,19 @@ pub enum Rolled {
 }
 
 pub async fn reconcile<W: Rollable>(w: Arc<W>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Active-active replicas: workloads (of any class) are rolled by the router's holder alone,
+    // so two replicas never roll one at once; the others look again in case they take it.
+    let _serving = match &ctx.shards {
+        None => None,
+        Some(shards) => match shards.serve(crate::controller::decide::shard::ROUTER) {
+            Some(guard) => Some(guard),
+            None => {
+                return Ok(Action::requeue(
+                    crate::controller::decide::requeue::ROLLOUT_ELSEWHERE,
+                ));
+            }
+        },
+    };
     roll(&ctx, w.as_ref()).await?;
     Ok(Action::await_change())
 }
