@@ -154,6 +154,18 @@ impl Workloads {
 }
 
 impl Context {
+    /// Whether the caches are synced, waiting up to `bound` for them.
+    pub async fn wait_synced(&self, bound: Duration) -> bool {
+        let is_synced = || {
+            self.synced
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then_some(())
+        };
+        super::account::wait_until(&self.synced_notify, bound, is_synced)
+            .await
+            .is_some()
+    }
+
     /// A namespace's labels and annotations from the cache (`None` if it has not seen it).
     pub fn namespace_meta(&self, ns: &str) -> Option<tenancy::NamespaceMeta> {
         self.namespaces

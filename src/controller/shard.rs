@@ -45,6 +45,18 @@ struct Held {
     in_flight: usize,
 }
 
+impl Held {
+    /// Held with `margin` to spare at `now`: calls may be sent.
+    fn valid(&self, now: Instant, margin: Duration) -> bool {
+        self.valid_until > now + margin
+    }
+
+    /// Valid and not being handed over: new work may start.
+    fn serves(&self, now: Instant, margin: Duration) -> bool {
+        self.draining.is_none() && self.valid(now, margin)
+    }
+}
+
 /// What one round changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Round {
@@ -116,7 +128,7 @@ impl Shards {
         let now = Instant::now();
         self.lock()
             .get(class)
-            .is_some_and(|h| h.valid_until > now + self.config.margin)
+            .is_some_and(|h| h.valid(now, self.config.margin))
     }
 
     /// A guard for `class`'s work, if this process serves it now.
@@ -124,7 +136,7 @@ impl Shards {
         let now = Instant::now();
         let mut held = self.lock();
         let h = held.get_mut(class)?;
-        if h.draining.is_some() || h.valid_until <= now + self.config.margin {
+        if !h.serves(now, self.config.margin) {
             return None;
         }
         h.in_flight += 1;
@@ -139,7 +151,7 @@ impl Shards {
         let now = Instant::now();
         self.lock()
             .iter()
-            .filter(|(_, h)| h.draining.is_none() && h.valid_until > now + self.config.margin)
+            .filter(|(_, h)| h.serves(now, self.config.margin))
             .map(|(c, _)| c.clone())
             .collect()
     }
@@ -263,17 +275,7 @@ impl Shards {
         );
         match step {
             Step::Acquire | Step::Renew => {
-                let current = lease.map(|(_, l)| l);
-                let labels = ("class", Some(class));
-                let got = io::hold(
-                    &self.api,
-                    &name,
-                    &self.config.identity,
-                    current,
-                    labels,
-                    self.config.duration,
-                )
-                .await?;
+                let got = self.hold_class(class, &name, lease).await?;
                 self.record(class, got, step == Step::Acquire, round);
             }
             Step::HandOver => {
@@ -287,21 +289,13 @@ impl Shards {
                 match busy_since {
                     Some(since) if since.elapsed() < HANDOVER_PATIENCE => {
                         // Work in flight keeps the Lease (renewed) until it is done.
-                        let current = lease.map(|(_, l)| l);
-                        let got = io::hold(
-                            &self.api,
-                            &name,
-                            &self.config.identity,
-                            current,
-                            ("class", Some(class)),
-                            self.config.duration,
-                        )
-                        .await?;
+                        let got = self.hold_class(class, &name, lease).await?;
                         self.record(class, got, false, round);
                     }
                     Some(_) => {}
                     None => {
-                        io::release(&self.api, &name, &self.config.identity).await?;
+                        let current = lease.map(|(_, l)| l);
+                        io::release(&self.api, &name, &self.config.identity, current).await?;
                         self.lock().remove(class);
                         round.released.push(class.to_owned());
                     }
@@ -314,6 +308,26 @@ impl Shards {
             }
         }
         Ok(())
+    }
+
+    /// Takes or renews `class`'s Lease `name` (as last read: `lease`).
+    async fn hold_class(
+        &self,
+        class: &str,
+        name: &str,
+        lease: Option<&(String, Lease)>,
+    ) -> Result<Option<Instant>, kube::Error> {
+        let current = lease.map(|(_, l)| l);
+        let labels = ("class", Some(class));
+        io::hold(
+            &self.api,
+            name,
+            &self.config.identity,
+            current,
+            labels,
+            self.config.duration,
+        )
+        .await
     }
 
     fn record(&self, class: &str, got: Option<Instant>, acquiring: bool, round: &mut Round) {
@@ -355,7 +369,7 @@ impl Shards {
         let classes: Vec<String> = self.lock().keys().cloned().collect();
         for class in classes {
             let name = io::class_lease_name(&self.config.prefix, &class);
-            if let Err(e) = io::release(&self.api, &name, &self.config.identity).await {
+            if let Err(e) = io::release(&self.api, &name, &self.config.identity, None).await {
                 tracing::warn!(class, error = %e, "could not release the class Lease; it expires");
             }
         }

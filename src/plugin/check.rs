@@ -85,10 +85,16 @@ pub async fn check(
 }
 
 async fn once(client: &Client, opts: &CheckOptions) -> Result<CheckReport, Error> {
+    // Listed once: the operator check (with active-active replicas) and the classes check
+    // both read them.
+    let api: Api<PhoneNumberClass> = Api::all(client.clone());
+    let listed = part(api.list(&ListParams::default()), String::new)
+        .await?
+        .map(|l| l.items);
     let checks = vec![
         crds(client).await?,
-        operator(client, opts).await?,
-        classes(client, &opts.classes).await?,
+        operator(client, opts, &listed).await?,
+        classes(listed, &opts.classes),
     ];
     Ok(CheckReport {
         ok: checks.iter().all(|c| c.ok),
@@ -126,20 +132,21 @@ async fn crds(client: &Client) -> Result<Check, Error> {
 
 /// A process holds the operator's Lease and renewed it within its duration; with active-active
 /// replicas (class Leases present), every class is served by a replica that renewed its Lease.
-async fn operator(client: &Client, opts: &CheckOptions) -> Result<Check, Error> {
+async fn operator(
+    client: &Client,
+    opts: &CheckOptions,
+    listed: &Part<Vec<PhoneNumberClass>>,
+) -> Result<Check, Error> {
     let (ns, name) = (&opts.operator_namespace, &opts.lease_name);
     let api: Api<Lease> = Api::namespaced(client.clone(), ns);
     let class_leases = ListParams::default().labels("telephony.talkturo.ai/lease=class");
     if let Part::Shown(list) = part(api.list(&class_leases), String::new).await?
         && !list.items.is_empty()
     {
-        let classes: Vec<String> = Api::<PhoneNumberClass>::all(client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .map(ResourceExt::name_any)
-            .collect();
+        let classes: Vec<String> = listed
+            .shown()
+            .map(|l| l.iter().map(ResourceExt::name_any).collect())
+            .unwrap_or_default();
         let (ok, message) = spread(&list.items, &classes, Timestamp::now());
         return Ok(Check {
             name: "operator",
@@ -248,17 +255,16 @@ pub fn spread(leases: &[Lease], classes: &[String], now: Timestamp) -> (bool, St
 }
 
 /// Every PhoneNumberClass (or each one named) exists and is Ready, and there is at least one.
-async fn classes(client: &Client, named: &[String]) -> Result<Check, Error> {
-    let api: Api<PhoneNumberClass> = Api::all(client.clone());
-    let list = match part(api.list(&ListParams::default()), String::new).await? {
-        Part::Shown(l) => l.items,
+fn classes(listed: Part<Vec<PhoneNumberClass>>, named: &[String]) -> Check {
+    let list = match listed {
+        Part::Shown(l) => l,
         Part::Absent(_) => Vec::new(),
         Part::Forbidden(why) => {
-            return Ok(Check {
+            return Check {
                 name: "classes",
                 ok: false,
                 message: format!("cannot list PhoneNumberClasses: {why}"),
-            });
+            };
         }
     };
     let missing: Vec<&str> = named
@@ -267,22 +273,22 @@ async fn classes(client: &Client, named: &[String]) -> Result<Check, Error> {
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
-        return Ok(Check {
+        return Check {
             name: "classes",
             ok: false,
             message: format!("no PhoneNumberClass {}", missing.join(", ")),
-        });
+        };
     }
     let list: Vec<PhoneNumberClass> = list
         .into_iter()
         .filter(|c| named.is_empty() || named.contains(&c.name_any()))
         .collect();
     if list.is_empty() {
-        return Ok(Check {
+        return Check {
             name: "classes",
             ok: false,
             message: "no PhoneNumberClass: claims have nothing to buy from".into(),
-        });
+        };
     }
     let not_ready: Vec<String> = list
         .iter()
@@ -298,7 +304,7 @@ async fn classes(client: &Client, named: &[String]) -> Result<Check, Error> {
             }
         })
         .collect();
-    Ok(Check {
+    Check {
         name: "classes",
         ok: not_ready.is_empty(),
         message: if not_ready.is_empty() {
@@ -306,7 +312,7 @@ async fn classes(client: &Client, named: &[String]) -> Result<Check, Error> {
         } else {
             format!("not Ready: {}", not_ready.join("; "))
         },
-    })
+    }
 }
 
 #[cfg(test)]

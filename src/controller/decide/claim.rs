@@ -54,6 +54,14 @@ pub fn claim_ref(claim: &PhoneNumberClaim) -> ClaimRef {
     }
 }
 
+/// Whether `class` is annotated as the default class.
+pub fn is_default(class: &PhoneNumberClass) -> bool {
+    class
+        .annotations()
+        .get(DEFAULT_CLASS_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
 /// The class a claim uses: its `className`, or the one default class.
 pub fn resolve_class(
     claim: &PhoneNumberClaim,
@@ -72,14 +80,7 @@ pub fn resolve_class(
                 )
             });
     }
-    let defaults: Vec<_> = classes
-        .iter()
-        .filter(|c| {
-            c.annotations()
-                .get(DEFAULT_CLASS_ANNOTATION)
-                .is_some_and(|v| v == "true")
-        })
-        .collect();
+    let defaults: Vec<_> = classes.iter().filter(|c| is_default(c)).collect();
     match defaults.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(Pending::new(

@@ -90,9 +90,19 @@ pub async fn hold(
 }
 
 /// Lets `name` go if `identity` holds it (the holder cleared, guarded by its resourceVersion):
-/// the next holder need not wait for it to expire.
-pub async fn release(api: &Api<Lease>, name: &str, identity: &str) -> Result<(), kube::Error> {
-    let Some(mut lease) = api.get_opt(name).await? else {
+/// the next holder need not wait for it to expire. `current`: the Lease as last read (`None`:
+/// read it now).
+pub async fn release(
+    api: &Api<Lease>,
+    name: &str,
+    identity: &str,
+    current: Option<&Lease>,
+) -> Result<(), kube::Error> {
+    let read = match current {
+        Some(l) => Some(l.clone()),
+        None => api.get_opt(name).await?,
+    };
+    let Some(mut lease) = read else {
         return Ok(());
     };
     let Some(spec) = lease.spec.as_mut() else {

@@ -20,6 +20,7 @@ use crate::api::v1alpha1::PhoneNumberClaim;
 use crate::controller::context::Workloads;
 use crate::controller::decide::events::{Note, action, reason};
 use crate::controller::decide::rollout::{self, NumberRead, Workload};
+use crate::controller::decide::{requeue, shard};
 use crate::controller::io;
 use crate::controller::{Context, Error};
 
@@ -64,13 +65,9 @@ pub async fn reconcile<W: Rollable>(w: Arc<W>, ctx: Arc<Context>) -> Result<Acti
     // so two replicas never roll one at once; the others look again in case they take it.
     let _serving = match &ctx.shards {
         None => None,
-        Some(shards) => match shards.serve(crate::controller::decide::shard::ROUTER) {
+        Some(shards) => match shards.serve(shard::ROUTER) {
             Some(guard) => Some(guard),
-            None => {
-                return Ok(Action::requeue(
-                    crate::controller::decide::requeue::ROLLOUT_ELSEWHERE,
-                ));
-            }
+            None => return Ok(Action::requeue(requeue::ROLLOUT_ELSEWHERE)),
         },
     };
     roll(&ctx, w.as_ref()).await?;

@@ -312,10 +312,7 @@ fn claim_controller(
             if seen.note(&class.name_any(), decide::wake::seen_by_claims(&class)) == Some(false) {
                 return Vec::new();
             }
-            let default = class
-                .annotations()
-                .get(crate::api::DEFAULT_CLASS_ANNOTATION)
-                .is_some_and(|v| v == "true");
+            let default = decide::claim::is_default(&class);
             let name = class.name_any();
             claims_of_class
                 .state()

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -13,7 +12,6 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tracing::Instrument;
 
-use crate::controller::account::wait_until;
 use crate::controller::decide::requeue;
 use crate::controller::io::writes;
 use crate::controller::{Context, Error, Metrics};
@@ -107,7 +105,7 @@ where
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
-    if !synced(&ctx).await {
+    if !ctx.wait_synced(SYNC_WAIT).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
     // Another replica serves the object's class: it is woken here if this one takes it over.
@@ -131,16 +129,8 @@ where
     result
 }
 
-/// Whether every cache is synced, waiting up to [`SYNC_WAIT`] for it: a controller's own cache
-/// may be ready before the others, and nothing is decided on an incomplete one.
-async fn synced(ctx: &Context) -> bool {
-    let is_synced = || ctx.synced.load(Ordering::SeqCst).then_some(());
-    wait_until(&ctx.synced_notify, SYNC_WAIT, is_synced)
-        .await
-        .is_some()
-}
-
-/// Longest a reconcile waits for the caches to sync before it is put back.
+/// Longest a reconcile waits for every cache to sync before it is put back (a controller's own
+/// cache may be ready before the others, and nothing is decided on an incomplete one).
 const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A failed reconcile is retried after its error's wait.

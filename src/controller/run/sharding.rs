@@ -12,10 +12,9 @@ use futures::future::Shared;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::DEFAULT_CLASS_ANNOTATION;
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::Context;
-use crate::controller::account::wait_until;
+use crate::controller::decide::claim::is_default;
 use crate::controller::decide::shard::{ROUTER, served_by};
 use crate::controller::shard::{Guard, Shards};
 
@@ -39,11 +38,7 @@ impl Classes {
         let all = ctx.classes.state();
         let defaults: Vec<String> = all
             .iter()
-            .filter(|c| {
-                c.annotations()
-                    .get(DEFAULT_CLASS_ANNOTATION)
-                    .is_some_and(|v| v == "true")
-            })
+            .filter(|c| is_default(c))
             .map(|c| c.name_any())
             .collect();
         Self {
@@ -121,18 +116,8 @@ pub(super) async fn keep(
     period: Duration,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) {
-    let synced = async {
-        while wait_until(&ctx.synced_notify, Duration::from_secs(3600), || {
-            ctx.synced
-                .load(std::sync::atomic::Ordering::SeqCst)
-                .then_some(())
-        })
-        .await
-        .is_none()
-        {}
-    };
     let ready = async {
-        synced.await;
+        while !ctx.wait_synced(Duration::from_secs(3600)).await {}
         while let Err(e) = shards.wait_for_leader().await {
             tracing::warn!(error = %e, "reading the leader Lease failed");
             tokio::time::sleep(period).await;
