@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "active_active/caches.rs"]
+mod caches;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,7 +26,8 @@ use talkturo_sim::{FaultAction, FaultRule, Op};
 
 const LEASE_SECS: &str = "6";
 
-fn replica(env: &support::TestEnv, lease_ns: &str, identity: &str) -> OperatorProcess {
+fn replica(env: &support::TestEnv, lease_ns: &str, identity: &str, port: u16) -> OperatorProcess {
+    let admin = format!("127.0.0.1:{port}");
     OperatorProcess::spawn(
         env,
         identity,
@@ -36,7 +40,7 @@ fn replica(env: &support::TestEnv, lease_ns: &str, identity: &str) -> OperatorPr
             "--lease-duration-secs",
             LEASE_SECS,
             "--admin-addr",
-            "127.0.0.1:0",
+            &admin,
             "--fast-sync-secs",
             "1",
             "--purchase-grace-secs",
@@ -114,11 +118,20 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
         fixtures.push(Fixture::new(env, &format!("aa{i}"), |_| {}, json!({})).await);
     }
     let (client, lease_ns) = env.namespace("aa-leases").await;
-    let mut a = replica(env, &lease_ns, "op-a");
-    let _b = replica(env, &lease_ns, "op-b");
+    let (pa, pb) = (support::free_port(), support::free_port());
+    let mut a = replica(env, &lease_ns, "op-a", pa);
+    let _b = replica(env, &lease_ns, "op-b", pb);
     bound(&fixtures, "first", Duration::from_secs(60)).await;
     spread(&client, &lease_ns, &fixtures, &[("op-a", 2), ("op-b", 2)]).await;
     assert_eq!(purchases(&fixtures), vec![1, 1, 1, 1]);
+    // Each caches its two classes' claims and PhoneNumbers (one of each a class), no others.
+    caches::caches_hold(&[(pa, 2.0, 2.0), (pb, 2.0, 2.0)]).await;
+    let h = holders(&client, &lease_ns).await;
+    let elsewhere = fixtures
+        .iter()
+        .find(|f| h[&f.class] != h[&fixtures[0].class])
+        .unwrap();
+    caches::wrong_labels_are_corrected(&fixtures[0], elsewhere).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-talkturo"))
         .args(["check", "--operator-namespace", &lease_ns, "--kubeconfig"])
         .arg(&env.kubeconfig)
@@ -143,7 +156,7 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     assert_eq!(now, budgeted.iter().map(|b| b + 1).collect::<Vec<_>>());
 
     // A third replica joins: op-b hands two classes over.
-    let c = replica(env, &lease_ns, "op-c");
+    let c = replica(env, &lease_ns, "op-c", support::free_port());
     spread(&client, &lease_ns, &fixtures, &[("op-b", 2), ("op-c", 2)]).await;
     bound(&fixtures, "third", Duration::from_secs(60)).await;
     assert_eq!(
@@ -225,6 +238,14 @@ async fn namespace_budget_across_replicas(
     eprintln!("namespace budget $4.00: {bound} of 12 bound, ${spent:.2}/month");
     for f in [a, b] {
         f.sim.sim.set_faults(Vec::new());
+    }
+    // The claims left waiting would buy once a cheap enough offer shows up (the rest of the
+    // test counts purchases exactly): they go.
+    for c in claims.list(&ListParams::default()).await.unwrap().items {
+        if c.status.as_ref().and_then(|s| s.phase) != Some(ClaimPhase::Bound) {
+            let name = c.metadata.name.unwrap();
+            claims.delete(&name, &Default::default()).await.unwrap();
+        }
     }
     assert!(
         spent <= 4.0 + 1e-9,

@@ -8,8 +8,9 @@
 //! object and skips, while parsing, what the operator never reads, so none of it is allocated:
 //! - `managedFields`;
 //! - labels (the operator sets `telephony.talkturo.ai/class` on the PhoneNumbers it creates,
-//!   for users' selectors, and never reads a label back; a one-entry label map is a ~0.6 KiB
-//!   B-tree node);
+//!   for users' selectors, and reads it back only with active-active replicas, where it says
+//!   which replica's cache holds the object: [`keep_class_label`]; a one-entry label map is a
+//!   ~0.6 KiB B-tree node);
 //! - annotations outside the operator's own domain (`telephony.talkturo.ai/…`), such as
 //!   `kubectl apply`'s copy of the whole object or a GitOps tool's tracking ids.
 //!
@@ -19,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::Resource;
@@ -29,6 +31,9 @@ use super::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 
 /// The prefix of the annotations the cache keeps: the operator's own.
 pub const OWN_ANNOTATIONS: &str = "telephony.talkturo.ai/";
+
+/// The label active-active replicas select their caches by (the class serving the object).
+const CLASS_LABEL: &str = "telephony.talkturo.ai/class";
 
 /// A custom resource put together from its metadata, spec and status.
 pub trait Parts: Resource<DynamicType = ()> + Sized {
@@ -119,13 +124,15 @@ impl<K> Lean<K> {
     }
 }
 
-/// `ObjectMeta` as the API sends it, less `managedFields` and labels (unknown fields to serde,
-/// skipped without being decoded) and other tools' annotations.
+/// `ObjectMeta` as the API sends it, less `managedFields` (an unknown field to serde, skipped
+/// without being decoded), labels (but the class label, when kept) and other tools' annotations.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LeanMeta {
     #[serde(default, deserialize_with = "own_annotations")]
     annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "class_label")]
+    labels: Option<BTreeMap<String, String>>,
     creation_timestamp: Option<Time>,
     deletion_grace_period_seconds: Option<i64>,
     deletion_timestamp: Option<Time>,
@@ -145,12 +152,21 @@ struct LeanMeta {
 fn own_annotations<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<BTreeMap<String, String>>, D::Error> {
-    struct Own;
-    impl<'de> serde::de::Visitor<'de> for Own {
+    kept(d, |key| key.starts_with(OWN_ANNOTATIONS))
+}
+
+/// The entries of a string map whose keys `keep` accepts; the others' values are skipped
+/// unread. `None` when none is kept (no empty map is allocated).
+fn kept<'de, D: Deserializer<'de>>(
+    d: D,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Kept<F>(F);
+    impl<'de, F: Fn(&str) -> bool> serde::de::Visitor<'de> for Kept<F> {
         type Value = Option<BTreeMap<String, String>>;
 
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a map of annotations")
+            f.write_str("a map of strings")
         }
 
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
@@ -161,18 +177,37 @@ fn own_annotations<'de, D: Deserializer<'de>>(
             self,
             mut map: A,
         ) -> Result<Self::Value, A::Error> {
-            let mut own = BTreeMap::new();
+            let mut kept = BTreeMap::new();
             while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if key.starts_with(OWN_ANNOTATIONS) {
-                    own.insert(key.into_owned(), map.next_value()?);
+                if (self.0)(&key) {
+                    kept.insert(key.into_owned(), map.next_value()?);
                 } else {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
-            Ok((!own.is_empty()).then_some(own))
+            Ok((!kept.is_empty()).then_some(kept))
         }
     }
-    d.deserialize_any(Own)
+    d.deserialize_any(Kept(keep))
+}
+
+/// Whether the caches keep the class label (active-active replicas read it to tell which
+/// replica's cache holds an object; one replica serving every class never does, and a one-entry
+/// label map costs about 0.6 KiB per object).
+static KEEP_CLASS_LABEL: AtomicBool = AtomicBool::new(false);
+
+/// Makes the caches keep the class label from now on (set once, before the caches start).
+pub fn keep_class_label() {
+    KEEP_CLASS_LABEL.store(true, Ordering::Relaxed);
+}
+
+/// The class label alone, when [`keep_class_label`] was called; no label otherwise.
+fn class_label<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    let keep = KEEP_CLASS_LABEL.load(Ordering::Relaxed);
+    let found = kept(d, |key| keep && key == CLASS_LABEL)?;
+    Ok(found)
 }
 
 impl From<LeanMeta> for ObjectMeta {
@@ -185,7 +220,7 @@ impl From<LeanMeta> for ObjectMeta {
             finalizers: m.finalizers,
             generate_name: m.generate_name,
             generation: m.generation,
-            labels: None,
+            labels: m.labels,
             managed_fields: None,
             name: m.name,
             namespace: m.namespace,
@@ -200,6 +235,19 @@ impl From<LeanMeta> for ObjectMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_entries_asked_for_are_kept() {
+        let labels = r#"{"telephony.talkturo.ai/class": "gold", "app": "x", "team": "y"}"#;
+        let read = |json: &str, keep: &dyn Fn(&str) -> bool| {
+            kept(&mut serde_json::Deserializer::from_str(json), keep).unwrap()
+        };
+        let class = read(labels, &|k| k == CLASS_LABEL).unwrap();
+        assert_eq!(class.len(), 1);
+        assert_eq!(class[CLASS_LABEL], "gold");
+        assert_eq!(read(labels, &|_| false), None, "no empty map");
+        assert_eq!(read("null", &|_| true), None);
+    }
 
     /// A PhoneNumber as the API server sends it: two managers' `managedFields`, a label, two
     /// other tools' annotations, and everything the operator reads.

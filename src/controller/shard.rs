@@ -18,6 +18,10 @@ use kube::api::Api;
 use super::decide::shard::{self, LeaseView, Step};
 use super::io::lease::{self as io, CLASS_ANNOTATION};
 
+pub mod caching;
+
+use caching::Caching;
+
 /// How this process takes part.
 #[derive(Clone, Debug)]
 pub struct ShardConfig {
@@ -73,6 +77,8 @@ pub struct Shards {
     held: Mutex<BTreeMap<String, Held>>,
     /// Per Lease name: its resourceVersion and when this process first saw it.
     seen: Mutex<HashMap<String, (String, Instant)>>,
+    /// What the caches of claims and PhoneNumbers hold.
+    caching: Caching,
 }
 
 /// The right to do a class's work, until dropped.
@@ -105,12 +111,24 @@ impl Shards {
             api,
             held: Mutex::new(BTreeMap::new()),
             seen: Mutex::new(HashMap::new()),
+            caching: Caching::default(),
         })
     }
 
     /// How this process takes part (its identity, the Leases' namespace and prefix).
     pub fn config(&self) -> &ShardConfig {
         &self.config
+    }
+
+    /// What the caches of claims and PhoneNumbers hold.
+    pub fn caching(&self) -> &Caching {
+        &self.caching
+    }
+
+    /// Every class whose Lease this process holds, those being handed over included (their
+    /// objects stay cached until their work is done).
+    pub fn held(&self) -> BTreeSet<String> {
+        self.lock().keys().cloned().collect()
     }
 
     /// How often [`Shards::round`] should run: a third of the Leases' duration.

@@ -37,7 +37,9 @@ pub fn phone_number_name(e164: &str) -> String {
     printcolumn = r#"{"name":"Trial","type":"boolean","priority":1,"jsonPath":".status.isTrial"}"#,
     printcolumn = r#"{"name":"Trial-Expires","type":"date","priority":1,"jsonPath":".status.trialExpiresAt"}"#,
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    selectable = ".spec.claimRef.namespace",
+    selectable = ".spec.claimRef.name"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneNumberSpec {

@@ -26,6 +26,7 @@ pub mod purchase;
 pub mod reclaim;
 pub mod requeue;
 pub mod rollout;
+pub mod selection;
 pub mod shard;
 pub mod snapshot;
 pub mod tenancy;

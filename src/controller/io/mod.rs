@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod config_map;
+pub mod fresh;
 pub mod kube;
 pub mod lease;
 pub mod objects;

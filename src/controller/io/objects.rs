@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::api::v1alpha1::{
     ClaimRef, ManagementPolicy, PhoneNumber, PhoneNumberSpec, ReclaimPolicy, phone_number_name,
 };
+use crate::controller::decide::selection::label_value;
 use crate::controller::{
     CLASS_LABEL, Context, Error, FIELD_MANAGER, NUMBER_FINALIZER, OFFER_ANNOTATION,
 };
@@ -41,7 +42,7 @@ fn object(n: &NewNumber) -> PhoneNumber {
         metadata: ObjectMeta {
             name: Some(phone_number_name(n.number)),
             finalizers: managed.then(|| vec![NUMBER_FINALIZER.to_owned()]),
-            labels: Some([(CLASS_LABEL.to_owned(), n.class.to_owned())].into()),
+            labels: label_value(n.class).map(|v| [(CLASS_LABEL.to_owned(), v)].into()),
             annotations,
             ..Default::default()
         },

@@ -2,7 +2,6 @@
 
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
 
 use crate::api::v1alpha1::{
     PhoneNumber, PhoneNumberClaim, PhoneNumberClaimStatus, PhoneNumberClass,
@@ -20,11 +19,11 @@ pub async fn claim(
     precondition: Option<String>,
 ) -> Result<(), Error> {
     // The class in use: the bound number's, else the one the claim resolves to.
-    let bound_class = status
-        .phone_number_name
-        .as_ref()
-        .and_then(|n| ctx.numbers.get(&ObjectRef::new(n)))
-        .map(|pn| pn.spec.class_name.clone());
+    let bound = match &status.phone_number_name {
+        Some(n) => ctx.number_named(n).await?,
+        None => None,
+    };
+    let bound_class = bound.map(|pn| pn.spec.class_name.clone());
     status.class_name = bound_class
         .or_else(|| {
             resolve_class(claim, &ctx.classes.state())

@@ -1,5 +1,5 @@
-//! Active-active replicas' series: the classes this replica serves, and how many it took over
-//! and handed over.
+//! Active-active replicas' series: the classes this replica serves, how many it took over and
+//! handed over, the objects it relabelled, and what its caches hold.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -11,6 +11,9 @@ pub struct ShardSeries {
     served: Gauge,
     taken: Counter,
     given_up: Counter,
+    relabelled: Counter,
+    cached_claims: Gauge,
+    cached_numbers: Gauge,
 }
 
 impl ShardSeries {
@@ -31,7 +34,35 @@ impl ShardSeries {
             "Class Leases this replica gave up (handed over, lost, or the class deleted)",
             s.given_up.clone(),
         );
+        r.register(
+            "objects_relabelled",
+            "Claims and PhoneNumbers whose class label this replica set or corrected, moving them to the cache of the replica serving their class (active-active replicas)",
+            s.relabelled.clone(),
+        );
+        r.register(
+            "cached_claims",
+            "Claims in this replica's cache: all of them, or with active-active replicas those of the classes it serves",
+            s.cached_claims.clone(),
+        );
+        r.register(
+            "cached_phone_numbers",
+            "PhoneNumbers in this replica's cache: all of them, or with active-active replicas those of the classes it serves",
+            s.cached_numbers.clone(),
+        );
         s
+    }
+
+    /// A claim or PhoneNumber relabelled.
+    pub fn relabelled(&self) {
+        self.relabelled.inc();
+    }
+
+    /// How many claims and PhoneNumbers the caches hold.
+    pub fn cached(&self, claims: usize, numbers: usize) {
+        self.cached_claims
+            .set(i64::try_from(claims).unwrap_or(i64::MAX));
+        self.cached_numbers
+            .set(i64::try_from(numbers).unwrap_or(i64::MAX));
     }
 
     /// One round's changes and what is served after it.

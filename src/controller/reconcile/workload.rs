@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 use crate::api::v1alpha1::PhoneNumberClaim;
 use crate::controller::context::Workloads;
 use crate::controller::decide::events::{Note, action, reason};
+use crate::controller::decide::requeue;
 use crate::controller::decide::rollout::{self, NumberRead, Workload};
-use crate::controller::decide::{requeue, shard};
 use crate::controller::io;
 use crate::controller::{Context, Error};
 
@@ -61,17 +61,49 @@ pub enum Rolled {
 }
 
 pub async fn reconcile<W: Rollable>(w: Arc<W>, ctx: Arc<Context>) -> Result<Action, Error> {
-    // Active-active replicas: workloads (of any class) are rolled by the router's holder alone,
-    // so two replicas never roll one at once; the others look again in case they take it.
-    let _serving = match &ctx.shards {
-        None => None,
-        Some(shards) => match shards.serve(shard::ROUTER) {
-            Some(guard) => Some(guard),
-            None => return Ok(Action::requeue(requeue::ROLLOUT_ELSEWHERE)),
-        },
+    let Some(shards) = &ctx.shards else {
+        roll(&ctx, w.as_ref()).await?;
+        return Ok(Action::await_change());
+    };
+    // Active-active replicas: a workload is rolled by the holder of the first class (by name)
+    // among the claims whose ConfigMaps it reads, which sees those claims change; one reading
+    // claims of several classes is also looked at again every 30 s, for the others' changes.
+    let Some(ns) = w.namespace() else {
+        return Ok(Action::await_change());
+    };
+    let claims = ctx.claims_of_namespace(&ns).await?;
+    let classes = classes_read(w.as_ref(), &claims);
+    let Some(owner) = classes.first() else {
+        return Ok(Action::await_change());
+    };
+    let Some(_serving) = shards.serve(owner) else {
+        return Ok(Action::await_change());
     };
     roll(&ctx, w.as_ref()).await?;
-    Ok(Action::await_change())
+    Ok(if classes.len() > 1 {
+        Action::requeue(requeue::ROLLOUT_ELSEWHERE)
+    } else {
+        Action::await_change()
+    })
+}
+
+/// The classes (in name order) of the claims whose ConfigMaps `w`'s pods read.
+fn classes_read<W: Rollable>(w: &W, claims: &[Arc<PhoneNumberClaim>]) -> Vec<String> {
+    let Some(spec) = w.template().and_then(|t| t.spec.as_ref()) else {
+        return Vec::new();
+    };
+    let read = rollout::config_maps_read(spec);
+    let mut classes: Vec<String> = claims
+        .iter()
+        .filter(|c| read.iter().any(|name| names(c, name)))
+        .filter_map(|c| {
+            let recorded = c.status.as_ref().and_then(|s| s.class_name.clone());
+            recorded.or_else(|| c.spec.class_name.clone())
+        })
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes
 }
 
 /// Brings `w`'s hash to what its claim ConfigMaps hold now (with one Event when it changes).
@@ -111,12 +143,7 @@ async fn numbers_read<W: Rollable>(ctx: &Context, w: &W) -> Result<Option<Vec<Nu
         return Ok(None);
     };
     let read = rollout::config_maps_read(spec);
-    let claims: Vec<Arc<PhoneNumberClaim>> = ctx
-        .claims
-        .state()
-        .into_iter()
-        .filter(|c| c.metadata.namespace.as_deref() == Some(ns.as_str()))
-        .collect();
+    let claims = ctx.claims_of_namespace(&ns).await?;
     let claims: Vec<&PhoneNumberClaim> = claims.iter().map(Arc::as_ref).collect();
     let named: Vec<&String> = read
         .iter()

@@ -175,7 +175,7 @@ pub(super) async fn controllers(
         &wc,
         &ctx,
         (classes.1, claims.1, numbers.1, namespace_writer),
-        (wakes.numbers.0, wakes.claims.0),
+        wakes.senders(),
     );
     let class_run = class_controller(
         &ctx,

@@ -4,6 +4,7 @@
 mod admin;
 mod controllers;
 mod queue;
+mod selected;
 mod sharding;
 mod watch;
 mod workloads;
@@ -58,6 +59,10 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = shutdown.shared();
+    if opts.sharding.is_some() {
+        // Each replica caches its classes' objects, found by their class label.
+        crate::api::lean::keep_class_label();
+    }
     if let Some(addr) = opts.admin_addr {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -12,6 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tracing::Instrument;
 
+use super::sharding::{self, Gate, Served};
 use crate::controller::decide::requeue;
 use crate::controller::io::writes;
 use crate::controller::{Context, Error, Metrics};
@@ -101,16 +102,25 @@ pub(super) async fn timed<K, F, Fut>(
     f: F,
 ) -> Result<Action, Error>
 where
-    K: kube::Resource<DynamicType = ()> + super::sharding::Served,
+    K: kube::Resource<DynamicType = ()>
+        + Served
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
     if !ctx.wait_synced(SYNC_WAIT).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
-    // Another replica serves the object's class: it is woken here if this one takes it over.
-    let Ok(_serving) = super::sharding::gate(&ctx, obj.as_ref()) else {
-        return Ok(Action::await_change());
+    let _serving = match sharding::gate(&ctx, obj.as_ref()) {
+        Gate::Open(guard) => guard,
+        // Another replica serves the object's class: it is woken here if this one takes it over.
+        Gate::Elsewhere => return Ok(Action::await_change()),
+        Gate::Relabel(_guard, value) => {
+            sharding::relabel(&ctx, obj.as_ref(), value.as_deref()).await?;
+            return Ok(Action::await_change());
+        }
     };
     if ctx.writes.stale(obj.as_ref()) {
         // The cache has not caught up with this process's own write: deciding on the object as

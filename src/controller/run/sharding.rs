@@ -10,21 +10,38 @@ use std::time::Duration;
 use futures::channel::mpsc::UnboundedSender;
 use futures::future::Shared;
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
+use serde::de::DeserializeOwned;
 
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
-use crate::controller::Context;
 use crate::controller::decide::claim::is_default;
+use crate::controller::decide::selection::{Selection, class_of_label, label_value};
 use crate::controller::decide::shard::{ROUTER, served_by};
 use crate::controller::shard::{Guard, Shards};
+use crate::controller::{CLASS_LABEL, Context, Error};
 
 /// How long a stopping replica waits for its classes' work in flight before letting go.
 const STOP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Objects whose work belongs to one class.
-pub(super) trait Served {
+pub(super) trait Served: Sized {
     /// The class whose Lease holder reconciles this object ([`ROUTER`] when none exists).
     fn served_class(&self, classes: &Classes) -> String;
+
+    /// The class label it carries (`Some(None)`: none), for objects cached by it; `None` for
+    /// objects every replica caches (classes).
+    fn class_label(&self) -> Option<Option<&str>> {
+        None
+    }
+
+    /// Where it is written.
+    fn api(&self, client: &kube::Client) -> Api<Self>;
+}
+
+/// An object's class label as the caches keep it.
+fn label_of<K: ResourceExt>(obj: &K) -> Option<Option<&str>> {
+    Some(obj.labels().get(CLASS_LABEL).map(String::as_str))
 }
 
 /// The classes as the gate reads them: their names and the default one.
@@ -57,15 +74,28 @@ impl Served for PhoneNumberClass {
     fn served_class(&self, _: &Classes) -> String {
         self.name_any()
     }
+
+    fn api(&self, client: &kube::Client) -> Api<Self> {
+        Api::all(client.clone())
+    }
 }
 
 impl Served for PhoneNumberClaim {
     fn served_class(&self, classes: &Classes) -> String {
-        // The class in use: its own, else the one its status recorded (the bound number's or
-        // the default resolved), else the default now.
+        // The class in use, as its status recorded it (the bound number's, which a claim that
+        // names its PhoneNumber may bind in another class, else the one it resolved to), else
+        // its own, else the default now.
         let recorded = self.status.as_ref().and_then(|s| s.class_name.as_deref());
-        let named = self.spec.class_name.as_deref().or(recorded);
+        let named = recorded.or(self.spec.class_name.as_deref());
         classes.served_by(named, true)
+    }
+
+    fn class_label(&self) -> Option<Option<&str>> {
+        label_of(self)
+    }
+
+    fn api(&self, client: &kube::Client) -> Api<Self> {
+        Api::namespaced(client.clone(), &self.namespace().unwrap_or_default())
     }
 }
 
@@ -73,19 +103,80 @@ impl Served for PhoneNumber {
     fn served_class(&self, classes: &Classes) -> String {
         classes.served_by(Some(&self.spec.class_name), false)
     }
+
+    fn class_label(&self) -> Option<Option<&str>> {
+        label_of(self)
+    }
+
+    fn api(&self, client: &kube::Client) -> Api<Self> {
+        Api::all(client.clone())
+    }
 }
 
-/// Whether this replica may reconcile `obj` now: `Ok(None)` when it serves every class,
-/// `Ok(Some(guard))` while it holds the object's class, `Err(())` when another replica does.
-pub(super) fn gate<K: Served>(ctx: &Context, obj: &K) -> Result<Option<Guard>, ()> {
+/// What this replica does with an object now.
+pub(super) enum Gate {
+    /// Reconcile it (under the guard of its class, with active-active replicas).
+    Open(Option<Guard>),
+    /// Its class label is not the class serving it: set it to this value (`None`: remove it),
+    /// which moves the object to the cache of the replica serving its class.
+    Relabel(Guard, Option<String>),
+    /// Another replica serves it (or its class is not cached here in full yet): it is woken
+    /// here if this one takes it over.
+    Elsewhere,
+}
+
+/// What this replica may do with `obj` now: everything when it serves every class; with
+/// active-active replicas, reconcile it while it holds the object's class and caches that class
+/// in full, or correct its label while it holds the class its label names (the router, for an
+/// object with no label or a label naming no class).
+pub(super) fn gate<K: Served>(ctx: &Context, obj: &K) -> Gate {
     let Some(shards) = &ctx.shards else {
-        return Ok(None);
+        return Gate::Open(None);
     };
-    let class = obj.served_class(&Classes::of(ctx));
-    shards.serve(&class).map(Some).ok_or(())
+    let classes = Classes::of(ctx);
+    let class = obj.served_class(&classes);
+    let serve = |class: &str| {
+        shards
+            .caching()
+            .complete(class)
+            .then(|| shards.serve(class))
+            .flatten()
+    };
+    if let Some(label) = obj.class_label() {
+        let want = label_value(&class);
+        if label != want.as_deref() {
+            return match serve(class_of_label(label, &classes.names)) {
+                Some(guard) => Gate::Relabel(guard, want),
+                None => Gate::Elsewhere,
+            };
+        }
+    }
+    serve(&class).map_or(Gate::Elsewhere, |guard| Gate::Open(Some(guard)))
+}
+
+/// Sets `obj`'s class label to `value` (removes it for `None`).
+pub(super) async fn relabel<K>(ctx: &Context, obj: &K, value: Option<&str>) -> Result<(), Error>
+where
+    K: Served + kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({"metadata": {"labels": {CLASS_LABEL: value}}});
+    tracing::info!(object = %obj.name_any(), label = ?value, "setting the class label");
+    let after = obj
+        .api(&ctx.client)
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(Error::kube("setting the class label"))?;
+    ctx.writes.wrote(obj, &after);
+    ctx.metrics.shards.relabelled();
+    Ok(())
 }
 
 /// Where a class taken by this replica sends its objects to be reconciled.
+#[derive(Clone)]
 pub(super) struct Wake {
     pub classes: UnboundedSender<ObjectRef<PhoneNumberClass>>,
     pub claims: UnboundedSender<ObjectRef<PhoneNumberClaim>>,
@@ -133,9 +224,19 @@ pub(super) async fn keep(
             _ = tick.tick() => {}
             () = shutdown.clone() => break,
         }
-        let mut names: Vec<String> = ctx.classes.state().iter().map(|c| c.name_any()).collect();
+        let classes: Vec<String> = ctx.classes.state().iter().map(|c| c.name_any()).collect();
+        let mut names = classes.clone();
         names.push(ROUTER.to_owned());
-        match shards.round(&names).await {
+        let round = shards.round(&names).await;
+        // The caches follow the classes held (a class taken is reconciled once both caches
+        // listed it; see `run::watch::listed`).
+        shards
+            .caching()
+            .select(Selection::of(&shards.held(), &classes));
+        ctx.metrics
+            .shards
+            .cached(ctx.claims.len(), ctx.numbers.len());
+        match round {
             Ok(round) => {
                 let served = shards.serving().iter().filter(|c| *c != ROUTER).count();
                 let m = &ctx.metrics.shards;
@@ -156,22 +257,45 @@ pub(super) async fn keep(
     shards.stop(STOP_PATIENCE).await;
 }
 
-/// Every object of `class` queued for a reconcile here.
-fn wake_class(ctx: &Context, class: &str, wake: &Wake) {
+/// Every object of `class` queued for a reconcile here: those it serves, and those whose label
+/// names it (or, for the router, no class), which its holder relabels.
+pub(super) fn wake_class(ctx: &Context, class: &str, wake: &Wake) {
     let classes = Classes::of(ctx);
+    let concerns = |obj: &dyn Concerned| {
+        obj.served(&classes) == class
+            || obj
+                .label()
+                .is_some_and(|l| class_of_label(l, &classes.names) == class)
+    };
     for c in ctx.classes.state() {
         if c.name_any() == class {
             let _ = wake.classes.unbounded_send(ObjectRef::from_obj(c.as_ref()));
         }
     }
     for c in ctx.claims.state() {
-        if c.served_class(&classes) == class {
+        if concerns(c.as_ref()) {
             let _ = wake.claims.unbounded_send(ObjectRef::from_obj(c.as_ref()));
         }
     }
     for n in ctx.numbers.state() {
-        if n.served_class(&classes) == class {
+        if concerns(n.as_ref()) {
             let _ = wake.numbers.unbounded_send(ObjectRef::from_obj(n.as_ref()));
         }
+    }
+}
+
+/// [`Served`] as a trait object: what a class's wake-up asks of claims and PhoneNumbers.
+trait Concerned {
+    fn served(&self, classes: &Classes) -> String;
+    fn label(&self) -> Option<Option<&str>>;
+}
+
+impl<K: Served> Concerned for K {
+    fn served(&self, classes: &Classes) -> String {
+        self.served_class(classes)
+    }
+
+    fn label(&self) -> Option<Option<&str>> {
+        self.class_label()
     }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use std::future::Future;
 
-use futures::channel::mpsc::UnboundedSender;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
@@ -21,7 +20,11 @@ use crate::api::lean::{Lean, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::index::NumbersByClaim;
 use crate::controller::reconcile::claim;
+use crate::controller::shard::caching::Cache;
 use crate::controller::{Context, InitialList};
+
+use super::selected::{self, watch};
+use super::sharding::{Wake, wake_class};
 
 /// The caches' watch settings: streaming initial lists where the API server supports them.
 pub(super) async fn watcher_config(client: &kube::Client, initial: InitialList) -> watcher::Config {
@@ -78,21 +81,6 @@ const PROBE_TIMEOUT_SECS: u32 = 5;
 /// The bookmark annotation that ends a streaming list's initial events.
 const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
-/// One kind's watch for its cache, with the default backoff. Objects are decoded with only the
-/// metadata the operator reads (no `managedFields`, labels or other tools' annotations): see
-/// [`Lean`].
-pub(super) fn watch<K>(
-    client: &kube::Client,
-    wc: &watcher::Config,
-) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K>
-where
-    K: Parts + Clone + std::fmt::Debug + Send + 'static,
-{
-    watcher(Api::<Lean<K>>::all(client.clone()), wc.clone())
-        .map_ok(Lean::unwrap_event)
-        .default_backoff()
-}
-
 /// The PhoneNumbers whose `claimRef` names this claim (from the index, not a scan).
 pub(super) fn numbers_of(
     index: &NumbersByClaim,
@@ -117,13 +105,11 @@ pub(super) type Writers = (
 pub(super) fn reflectors(
     client: &kube::Client,
     wc: &watcher::Config,
-    ctx: &Context,
+    ctx: &Arc<Context>,
     (class_writer, claim_writer, number_writer, namespace_writer): Writers,
-    (number_wake, claim_wake): (
-        UnboundedSender<ObjectRef<PhoneNumber>>,
-        UnboundedSender<ObjectRef<PhoneNumberClaim>>,
-    ),
+    wakes: Wake,
 ) -> impl Future<Output = ()> + use<> {
+    let (number_wake, claim_wake) = (wakes.numbers.clone(), wakes.claims.clone());
     let metrics = ctx.metrics.clone();
     let classes = watch::<PhoneNumberClass>(client, wc)
         .reflect_shared(class_writer)
@@ -156,8 +142,10 @@ pub(super) fn reflectors(
         async {}
     });
     let index = ctx.numbers_by_claim.clone();
-    let claims = watch::<PhoneNumberClaim>(client, wc)
+    let (claims, current) = for_cache::<PhoneNumberClaim>(client, wc, ctx);
+    let claims = claims
         .reflect_shared(claim_writer)
+        .inspect(listed(ctx, Cache::Claims, current, wakes.clone()))
         .for_each(move |event| {
             if let Ok(watcher::Event::Delete(claim)) = event {
                 for pn in numbers_of(&index, &claim) {
@@ -167,7 +155,8 @@ pub(super) fn reflectors(
             async {}
         });
     let index = ctx.numbers_by_claim.clone();
-    let numbers = watch::<PhoneNumber>(client, wc)
+    let (numbers, current) = for_cache::<PhoneNumber>(client, wc, ctx);
+    let numbers = numbers
         // The index is updated before the cache and the controllers see the event, so it is
         // never behind them: a claim whose PhoneNumber the cache shows finds it through the
         // index too (one not yet in the cache is filtered out by the cache lookup).
@@ -177,6 +166,7 @@ pub(super) fn reflectors(
             }
         })
         .reflect_shared(number_writer)
+        .inspect(listed(ctx, Cache::Numbers, current, wakes))
         .for_each(move |event| {
             if let Ok(watcher::Event::Delete(pn)) = event
                 && let Some(claim) = claim::for_number(&pn)
@@ -187,6 +177,51 @@ pub(super) fn reflectors(
         });
     async move {
         futures::join!(classes, claims, numbers, namespaces);
+    }
+}
+
+type Events<K> = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send>,
+>;
+
+/// A kind's events for its cache: every object, or with active-active replicas this replica's
+/// share (`run::selected`), with the selection the latest event came from.
+fn for_cache<K>(
+    client: &kube::Client,
+    wc: &watcher::Config,
+    ctx: &Context,
+) -> (Events<K>, Option<selected::Current>)
+where
+    K: Parts + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    match &ctx.shards {
+        None => (Box::pin(watch::<K>(client, wc)), None),
+        Some(shards) => {
+            let (events, current) = selected::selected(client, wc, shards.caching().subscribe());
+            (Box::pin(events), Some(current))
+        }
+    }
+}
+
+/// After the cache took an event: once a list of this replica's share is done, the cache holds
+/// its classes in full, and the classes now complete in both caches have their objects woken.
+fn listed<K>(
+    ctx: &Arc<Context>,
+    cache: Cache,
+    current: Option<selected::Current>,
+    wake: Wake,
+) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
+    let ctx = ctx.clone();
+    move |event| {
+        let (Some(current), Some(shards), Ok(watcher::Event::InitDone)) =
+            (&current, &ctx.shards, event)
+        else {
+            return;
+        };
+        for class in shards.caching().listed(cache, &selected::current(current)) {
+            tracing::info!(class, "class cached in full");
+            wake_class(&ctx, &class, &wake);
+        }
     }
 }
 

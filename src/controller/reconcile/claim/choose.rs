@@ -3,7 +3,6 @@
 //! namespace so that two claims never both spend the last of a budget.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -14,7 +13,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{MutexGuard, OwnedMutexGuard};
 
 use crate::api::conditions::reasons;
-use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
+use crate::api::v1alpha1::{PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::Context;
 use crate::controller::account::Account;
 use crate::controller::decide::class::not_ready;
@@ -107,7 +106,7 @@ pub async fn choose<'a>(
         .collect();
     let prices: Vec<Option<Decimal>> = in_ns.values().copied().collect();
     budget::namespace_gate(ns, meta.as_ref(), &numbers, &prices, &pick)?;
-    reserve_across_replicas(ctx, (ns, meta.as_ref()), &numbers, in_ns, &pick).await?;
+    reserve_across_replicas(ctx, (ns, meta.as_ref()), in_ns, &pick).await?;
     let ledgers = Ledgers {
         class: class_ledger,
         namespace: ns_ledger,
@@ -135,13 +134,14 @@ async fn search_for_more(
 }
 
 /// With active-active replicas, a namespace's budget may be spent by classes served by other
-/// replicas: the purchase is also reserved in the namespace's shared reservations (read fresh,
-/// written only if unchanged meanwhile), and decided again with what the others reserved. A
-/// budget whose reservations cannot be read buys nothing.
+/// replicas, whose PhoneNumbers this replica does not cache: the decision is made again on the
+/// namespace's PhoneNumbers of every class, read fresh, and the purchase is also reserved in
+/// the namespace's shared reservations (read fresh, written only if unchanged meanwhile),
+/// counting what the others reserved. A budget whose numbers or reservations cannot be read
+/// buys nothing.
 async fn reserve_across_replicas(
     ctx: &Context,
     (ns, meta): (&str, Option<&NamespaceMeta>),
-    numbers: &[Arc<PhoneNumber>],
     mine: BTreeMap<String, Option<Decimal>>,
     pick: &AvailableNumber,
 ) -> Result<(), Stop> {
@@ -164,11 +164,18 @@ async fn reserve_across_replicas(
         )
     };
     for _ in 0..5 {
+        let numbers = ctx
+            .numbers_of_namespace(ns)
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        let numbers = numbers.as_slice();
         let read = io::budget::read(&api, &name).await.map_err(unreadable)?;
         let now = Timestamp::now();
         let in_cache = |n: &str| numbers.iter().any(|p| p.spec.number == n);
         let mut live = budget::live_reservations(&read.entries, in_cache, now);
+        // This process's purchases the fresh read shows already count there.
         let mut all = mine.clone();
+        all.retain(|number, _| !in_cache(number));
         for (number, r) in &live {
             all.entry(number.clone()).or_insert(r.price);
         }

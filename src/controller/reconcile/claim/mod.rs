@@ -120,9 +120,9 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
     if claim.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let decided = if let Some(pn) = bound_number(&claim, &ctx) {
+    let decided = if let Some(pn) = bound_number(&claim, &ctx).await? {
         bound::decide(&ctx, &claim, &pn, &ns, now).await?
-    } else if let Some((reason, why)) = lost(&claim, &ctx, now) {
+    } else if let Some((reason, why)) = lost(&claim, &ctx, now).await? {
         let (status, note) = desired_lost(&claim, reason, &why, now);
         // Only on the claim as observed: a stale cache (e.g. a refused purchase's PhoneNumber
         // deleted after the claim let go of it) must not mark it Lost.
@@ -188,8 +188,12 @@ async fn create(ctx: &Context, claim: &PhoneNumberClaim, n: &NewNumberOwned) -> 
     Ok(())
 }
 
-/// The PhoneNumber whose `claimRef` points at this claim.
-fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumber>> {
+/// The PhoneNumber whose `claimRef` points at this claim (looked for past this replica's cache
+/// with active-active replicas: `io::fresh`).
+async fn bound_number(
+    claim: &PhoneNumberClaim,
+    ctx: &Context,
+) -> Result<Option<Arc<PhoneNumber>>, Error> {
     // The recorded candidate or static target first: one lookup instead of a scan.
     let hint = claim.status.as_ref().and_then(|s| {
         s.phone_number_name.clone().or_else(|| {
@@ -198,29 +202,36 @@ fn bound_number(claim: &PhoneNumberClaim, ctx: &Context) -> Option<Arc<PhoneNumb
                 .and_then(|p| p.candidate.as_deref().map(phone_number_name))
         })
     });
-    if let Some(pn) = hint
-        .and_then(|h| ctx.numbers.get(&ObjectRef::new(&h)))
-        .filter(|pn| binds(pn, claim))
+    if let Some(hint) = hint
+        && let Some(pn) = ctx.number_named(&hint).await?
+        && binds(&pn, claim)
     {
-        return Some(pn);
+        return Ok(Some(pn));
     }
     let ns = claim.namespace().unwrap_or_default();
-    ctx.numbers_by_claim
-        .numbers_of(&ns, &claim.name_any())
-        .iter()
-        .filter_map(|name| ctx.numbers.get(&ObjectRef::new(name)))
-        .find(|pn| binds(pn, claim))
+    let claiming = ctx.numbers_claiming(&ns, &claim.name_any()).await?;
+    Ok(claiming.into_iter().find(|pn| binds(pn, claim)))
 }
 
 /// Why the claim's PhoneNumber is no longer its own (a claim that names its PhoneNumber binds
 /// it again instead).
-fn lost(claim: &PhoneNumberClaim, ctx: &Context, now: Timestamp) -> Option<(&'static str, String)> {
+async fn lost(
+    claim: &PhoneNumberClaim,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<Option<(&'static str, String)>, Error> {
     if claim.spec.phone_number_name.is_some() {
-        return None;
+        return Ok(None);
     }
-    let name = claim.status.as_ref()?.phone_number_name.as_deref()?;
-    let named = ctx.numbers.get(&ObjectRef::new(name));
-    lost_binding(claim, named.as_deref(), now)
+    let Some(name) = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.phone_number_name.as_deref())
+    else {
+        return Ok(None);
+    };
+    let named = ctx.number_named(name).await?;
+    Ok(lost_binding(claim, named.as_deref(), now))
 }
 
 /// The PhoneNumbers' claims: the one a PhoneNumber is bound to, for the watch.

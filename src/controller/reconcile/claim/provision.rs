@@ -37,7 +37,7 @@ pub(super) async fn decide<'a>(
     }
     // An exact number that already has a PhoneNumber is bound, never bought.
     if let Some(number) = &claim.spec.number
-        && let Some(pn) = ctx.numbers.get(&ObjectRef::new(&phone_number_name(number)))
+        && let Some(pn) = ctx.number_named(&phone_number_name(number)).await?
     {
         return bind(ctx, claim, &pn, Some(&class), now).await;
     }
@@ -140,7 +140,7 @@ async fn static_binding<'a>(
     ns: &str,
     now: Timestamp,
 ) -> Result<Act<'a>, Error> {
-    let Some(pn) = ctx.numbers.get(&ObjectRef::new(target)) else {
+    let Some(pn) = ctx.number_named(target).await? else {
         let why = format!("PhoneNumber {target} does not exist");
         let p = Pending::new(reasons::PHONE_NUMBER_NOT_FOUND, why, requeue::WAITING);
         return Ok(Act::pending(claim, p, now));
@@ -189,7 +189,7 @@ async fn continue_candidate<'a>(
     now: Timestamp,
 ) -> Result<Act<'a>, Error> {
     let name = phone_number_name(candidate);
-    let pn = ctx.numbers.get(&ObjectRef::new(&name));
+    let pn = ctx.number_named(&name).await?;
     let just_created = ctx.writes.just_created::<PhoneNumber>("", &name);
     Ok(
         match claim::candidate(claim, candidate, pn.as_deref(), just_created) {

@@ -48,9 +48,10 @@ pub(super) async fn replace<'a>(
         return Ok(Replacement::None);
     };
     let candidate = decide::recorded_replacement(claim, pn);
-    let next = candidate
-        .as_ref()
-        .and_then(|c| ctx.numbers.get(&ObjectRef::new(&phone_number_name(c))));
+    let next = match &candidate {
+        Some(c) => ctx.number_named(&phone_number_name(c)).await?,
+        None => None,
+    };
     let assistant = next
         .as_ref()
         .and_then(|n| allowed_assistant(ctx, claim, &n.spec.class_name));

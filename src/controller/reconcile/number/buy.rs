@@ -41,7 +41,9 @@ pub(super) async fn buy(
             // The cached searches still list this number; claims skip it as taken, and search
             // again once most of the cached offers are bought (search_for_more).
             account.purchase_completed(number);
-            let link = claim_link(pn, ctx);
+            // The answer is recorded whatever happens: a claim that cannot be read now counts as
+            // present (the next reconcile looks again; a missing one would start a release).
+            let link = claim_link(pn, ctx).await.unwrap_or(ClaimLink::Present);
             let (base, mut answered) = purchase::bought(pn, &bought.phone_number, link, at, now);
             answered.requeue = ctx.config.fast_sync;
             // Waiting for a list that shows the number active saves a status write, but only

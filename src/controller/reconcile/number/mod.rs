@@ -18,7 +18,6 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
 
 use crate::api::conditions::{reasons, types};
 use crate::api::v1alpha1::{ManagementPolicy, PhoneNumber, PhoneNumberClass, PhoneNumberStatus};
@@ -107,7 +106,7 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     if let Some(action) = held_back(&ctx, &pn, &snapshot, sync, now).await? {
         return Ok(action);
     }
-    let link = claim_link(&pn, &ctx);
+    let link = claim_link(&pn, &ctx).await?;
     let seen = Seen {
         snapshot: &snapshot,
         link,
@@ -368,15 +367,13 @@ async fn trial_expiry(
 }
 
 /// Whether the PhoneNumber's claim exists (matching uid when the reference has one).
-fn claim_link(pn: &PhoneNumber, ctx: &Context) -> ClaimLink {
+async fn claim_link(pn: &PhoneNumber, ctx: &Context) -> Result<ClaimLink, Error> {
     let Some(r) = pn.spec.claim_ref.as_ref() else {
-        return ClaimLink::Unbound;
+        return Ok(ClaimLink::Unbound);
     };
-    match ctx
-        .claims
-        .get(&ObjectRef::new(&r.name).within(&r.namespace))
-    {
+    // A claim missing from this replica's cache may be cached by another (`io::fresh`).
+    Ok(match ctx.claim_named(&r.namespace, &r.name).await? {
         Some(c) if r.uid.is_none() || c.metadata.uid == r.uid => ClaimLink::Present,
         _ => ClaimLink::Missing,
-    }
+    })
 }
