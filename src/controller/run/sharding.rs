@@ -194,9 +194,22 @@ pub(super) fn keep_if(
         if let Some(shards) = ctx.shards.clone() {
             let period = shards.period();
             keep(ctx, shards, wake, period, shutdown).await;
+            return;
+        }
+        // One replica caches everything: the cache sizes are still reported.
+        let mut tick = tokio::time::interval(CACHE_SIZES_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => ctx.metrics.shards.cached(ctx.claims.len(), ctx.numbers.len()),
+                () = shutdown.clone() => return,
+            }
         }
     }
 }
+
+/// How often the caches' sizes are reported without active-active replicas (with them, every
+/// Lease round).
+const CACHE_SIZES_EVERY: Duration = Duration::from_secs(5);
 
 /// Keeps this replica's Leases (a round every third of their duration) once the caches are
 /// synced, until `shutdown`; then hands every class over.
