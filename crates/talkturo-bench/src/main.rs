@@ -43,6 +43,10 @@ struct Args {
     /// Scale benchmark: claims applied one at a time on top of the fill (apply → Bound).
     #[arg(long, default_value_t = 20)]
     applies: usize,
+    /// The active-active memory benchmark instead (`make bench-split`): two classes of this
+    /// many claims and numbers each, served by one operator, then by two replicas.
+    #[arg(long)]
+    split: Option<usize>,
 }
 
 /// Claims created at once by the benchmark client.
@@ -63,6 +67,9 @@ async fn main() -> Result<(), bench::Error> {
     }
     if !args.scale.is_empty() {
         return scale(&args).await;
+    }
+    if let Some(per_class) = args.split {
+        return split(&args, per_class).await;
     }
     let total = args.total.max(args.burst);
     let mut runs = Vec::new();
@@ -109,6 +116,26 @@ async fn scale(args: &Args) -> Result<(), bench::Error> {
     }
     std::fs::write(&out, serde_json::to_string_pretty(&runs)?)?;
     println!("{}", bench::scale_table(&runs));
+    Ok(())
+}
+
+/// `--split`: one run; the table, and the figures in `target/bench/split-last-run.json`.
+async fn split(args: &Args, per_class: usize) -> Result<(), bench::Error> {
+    eprintln!("split run: 2 classes of {per_class} claims + {per_class} PhoneNumbers");
+    let dir = tempfile::Builder::new()
+        .prefix("talkturo-bench-split-")
+        .tempdir()?;
+    let run = bench::split::SplitRun {
+        per_class,
+        operator: args.operator.clone(),
+    };
+    let figures = run.run(dir.path()).await?;
+    let out = PathBuf::from("target/bench/split-last-run.json");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&figures)?)?;
+    println!("{}", bench::split::table(&figures));
     Ok(())
 }
 

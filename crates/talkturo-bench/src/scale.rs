@@ -14,7 +14,7 @@ use talkturo_operator::api::v1alpha1::{NumberPhase, PhoneNumber};
 use talkturo_sim::Op;
 
 /// API clients, and requests in flight per client, during the fill.
-const FILL_CLIENTS: (usize, usize) = (4, 24);
+pub(crate) const FILL_CLIENTS: (usize, usize) = (4, 24);
 /// What one scale run measures.
 pub struct ScaleRun {
     /// Claims (and numbers) in the cluster.
@@ -130,7 +130,7 @@ impl ScaleRun {
 /// Waits until the API server serves every filled object from its watch cache (it rebuilds the
 /// caches when the CRDs change back), then lets it settle for 5 s: the operator's start is not to
 /// be measured against an API server still busy with the fill.
-async fn settle(b: &Bench, pairs: usize) -> Result<(), Error> {
+pub(crate) async fn settle(b: &Bench, pairs: usize) -> Result<(), Error> {
     let params = kube::api::ListParams::default().match_any();
     let numbers: Api<PhoneNumber> = Api::all(b.client.clone());
     for _ in 0..600 {
@@ -149,7 +149,7 @@ async fn settle(b: &Bench, pairs: usize) -> Result<(), Error> {
 }
 
 /// Waits until the claim's PhoneNumber shows the record `active` and nothing is queued.
-async fn wait_active_number(b: &Bench, claim: &str) -> Result<(), Error> {
+pub(crate) async fn wait_active_number(b: &Bench, claim: &str) -> Result<(), Error> {
     let numbers: Api<PhoneNumber> = Api::all(b.client.clone());
     for _ in 0..600 {
         let c = b.claims().get(claim).await?;
