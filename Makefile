@@ -34,13 +34,14 @@ upgrade-fixture:
 unit:
 	$(CARGO) test --lib --test architecture --test versions --test schema --test crd_drift --test talkturo_client --test simulator
 
-## chaos: the chaos test with K rounds (default 20; `make test` runs 4); CHAOS_SEED=<seed>
-##        replays a run. Figures in target/chaos/last-run.json (see RELIABILITY.md)
+## chaos: both chaos tests (one operator; three active-active replicas killed, frozen and
+##        joined) with K rounds (default 20; `make test` runs 4); CHAOS_SEED=<seed> replays a
+##        run. Figures in target/chaos/last-run.json and replicas-last-run.json (RELIABILITY.md)
 K ?= 20
 chaos:
 	@assets="$$(hack/testenv/build.sh)" && \
-	  KUBEBUILDER_ASSETS="$$assets" CHAOS_ROUNDS=$(K) $(CARGO) test --test chaos -- --nocapture
-	@cat target/chaos/last-run.json
+	  KUBEBUILDER_ASSETS="$$assets" CHAOS_ROUNDS=$(K) $(CARGO) test --test chaos --test chaos_replicas -- --nocapture
+	@cat target/chaos/last-run.json target/chaos/replicas-last-run.json
 
 ## bench: the performance figures of BENCHMARKS.md (release build; 3 runs, burst 1,000,
 ##        steady state 10,000 numbers; about 15 minutes per run on 2 cores)

@@ -85,7 +85,8 @@ impl SplitRun {
         let n = self.per_class;
         let started = Instant::now();
         b.fill_like(&first[0], 1..n, FILL_CLIENTS).await?;
-        b.fill_like("template-b", n..2 * n - 1, FILL_CLIENTS).await?;
+        b.fill_like("template-b", n..2 * n - 1, FILL_CLIENTS)
+            .await?;
         settle(b, 2 * n).await?;
         Ok(started.elapsed().as_secs_f64())
     }
@@ -108,7 +109,9 @@ async fn steady(ops: &[&Operator], objects: usize) -> Result<Value, Error> {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
-            return Err(format!("the caches did not hold {objects} objects each in 10 minutes").into());
+            return Err(
+                format!("the caches did not hold {objects} objects each in 10 minutes").into(),
+            );
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -146,7 +149,10 @@ pub fn table(run: &Value) -> String {
         2 * run["perClass"].as_u64().unwrap_or(0),
         mib(&one["peakKiB"]),
     );
-    let replicas = run["replicas"]["operators"].as_array().cloned().unwrap_or_default();
+    let replicas = run["replicas"]["operators"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (i, r) in replicas.iter().enumerate() {
         let rss = mib(&r["rssKiB"]);
         out += &format!(
