@@ -10,6 +10,8 @@ mod support;
 
 #[path = "active_active/caches.rs"]
 mod caches;
+#[path = "active_active/switch.rs"]
+mod switch;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
