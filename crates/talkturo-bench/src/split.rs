@@ -52,13 +52,21 @@ impl SplitRun {
         let a = b.spawn_operator(&shard("replica-a")).await?;
         let c = b.spawn_operator(&shard("replica-b")).await?;
         let started = Instant::now();
+        let switched = steady(&[&a, &c], n).await?;
+        let switch_secs = started.elapsed().as_secs_f64();
+        // Restarted on the labelled cluster: the replicas as they run from then on, without
+        // the switch's relabelling of every claim and its handovers.
+        drop((a, c));
+        let a = b.spawn_operator(&shard("replica-c")).await?;
+        let c = b.spawn_operator(&shard("replica-d")).await?;
         let replicas = steady(&[&a, &c], n).await?;
         Ok(json!({
             "perClass": n,
             "fillSecs": fill,
             "single": single,
+            "switched": switched,
+            "switchSecs": switch_secs,
             "replicas": replicas,
-            "replicasSettledSecs": started.elapsed().as_secs_f64(),
         }))
     }
 
@@ -149,20 +157,25 @@ pub fn table(run: &Value) -> String {
         2 * run["perClass"].as_u64().unwrap_or(0),
         mib(&one["peakKiB"]),
     );
-    let replicas = run["replicas"]["operators"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, r) in replicas.iter().enumerate() {
-        let rss = mib(&r["rssKiB"]);
-        out += &format!(
-            "| replica {} (one class) | {} + {} | {rss:.1} MiB | {:.1} MiB | {:.2} |\n",
-            i + 1,
-            run["perClass"],
-            run["perClass"],
-            mib(&r["peakKiB"]),
-            if single > 0.0 { rss / single } else { 0.0 },
-        );
+    for (key, when) in [
+        ("switched", "just switched from one operator"),
+        ("replicas", "restarted on the labelled cluster"),
+    ] {
+        let replicas = run[key]["operators"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (i, r) in replicas.iter().enumerate() {
+            let rss = mib(&r["rssKiB"]);
+            out += &format!(
+                "| replica {} (one class), {when} | {} + {} | {rss:.1} MiB | {:.1} MiB | {:.2} |\n",
+                i + 1,
+                run["perClass"],
+                run["perClass"],
+                mib(&r["peakKiB"]),
+                if single > 0.0 { rss / single } else { 0.0 },
+            );
+        }
     }
     out
 }

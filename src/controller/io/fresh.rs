@@ -62,22 +62,13 @@ impl Context {
         Ok(found.map(|l| Arc::new(l.0)))
     }
 
-    /// The PhoneNumbers whose `claimRef` names the claim `ns/name`: from the index, or with
-    /// active-active replicas from the API server when the index knows none.
+    /// The PhoneNumbers whose `claimRef` names the claim `ns/name`, read from the API server
+    /// (whatever their class).
     pub async fn numbers_claiming(
         &self,
         ns: &str,
         name: &str,
     ) -> Result<Vec<Arc<PhoneNumber>>, Error> {
-        let cached: Vec<Arc<PhoneNumber>> = self
-            .numbers_by_claim
-            .numbers_of(ns, name)
-            .iter()
-            .filter_map(|n| self.numbers.get(&ObjectRef::new(n)))
-            .collect();
-        if !cached.is_empty() || self.shards.is_none() {
-            return Ok(cached);
-        }
         let fields = format!("{CLAIM_NAMESPACE_FIELD}={ns},{CLAIM_NAME_FIELD}={name}");
         let params = ListParams::default().fields(&fields);
         let api = Api::all(self.client.clone());

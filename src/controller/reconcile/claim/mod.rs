@@ -188,8 +188,9 @@ async fn create(ctx: &Context, claim: &PhoneNumberClaim, n: &NewNumberOwned) -> 
     Ok(())
 }
 
-/// The PhoneNumber whose `claimRef` points at this claim (looked for past this replica's cache
-/// with active-active replicas: `io::fresh`).
+/// The PhoneNumber whose `claimRef` points at this claim (the one its status names looked for
+/// past this replica's cache with active-active replicas: `io::fresh`; one it does not name is
+/// looked for there only before buying, `provision::bound_elsewhere`).
 async fn bound_number(
     claim: &PhoneNumberClaim,
     ctx: &Context,
@@ -209,8 +210,12 @@ async fn bound_number(
         return Ok(Some(pn));
     }
     let ns = claim.namespace().unwrap_or_default();
-    let claiming = ctx.numbers_claiming(&ns, &claim.name_any()).await?;
-    Ok(claiming.into_iter().find(|pn| binds(pn, claim)))
+    Ok(ctx
+        .numbers_by_claim
+        .numbers_of(&ns, &claim.name_any())
+        .iter()
+        .filter_map(|name| ctx.numbers.get(&ObjectRef::new(name)))
+        .find(|pn| binds(pn, claim)))
 }
 
 /// Why the claim's PhoneNumber is no longer its own (a claim that names its PhoneNumber binds
