@@ -10,10 +10,11 @@ mod support;
 
 #[path = "active_active/caches.rs"]
 mod caches;
-#[path = "active_active/switch.rs"]
-mod switch;
+#[path = "active_active/common.rs"]
+mod common;
 
-use std::collections::BTreeMap;
+use common::{holders, replica, spread};
+
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -25,53 +26,6 @@ use support::OperatorProcess;
 use support::operator::Fixture;
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
 use talkturo_sim::{FaultAction, FaultRule, Op};
-
-const LEASE_SECS: &str = "6";
-
-fn replica(env: &support::TestEnv, lease_ns: &str, identity: &str, port: u16) -> OperatorProcess {
-    let admin = format!("127.0.0.1:{port}");
-    OperatorProcess::spawn(
-        env,
-        identity,
-        &[
-            "--shard-by-class=true",
-            "--identity",
-            identity,
-            "--lease-namespace",
-            lease_ns,
-            "--lease-duration-secs",
-            LEASE_SECS,
-            "--admin-addr",
-            &admin,
-            "--fast-sync-secs",
-            "1",
-            "--purchase-grace-secs",
-            "1",
-            "--retry-base-secs",
-            "1",
-        ],
-    )
-}
-
-/// Who holds each class Lease (class → holder).
-async fn holders(client: &kube::Client, ns: &str) -> BTreeMap<String, String> {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), ns);
-    leases
-        .list(&ListParams::default().labels("telephony.talkturo.ai/lease=class"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|l| {
-            let class = l
-                .metadata
-                .annotations?
-                .get("telephony.talkturo.ai/class")?
-                .clone();
-            Some((class, l.spec?.holder_identity?))
-        })
-        .collect()
-}
 
 async fn bound(fixtures: &[Fixture], claim: &str, within: Duration) {
     for f in fixtures {
@@ -90,26 +44,6 @@ fn purchases(fixtures: &[Fixture]) -> Vec<u64> {
         .iter()
         .map(|f| f.sim.sim.world().purchases())
         .collect()
-}
-
-async fn spread(client: &kube::Client, ns: &str, fixtures: &[Fixture], want: &[(&str, usize)]) {
-    let started = std::time::Instant::now();
-    loop {
-        let h = holders(client, ns).await;
-        let ours: Vec<&String> = fixtures.iter().filter_map(|f| h.get(&f.class)).collect();
-        let ok = ours.len() == fixtures.len()
-            && want
-                .iter()
-                .all(|(who, n)| ours.iter().filter(|h| h.as_str() == *who).count() == *n);
-        if ok {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "class Leases {h:?}, want {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,14 @@
 //! A running single-leader install turned into active-active replicas: the replicas wait until
 //! the old leader is gone, then take the classes over, label every claim once, and buy, release
-//! and warn about nothing.
+//! and warn about nothing. (Its own test binary, so its own API server: replicas serve every
+//! class of the cluster, those of another test included.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+#[path = "active_active/common.rs"]
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,8 +17,9 @@ use kube::api::{Api, ListParams};
 use serde_json::json;
 use talkturo_operator::api::v1alpha1::{ClaimPhase, PhoneNumberClaim};
 
-use crate::support::operator::Fixture;
-use crate::support::{self, OperatorProcess};
+use common::{holders, replica, spread};
+use support::OperatorProcess;
+use support::operator::Fixture;
 
 /// Each claim's phase and number, by namespace and name.
 async fn claims(fixtures: &[Fixture]) -> BTreeMap<String, (Option<ClaimPhase>, Option<String>)> {
@@ -83,15 +92,15 @@ async fn a_single_leader_install_turns_active_active_buying_and_releasing_nothin
         .map(|f| f.sim.sim.world().purchases())
         .collect();
     // The replicas start beside the old leader: they take no class while it leads.
-    let a = super::replica(env, &lease_ns, "op-a", support::free_port());
-    let b = super::replica(env, &lease_ns, "op-b", support::free_port());
+    let a = replica(env, &lease_ns, "op-a", support::free_port());
+    let b = replica(env, &lease_ns, "op-b", support::free_port());
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert!(
-        super::holders(&client, &lease_ns).await.is_empty(),
+        holders(&client, &lease_ns).await.is_empty(),
         "a replica took a class while the old leader led"
     );
     old.terminate();
-    super::spread(&client, &lease_ns, &fixtures, &[("op-a", 1), ("op-b", 1)]).await;
+    spread(&client, &lease_ns, &fixtures, &[("op-a", 1), ("op-b", 1)]).await;
     let started = std::time::Instant::now();
     while !all_labelled(&fixtures).await {
         assert!(

@@ -1,0 +1,85 @@
+//! What the active-active tests share: a replica process, who holds each class Lease, and
+//! waiting for a spread.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, ListParams};
+
+use crate::support::operator::Fixture;
+use crate::support::{self, OperatorProcess};
+
+pub const LEASE_SECS: &str = "6";
+
+pub fn replica(
+    env: &support::TestEnv,
+    lease_ns: &str,
+    identity: &str,
+    port: u16,
+) -> OperatorProcess {
+    let admin = format!("127.0.0.1:{port}");
+    OperatorProcess::spawn(
+        env,
+        identity,
+        &[
+            "--shard-by-class=true",
+            "--identity",
+            identity,
+            "--lease-namespace",
+            lease_ns,
+            "--lease-duration-secs",
+            LEASE_SECS,
+            "--admin-addr",
+            &admin,
+            "--fast-sync-secs",
+            "1",
+            "--purchase-grace-secs",
+            "1",
+            "--retry-base-secs",
+            "1",
+        ],
+    )
+}
+
+/// Who holds each class Lease (class → holder).
+pub async fn holders(client: &kube::Client, ns: &str) -> BTreeMap<String, String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), ns);
+    leases
+        .list(&ListParams::default().labels("telephony.talkturo.ai/lease=class"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|l| {
+            let class = l
+                .metadata
+                .annotations?
+                .get("telephony.talkturo.ai/class")?
+                .clone();
+            Some((class, l.spec?.holder_identity?))
+        })
+        .collect()
+}
+
+pub async fn spread(client: &kube::Client, ns: &str, fixtures: &[Fixture], want: &[(&str, usize)]) {
+    let started = std::time::Instant::now();
+    loop {
+        let h = holders(client, ns).await;
+        let ours: Vec<&String> = fixtures.iter().filter_map(|f| h.get(&f.class)).collect();
+        let ok = ours.len() == fixtures.len()
+            && want
+                .iter()
+                .all(|(who, n)| ours.iter().filter(|h| h.as_str() == *who).count() == *n);
+        if ok {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "class Leases {h:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
