@@ -111,6 +111,7 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
     assert!(String::from_utf8_lossy(&monitor.stdout).contains("kind: ServiceMonitor"));
     rollouts_off_grant_nothing_in_apps(env);
     names_the_crate_version(env);
+    active_active_replicas_are_evicted_one_at_a_time(env);
 
     platform_values(env, &ns).await;
     // Two replicas without leader election could both buy: refused, with the reason.
@@ -129,6 +130,37 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
         text(&out).contains("could buy the same number twice"),
         "{}",
         text(&out)
+    );
+}
+
+/// Three active-active replicas get a PodDisruptionBudget of one unavailable at a time (each
+/// hands its classes over before the next is evicted); a leader and standbys keep `minAvailable`.
+fn active_active_replicas_are_evicted_one_at_a_time(env: &TestEnv) {
+    let pdb = |set: &str| {
+        let out = helm(
+            env,
+            &[
+                "template",
+                "rel",
+                CHART,
+                "--set",
+                set,
+                "--show-only",
+                "templates/pdb.yaml",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let active = pdb("replicaCount=3,activeActive.enabled=true");
+    assert!(
+        active.contains("maxUnavailable: 1") && !active.contains("minAvailable"),
+        "{active}"
+    );
+    let standby = pdb("replicaCount=3");
+    assert!(
+        standby.contains("minAvailable: 1") && !standby.contains("maxUnavailable"),
+        "{standby}"
     );
 }
 
