@@ -27,18 +27,19 @@ pub async fn caches_hold(want: &[(u16, f64, f64)]) {
         for (port, _, _) in want {
             let claims = metric(*port, "talkturo_operator_cached_claims").await;
             let numbers = metric(*port, "talkturo_operator_cached_phone_numbers").await;
-            seen.push((*port, claims, numbers));
+            let awaiting = metric(*port, "talkturo_operator_claims_awaiting_label").await;
+            seen.push((*port, claims, numbers, awaiting));
         }
-        let ok = want
-            .iter()
-            .zip(&seen)
-            .all(|((_, c, n), (_, sc, sn))| *sc == Some(*c) && *sn == Some(*n));
+        // Settled: no claim here waits for its label.
+        let ok = want.iter().zip(&seen).all(|((_, c, n), (_, sc, sn, sa))| {
+            *sc == Some(*c) && *sn == Some(*n) && *sa == Some(0.0)
+        });
         if ok {
             return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "cached (port, claims, numbers): {seen:?}, want {want:?}"
+            "cached (port, claims, numbers, awaiting a label): {seen:?}, want {want:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -14,6 +14,7 @@ pub struct ShardSeries {
     relabelled: Counter,
     cached_claims: Gauge,
     cached_numbers: Gauge,
+    awaiting_label: Gauge,
 }
 
 impl ShardSeries {
@@ -49,7 +50,18 @@ impl ShardSeries {
             "PhoneNumbers in this replica's cache: all of them, or with active-active replicas those of the classes it serves",
             s.cached_numbers.clone(),
         );
+        r.register(
+            "claims_awaiting_label",
+            "Claims in this replica's cache whose class label is not the class serving them yet (active-active replicas: unlabelled claims wait for the router's holder)",
+            s.awaiting_label.clone(),
+        );
         s
+    }
+
+    /// Claims in the cache still to be relabelled.
+    pub fn awaiting_label(&self, claims: usize) {
+        self.awaiting_label
+            .set(i64::try_from(claims).unwrap_or(i64::MAX));
     }
 
     /// A claim or PhoneNumber relabelled.

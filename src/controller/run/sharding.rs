@@ -249,6 +249,7 @@ pub(super) async fn keep(
         ctx.metrics
             .shards
             .cached(ctx.claims.len(), ctx.numbers.len());
+        ctx.metrics.shards.awaiting_label(awaiting_label(&ctx));
         match round {
             Ok(round) => {
                 let served = shards.serving().iter().filter(|c| *c != ROUTER).count();
@@ -268,6 +269,20 @@ pub(super) async fn keep(
         }
     }
     shards.stop(STOP_PATIENCE).await;
+}
+
+/// The claims in this replica's cache whose class label is not (yet) the class serving them:
+/// each is moved by a relabel, unlabelled ones by the router's holder.
+fn awaiting_label(ctx: &Context) -> usize {
+    let classes = Classes::of(ctx);
+    ctx.claims
+        .state()
+        .iter()
+        .filter(|c| {
+            let want = label_value(&c.served_class(&classes));
+            c.class_label().is_some_and(|l| l != want.as_deref())
+        })
+        .count()
 }
 
 /// Every object of `class` queued for a reconcile here: those it serves, and those whose label
