@@ -28,7 +28,7 @@ use kube::runtime::reflector::ObjectRef;
 use crate::api::v1alpha1::{
     PhoneNumber, PhoneNumberClaim, PhoneNumberClaimStatus, phone_number_name,
 };
-use crate::controller::decide::claim::{binds, lost_binding, young};
+use crate::controller::decide::claim::{binds, lost_binding, progress_of, young};
 use crate::controller::decide::claim_status::{desired_lost, desired_pending, pending_note};
 use crate::controller::decide::events::Note;
 use crate::controller::decide::gates::Stop;
@@ -132,6 +132,8 @@ pub async fn reconcile(claim: Arc<PhoneNumberClaim>, ctx: Arc<Context>) -> Resul
         );
         act.notes.extend(note);
         act
+    } else if let Some(pn) = bound_elsewhere(&claim, &ctx, &ns).await? {
+        bound::decide(&ctx, &claim, &pn, &ns, now).await?
     } else {
         provision::decide(&ctx, &claim, &ns, now).await?
     };
@@ -190,7 +192,7 @@ async fn create(ctx: &Context, claim: &PhoneNumberClaim, n: &NewNumberOwned) -> 
 
 /// The PhoneNumber whose `claimRef` points at this claim (the one its status names looked for
 /// past this replica's cache with active-active replicas: `io::fresh`; one it does not name is
-/// looked for there only before buying, `provision::bound_elsewhere`).
+/// looked for there only by a claim that has not chosen one, `bound_elsewhere`).
 async fn bound_number(
     claim: &PhoneNumberClaim,
     ctx: &Context,
@@ -216,6 +218,22 @@ async fn bound_number(
         .iter()
         .filter_map(|name| ctx.numbers.get(&ObjectRef::new(name)))
         .find(|pn| binds(pn, claim)))
+}
+
+/// With active-active replicas, a PhoneNumber bound to `claim` that this replica does not cache
+/// (an admin's binding in another class), looked for in the API server before the claim may buy:
+/// only for a claim that names no PhoneNumber and has recorded no candidate.
+async fn bound_elsewhere(
+    claim: &PhoneNumberClaim,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Option<Arc<PhoneNumber>>, Error> {
+    let named = claim.spec.phone_number_name.is_some() || progress_of(claim).candidate.is_some();
+    if ctx.shards.is_none() || named {
+        return Ok(None);
+    }
+    let fresh = ctx.numbers_claiming(ns, &claim.name_any()).await?;
+    Ok(fresh.into_iter().find(|pn| binds(pn, claim)))
 }
 
 /// Why the claim's PhoneNumber is no longer its own (a claim that names its PhoneNumber binds

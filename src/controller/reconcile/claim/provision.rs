@@ -48,12 +48,6 @@ pub(super) async fn decide<'a>(
     Ok(match choose(ctx, claim, ns, &class, now).await {
         Err(stop) => Act::stopped(claim, stop, now),
         Ok(chosen) => {
-            // With active-active replicas an admin's binding to a PhoneNumber of a class not
-            // cached here is found in the API server, once, right before buying.
-            if let Some(pn) = bound_elsewhere(ctx, claim, ns).await? {
-                drop(chosen);
-                return super::bound::decide(ctx, claim, &pn, ns, now).await;
-            }
             let pending = claim::purchasing(&chosen.pick);
             record_intent(
                 ctx,
@@ -65,19 +59,6 @@ pub(super) async fn decide<'a>(
             )
         }
     })
-}
-
-/// A PhoneNumber bound to `claim` that this replica does not cache (active-active replicas).
-async fn bound_elsewhere(
-    ctx: &Context,
-    claim: &PhoneNumberClaim,
-    ns: &str,
-) -> Result<Option<std::sync::Arc<crate::api::v1alpha1::PhoneNumber>>, Error> {
-    if ctx.shards.is_none() {
-        return Ok(None);
-    }
-    let fresh = ctx.numbers_claiming(ns, &claim.name_any()).await?;
-    Ok(fresh.into_iter().find(|pn| claim::binds(pn, claim)))
 }
 
 /// The intent: the candidate written into the claim's status (at the claim's resourceVersion: a
