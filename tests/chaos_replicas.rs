@@ -35,17 +35,26 @@ const CLASSES: usize = 3;
 const REPLICAS: usize = 3;
 const SETTLE: Duration = Duration::from_secs(150);
 
-/// One replica: its process and identity.
+/// One replica: its process, identity and admin port.
 struct Replica {
     process: OperatorProcess,
     identity: String,
+    port: u16,
 }
 
 fn spawn(env: &support::TestEnv, lease_ns: &str, identity: String) -> Replica {
+    let port = support::free_port();
+    let admin = format!("127.0.0.1:{port}");
+    // CHAOS_OPERATOR_LOG: the replicas' log filter (e.g. `talkturo_operator=debug`).
+    let log = format!(
+        "--log={}",
+        std::env::var("CHAOS_OPERATOR_LOG").unwrap_or_else(|_| "info".into())
+    );
     let process = OperatorProcess::spawn(
         env,
         &format!("chaos-{identity}"),
         &[
+            &log,
             "--shard-by-class=true",
             "--identity",
             &identity,
@@ -54,7 +63,7 @@ fn spawn(env: &support::TestEnv, lease_ns: &str, identity: String) -> Replica {
             "--lease-duration-secs",
             "3",
             "--admin-addr",
-            "127.0.0.1:0",
+            &admin,
             "--fast-sync-secs",
             "1",
             "--purchase-grace-secs",
@@ -67,7 +76,38 @@ fn spawn(env: &support::TestEnv, lease_ns: &str, identity: String) -> Replica {
             "20",
         ],
     );
-    Replica { process, identity }
+    Replica {
+        process,
+        identity,
+        port,
+    }
+}
+
+/// What a live replica serves and caches, from its metrics (for a failed run's message).
+async fn shares(replicas: &[Replica]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in replicas {
+        let url = format!("http://127.0.0.1:{}/metrics", r.port);
+        let text = match reqwest::get(&url).await {
+            Ok(answer) => answer.text().await.unwrap_or_default(),
+            Err(e) => format!("unreachable: {e}"),
+        };
+        let wanted = [
+            "talkturo_operator_classes_served",
+            "talkturo_operator_cached_claims",
+            "talkturo_operator_cached_phone_numbers",
+            "talkturo_operator_claims_awaiting_label",
+            "talkturo_operator_active",
+            "talkturo_operator_queue_depth",
+            "talkturo_operator_reconciles_total",
+        ];
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| wanted.iter().any(|w| l.starts_with(w)))
+            .collect();
+        out.push(format!("{}: {}", r.identity, lines.join("; ")));
+    }
+    out
 }
 
 /// What happened to the replicas, counted.
@@ -257,6 +297,7 @@ async fn finish(a: FinishArgs<'_>) {
     for r in &mut replicas {
         all.observe(&mut r.process, "at the end");
     }
+    let live = shares(&replicas).await;
     replicas.append(&mut events.gone);
     let mut panics = 0;
     for r in &replicas {
@@ -307,7 +348,8 @@ async fn finish(a: FinishArgs<'_>) {
         .collect();
     assert!(
         violations.is_empty(),
-        "seed {seed}: invariants violated:\n{}\nreplica logs: {logs:?}",
-        violations.join("\n")
+        "seed {seed}: invariants violated:\n{}\nlive replicas:\n{}\nreplica logs: {logs:?}",
+        violations.join("\n"),
+        live.join("\n")
     );
 }
