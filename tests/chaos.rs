@@ -108,16 +108,7 @@ async fn wait_active(op: &Operator) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_survive_faults_kills_and_an_api_server_restart() {
     let Some(env) = support::env() else { return };
-    let seed: u64 = std::env::var("CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::rng().random());
-    let rounds: usize = std::env::var("CHAOS_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
-    eprintln!("chaos: seed {seed}, {rounds} rounds (replay: CHAOS_SEED={seed})");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (seed, rounds, mut rng) = shared::seeded("chaos");
 
     let f = Fixture::new(
         env,

@@ -27,7 +27,7 @@ mod shared;
 
 use std::time::{Duration, Instant};
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use shared::{BUDGET, Tally, check, churn, faults, lost_events, process_violations};
@@ -129,16 +129,7 @@ struct Events {
 #[ignore = "run by `make chaos`: three K=20 runs in ten left a class unsettled after 150 s (#26)"]
 async fn replicas_killed_frozen_and_joined_buy_nothing_twice() {
     let Some(env) = support::env() else { return };
-    let seed: u64 = std::env::var("CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::rng().random());
-    let rounds: usize = std::env::var("CHAOS_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
-    eprintln!("chaos (replicas): seed {seed}, {rounds} rounds (replay: CHAOS_SEED={seed})");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (seed, rounds, mut rng) = shared::seeded("chaos (replicas)");
     let mut fixtures = Vec::new();
     for i in 0..CLASSES {
         let class =
@@ -297,21 +288,19 @@ async fn finish(a: FinishArgs<'_>) {
         mut violations,
         secs: (chaos_secs, settle_secs),
     } = a;
-    let mut all = Tally::default();
-    for r in &mut replicas {
-        all.observe(&mut r.process, "at the end");
-    }
     let live = shares(&replicas).await;
-    replicas.append(&mut events.gone);
     let mut panics = 0;
-    for r in &replicas {
-        let mut own = Tally {
-            max_rss_kib: all.max_rss_kib,
-            ..Tally::default()
-        };
+    // The live replicas' exits and memory, and every replica's log (those killed or gone
+    // included).
+    for r in &mut replicas {
+        let mut own = Tally::default();
+        own.observe(&mut r.process, "at the end");
         panics += process_violations(&r.process, &mut own, &mut violations);
     }
-    violations.append(&mut all.exits);
+    for r in &events.gone {
+        panics += process_violations(&r.process, &mut Tally::default(), &mut violations);
+    }
+    replicas.append(&mut events.gone);
     for f in fixtures {
         violations.extend(
             lost_events(f)

@@ -184,6 +184,40 @@ async fn fifty_claims_at_once_get_fifty_distinct_numbers_and_exactly_fifty_purch
     );
 }
 
+/// A class named with more than 63 characters (a label value's most) gets its numbers: their
+/// class label is the name cut and ended by a digest (it used to be the whole name, which the API
+/// server refused, so no PhoneNumber could be created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_with_a_long_name_gets_its_numbers() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "longname", |_| {}, json!({})).await;
+    let classes = f.classes();
+    let mut long = classes.get(&f.class).await.unwrap();
+    let name = format!("{}.{}", f.class, "numbers.team-a.example.com".repeat(3));
+    assert!(name.len() > 63);
+    long.metadata = serde_json::from_value(json!({"name": name})).unwrap();
+    long.status = None;
+    classes
+        .create(&kube::api::PostParams::default(), &long)
+        .await
+        .unwrap();
+    f.claim("long", json!({"countryCode": "US", "className": name}))
+        .await;
+    let c = f.wait_bound("long", T).await;
+    let pn = f
+        .numbers()
+        .get(&c.status.unwrap().phone_number_name.unwrap())
+        .await
+        .unwrap();
+    let label = pn.labels().get("telephony.talkturo.ai/class").cloned();
+    assert_eq!(
+        label,
+        talkturo_operator::controller::decide::selection::label_value(&name),
+        "the PhoneNumber's class label"
+    );
+    assert_eq!(f.sim.sim.world().purchases(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_and_static_claims_bind_and_a_contested_exact_number_goes_to_one_claim() {
     let Some(env) = env() else { return };

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -18,6 +18,21 @@ use crate::support::OperatorProcess;
 use crate::support::operator::{Fixture, claim_condition};
 
 pub const BUDGET: &str = "9.00";
+
+/// The run's seed (`CHAOS_SEED`, else random) and rounds (`CHAOS_ROUNDS`, else 4), logged under
+/// `label`, and the random source every choice comes from.
+pub fn seeded(label: &str) -> (u64, usize, ChaCha8Rng) {
+    let seed: u64 = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    let rounds: usize = std::env::var("CHAOS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    eprintln!("{label}: seed {seed}, {rounds} rounds (replay: CHAOS_SEED={seed})");
+    (seed, rounds, ChaCha8Rng::seed_from_u64(seed))
+}
 /// The most memory an operator process may hold, whatever the answers (an endless list
 /// included).
 pub const MAX_RSS_KIB: u64 = 100 << 10;

@@ -78,21 +78,21 @@ impl Selection {
     /// What a replica holding `held` (the router among them, perhaps) caches, `all` being every
     /// class that exists.
     pub fn of(held: &BTreeSet<String>, all: &[String]) -> Self {
-        let values = |classes: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+        fn values<'a>(classes: impl Iterator<Item = &'a String>) -> Vec<String> {
             let mut v: Vec<String> = classes.filter_map(|c| label_value(c)).collect();
             v.sort();
             v.dedup();
             v
-        };
+        }
         let watch = if held.contains(ROUTER) {
-            let others = values(&mut all.iter().filter(|c| !held.contains(*c)));
+            let others = values(all.iter().filter(|c| !held.contains(*c)));
             if others.is_empty() {
                 Watch::Everything
             } else {
                 Watch::Selector(format!("{CLASS_LABEL} notin ({})", others.join(",")))
             }
         } else {
-            let mine = values(&mut held.iter());
+            let mine = values(held.iter());
             if mine.is_empty() {
                 Watch::Nothing
             } else {

@@ -79,7 +79,7 @@ pub async fn reconcile<W: Rollable>(w: Arc<W>, ctx: Arc<Context>) -> Result<Acti
     let Some(_serving) = shards.serve(owner) else {
         return Ok(Action::await_change());
     };
-    roll(&ctx, w.as_ref()).await?;
+    roll_with(&ctx, w.as_ref(), &claims).await?;
     Ok(if classes.len() > 1 {
         Action::requeue(requeue::ROLLOUT_ELSEWHERE)
     } else {
@@ -108,7 +108,20 @@ fn classes_read<W: Rollable>(w: &W, claims: &[Arc<PhoneNumberClaim>]) -> Vec<Str
 
 /// Brings `w`'s hash to what its claim ConfigMaps hold now (with one Event when it changes).
 pub async fn roll<W: Rollable>(ctx: &Context, w: &W) -> Result<Rolled, Error> {
-    let Some(reads) = numbers_read(ctx, w).await? else {
+    let Some(ns) = w.namespace() else {
+        return Ok(Rolled::Untouched);
+    };
+    let claims = ctx.claims_of_namespace(&ns).await?;
+    roll_with(ctx, w, &claims).await
+}
+
+/// [`roll`], with the claims of `w`'s namespace already read.
+async fn roll_with<W: Rollable>(
+    ctx: &Context,
+    w: &W,
+    claims: &[Arc<PhoneNumberClaim>],
+) -> Result<Rolled, Error> {
+    let Some(reads) = numbers_read(ctx, w, claims).await? else {
         return Ok(Rolled::Untouched);
     };
     let hash = rollout::numbers_hash(&reads);
@@ -135,7 +148,11 @@ pub async fn roll<W: Rollable>(ctx: &Context, w: &W) -> Result<Rolled, Error> {
 
 /// The numbers `w`'s pods read from claim ConfigMaps; `None` when they read none, or when one a
 /// claim names is missing (deleted, not yet written: rolling now would roll twice).
-async fn numbers_read<W: Rollable>(ctx: &Context, w: &W) -> Result<Option<Vec<NumberRead>>, Error> {
+async fn numbers_read<W: Rollable>(
+    ctx: &Context,
+    w: &W,
+    claims: &[Arc<PhoneNumberClaim>],
+) -> Result<Option<Vec<NumberRead>>, Error> {
     let (Some(template), Some(ns)) = (w.template(), w.namespace()) else {
         return Ok(None);
     };
@@ -143,7 +160,6 @@ async fn numbers_read<W: Rollable>(ctx: &Context, w: &W) -> Result<Option<Vec<Nu
         return Ok(None);
     };
     let read = rollout::config_maps_read(spec);
-    let claims = ctx.claims_of_namespace(&ns).await?;
     let claims: Vec<&PhoneNumberClaim> = claims.iter().map(Arc::as_ref).collect();
     let named: Vec<&String> = read
         .iter()

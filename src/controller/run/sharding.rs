@@ -289,41 +289,27 @@ fn awaiting_label(ctx: &Context) -> usize {
 /// names it (or, for the router, no class), which its holder relabels.
 pub(super) fn wake_class(ctx: &Context, class: &str, wake: &Wake) {
     let classes = Classes::of(ctx);
-    let concerns = |obj: &dyn Concerned| {
-        obj.served(&classes) == class
-            || obj
-                .label()
-                .is_some_and(|l| class_of_label(l, &classes.names) == class)
-    };
     for c in ctx.classes.state() {
         if c.name_any() == class {
             let _ = wake.classes.unbounded_send(ObjectRef::from_obj(c.as_ref()));
         }
     }
     for c in ctx.claims.state() {
-        if concerns(c.as_ref()) {
+        if concerns(c.as_ref(), class, &classes) {
             let _ = wake.claims.unbounded_send(ObjectRef::from_obj(c.as_ref()));
         }
     }
     for n in ctx.numbers.state() {
-        if concerns(n.as_ref()) {
+        if concerns(n.as_ref(), class, &classes) {
             let _ = wake.numbers.unbounded_send(ObjectRef::from_obj(n.as_ref()));
         }
     }
 }
 
-/// [`Served`] as a trait object: what a class's wake-up asks of claims and PhoneNumbers.
-trait Concerned {
-    fn served(&self, classes: &Classes) -> String;
-    fn label(&self) -> Option<Option<&str>>;
-}
-
-impl<K: Served> Concerned for K {
-    fn served(&self, classes: &Classes) -> String {
-        self.served_class(classes)
-    }
-
-    fn label(&self) -> Option<Option<&str>> {
-        self.class_label()
-    }
+/// Whether `obj` is served by `class`, or carries a label that names it.
+fn concerns<K: Served>(obj: &K, class: &str, classes: &Classes) -> bool {
+    obj.served_class(classes) == class
+        || obj
+            .class_label()
+            .is_some_and(|l| class_of_label(l, &classes.names) == class)
 }
