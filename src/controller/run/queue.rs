@@ -110,11 +110,17 @@ where
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, Error>>,
 {
+    // The trigger is taken: whatever the reconcile comes to (put back, gated elsewhere), it no
+    // longer waits in the queue.
+    ctx.metrics
+        .queue
+        .started(controller, &queue_key(&ObjectRef::from_obj(obj.as_ref())));
     if !ctx.wait_synced(SYNC_WAIT).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
     let _serving = match sharding::gate(&ctx, obj.as_ref()) {
         Gate::Open(guard) => guard,
+        Gate::Later(after) => return Ok(Action::requeue(after)),
         // Another replica serves the object's class: it is woken here if this one takes it over.
         Gate::Elsewhere => return Ok(Action::await_change()),
         Gate::Relabel(_guard, value) => {
@@ -127,9 +133,6 @@ where
         // it was before would redo or undo it. The write's watch event reconciles it again.
         return Ok(Action::requeue(writes::CATCH_UP));
     }
-    ctx.metrics
-        .queue
-        .started(controller, &queue_key(&ObjectRef::from_obj(obj.as_ref())));
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();
     let result = f(obj, ctx.clone()).instrument(span).await;

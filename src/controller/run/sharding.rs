@@ -120,8 +120,12 @@ pub(super) enum Gate {
     /// Its class label is not the class serving it: set it to this value (`None`: remove it),
     /// which moves the object to the cache of the replica serving its class.
     Relabel(Guard, Option<String>),
-    /// Another replica serves it (or its class is not cached here in full yet): it is woken
-    /// here if this one takes it over.
+    /// This replica holds its class but cannot act on it this instant (the class's cache is
+    /// still listing, the Lease's renewal is late, or it is being handed over): looked at
+    /// again after this long, for nothing else may wake it (an object parked until a change
+    /// would wait forever once the moment passed).
+    Later(Duration),
+    /// Another replica serves it: it is woken here if this one takes it over.
     Elsewhere,
 }
 
@@ -141,17 +145,24 @@ pub(super) fn gate<K: Served>(ctx: &Context, obj: &K) -> Gate {
             .complete(class)
             .then(|| shards.serve(class))
             .flatten()
+            .ok_or_else(|| {
+                if shards.held().contains(class) {
+                    Gate::Later(shards.period())
+                } else {
+                    Gate::Elsewhere
+                }
+            })
     };
     if let Some(label) = obj.class_label() {
         let want = label_value(&class);
         if label != want.as_deref() {
             return match serve(class_of_label(label, &classes.names)) {
-                Some(guard) => Gate::Relabel(guard, want),
-                None => Gate::Elsewhere,
+                Ok(guard) => Gate::Relabel(guard, want),
+                Err(gate) => gate,
             };
         }
     }
-    serve(&class).map_or(Gate::Elsewhere, |guard| Gate::Open(Some(guard)))
+    serve(&class).map_or_else(|gate| gate, |guard| Gate::Open(Some(guard)))
 }
 
 /// Sets `obj`'s class label to `value` (removes it for `None`).
