@@ -148,3 +148,48 @@ async fn replicas_spread_classes_and_move_them_without_overlap() {
         "a graceful stop's classes are free for the next round"
     );
 }
+
+/// A replica joins while the holder is busy with a class placed on it, then leaves before the
+/// handover is done: the holder serves that class again (the handover is off), with its work
+/// in flight still able to spend, instead of keeping it half handed over for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_to_a_replica_that_left_is_called_off() {
+    let Some(env) = support::env() else { return };
+    let (client, ns) = env.namespace("shards-off").await;
+    let (a, b) = (replica(&client, &ns, "a"), replica(&client, &ns, "b"));
+    until(
+        &[&a, &b],
+        Duration::from_secs(20),
+        "3 classes each",
+        each(3),
+    )
+    .await;
+    let d = replica(&client, &ns, "d");
+    let placed = placement(&classes(), &["a", "b", "d"].map(str::to_owned));
+    let busy_class = a
+        .serving()
+        .into_iter()
+        .find(|c| placed[c] == "d")
+        .expect("d takes one of a's classes");
+    let guard = a.serve(&busy_class).unwrap();
+    until(
+        &[&a, &b, &d],
+        Duration::from_secs(20),
+        "a hands over",
+        |_| !a.serving().contains(&busy_class),
+    )
+    .await;
+    d.stop(Duration::from_secs(5)).await;
+    until(
+        &[&a, &b],
+        Duration::from_secs(20),
+        "a serves its 3 classes again",
+        each(3),
+    )
+    .await;
+    assert!(a.serving().contains(&busy_class));
+    assert!(guard.may_spend());
+    drop(guard);
+    round(&[&a, &b]).await;
+    assert!(a.serving().contains(&busy_class));
+}

@@ -19,6 +19,7 @@ use super::decide::shard::{self, LeaseView, Step};
 use super::io::lease::{self as io, CLASS_ANNOTATION};
 
 pub mod caching;
+mod stop;
 
 use caching::Caching;
 
@@ -295,6 +296,12 @@ impl Shards {
             Step::Acquire | Step::Renew => {
                 let got = self.hold_class(class, &name, lease).await?;
                 self.record(class, got, step == Step::Acquire, round);
+                // Placed here again before a handover finished (the replica it was going to
+                // left): the handover is off, and the class is served here again.
+                let resumed = self.lock().get_mut(class).and_then(|h| h.draining.take());
+                if resumed.is_some() {
+                    round.acquired.push(class.to_owned());
+                }
             }
             Step::HandOver => {
                 let busy_since = {
@@ -367,33 +374,6 @@ impl Shards {
                     round.released.push(class.to_owned());
                 }
             }
-        }
-    }
-
-    /// Stops: every class handed over once its work is done (waiting at most `patience`), then
-    /// this member's Lease removed, so that the others take over at once.
-    pub async fn stop(&self, patience: Duration) {
-        let started = Instant::now();
-        loop {
-            let busy = self.lock().values_mut().fold(false, |busy, h| {
-                h.draining.get_or_insert_with(Instant::now);
-                busy || h.in_flight > 0
-            });
-            if !busy || started.elapsed() > patience {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let classes: Vec<String> = self.lock().keys().cloned().collect();
-        for class in classes {
-            let name = io::class_lease_name(&self.config.prefix, &class);
-            if let Err(e) = io::release(&self.api, &name, &self.config.identity, None).await {
-                tracing::warn!(class, error = %e, "could not release the class Lease; it expires");
-            }
-        }
-        self.lock().clear();
-        if let Err(e) = io::remove(&self.api, &self.member_name()).await {
-            tracing::warn!(error = %e, "could not remove this replica's member Lease; it expires");
         }
     }
 }
