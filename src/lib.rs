@@ -4,6 +4,7 @@
 //! - [`talkturo`]: the typed Talkturo HTTP client.
 //! - [`crdgen`]: the CRD YAML generated from [`api`].
 //! - [`plugin`]: `kubectl talkturo` (status, search, orphans).
+//! - [`probe`]: `talkturo-operator probe`, the pod's probes when its admin port is not fixed.
 //!
 //! The simulator (`talkturo-sim`), the test environment (`talkturo-testenv`) and the benchmark
 //! harness (`talkturo-bench`) are crates of their own in `crates/`: the operator's binary links
@@ -14,4 +15,5 @@ pub mod controller;
 pub mod crdgen;
 pub mod memory;
 pub mod plugin;
+pub mod probe;
 pub mod talkturo;

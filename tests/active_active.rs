@@ -13,12 +13,11 @@ mod caches;
 #[path = "active_active/common.rs"]
 mod common;
 
-use common::{holders, replica, spread};
+use common::{first_acquired_by, holders, replica, spread};
 
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -263,18 +262,7 @@ async fn frozen_replica_calls_nothing_on_a_lost_lease(
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     spread(client, lease_ns, fixtures, &[("op-b", 2), ("op-c", 2)]).await;
-    let leases: Api<Lease> = Api::namespaced(client.clone(), lease_ns);
-    let retaken = leases
-        .list(&ListParams::default().labels("telephony.talkturo.ai/lease=class"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|l| l.spec)
-        .filter(|s| s.holder_identity.as_deref() == Some("op-c"))
-        .filter_map(|s| s.acquire_time.map(|t| t.0))
-        .min()
-        .unwrap();
+    let retaken = first_acquired_by(client, lease_ns, "op-c").await;
     let expired = stopped + jiff::SignedDuration::from_secs(6);
     for f in fixtures {
         let late: Vec<_> = f

@@ -112,6 +112,8 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
     rollouts_off_grant_nothing_in_apps(env);
     names_the_crate_version(env);
     active_active_replicas_are_evicted_one_at_a_time(env);
+    more_than_one_replica_is_active_active(env);
+    a_port_per_pod_needs_host_network_and_no_service(env);
 
     platform_values(env, &ns).await;
     // Two replicas without leader election could both buy: refused, with the reason.
@@ -152,15 +154,94 @@ fn active_active_replicas_are_evicted_one_at_a_time(env: &TestEnv) {
         assert!(out.status.success(), "{}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let active = pdb("replicaCount=3,activeActive.enabled=true");
+    // Three replicas are active-active by default.
+    let active = pdb("replicaCount=3");
     assert!(
         active.contains("maxUnavailable: 1") && !active.contains("minAvailable"),
         "{active}"
     );
-    let standby = pdb("replicaCount=3");
+    let standby = pdb("replicaCount=3,activeActive.enabled=false");
     assert!(
         standby.contains("minAvailable: 1") && !standby.contains("maxUnavailable"),
         "{standby}"
+    );
+}
+
+/// `replicaCount` > 1 runs active-active replicas by default; one replica is not sharded (no
+/// class Leases, no new grants: an upgraded single-replica install changes nothing), nor are
+/// replicas with `activeActive.enabled=false`.
+fn more_than_one_replica_is_active_active(env: &TestEnv) {
+    let render = |set: &str| {
+        let out = helm(env, &["template", "rel", CHART, "--set", set]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (set, sharded) in [
+        ("replicaCount=1", false),
+        ("replicaCount=3", true),
+        ("replicaCount=3,activeActive.enabled=false", false),
+    ] {
+        let out = render(set);
+        assert!(
+            out.contains(&format!("--shard-by-class={sharded}")),
+            "{set}: --shard-by-class={sharded} not rendered"
+        );
+        let lease_grants = out.contains(r#"verbs: ["get", "list", "update", "delete"]"#);
+        assert_eq!(lease_grants, sharded, "{set}: class Lease grants");
+    }
+    // Before Kubernetes 1.30 (no field selectors on PhoneNumbers): a leader and standbys.
+    let out = helm(
+        env,
+        &[
+            "template",
+            "rel",
+            CHART,
+            "--set",
+            "replicaCount=3",
+            "--kube-version",
+            "1.29.5",
+        ],
+    );
+    assert!(
+        text(&out).contains("--shard-by-class=false"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `adminPort=0`: each pod's admin server takes a free port, written to a file in the pod that
+/// its exec probes read; it declares no port (the scheduler would keep a second host-network
+/// replica off the node for it). Refused without `hostNetwork`, and with a Service,
+/// ServiceMonitor or NetworkPolicy (none could name the port), with the reason.
+fn a_port_per_pod_needs_host_network_and_no_service(env: &TestEnv) {
+    let render = |set: &str| {
+        let out = helm(env, &["template", "rel", CHART, "--set", set]);
+        (out.status.success(), text(&out))
+    };
+    let (ok, out) = render("adminPort=0");
+    assert!(!ok && out.contains("is for hostNetwork pods"), "{out}");
+    for off in ["metrics.service.enabled", "networkPolicy.enabled"] {
+        let (ok, out) = render(&format!(
+            "adminPort=0,hostNetwork=true,metrics.service.enabled=false,{off}=true"
+        ));
+        assert!(
+            !ok && out.contains("no Service, ServiceMonitor or NetworkPolicy can name"),
+            "{out}"
+        );
+    }
+    let (ok, out) = render("adminPort=0,hostNetwork=true,metrics.service.enabled=false");
+    assert!(ok, "{out}");
+    for want in [
+        "--admin-addr=0.0.0.0:0",
+        "--admin-addr-file=/run/talkturo/admin-addr",
+        "command: [/usr/local/bin/talkturo-operator, probe, /readyz, --admin-addr-file=/run/talkturo/admin-addr]",
+        "mountPath: /run/talkturo",
+    ] {
+        assert!(out.contains(want), "{want} not in\n{out}");
+    }
+    assert!(
+        !out.contains("containerPort") && !out.contains("httpGet"),
+        "{out}"
     );
 }
 
@@ -229,7 +310,9 @@ fn rollouts_off_grant_nothing_in_apps(env: &TestEnv) {
 async fn renders_and_dry_runs(env: &TestEnv) -> String {
     let (_, ns) = env.namespace("render").await;
     let full = "replicaCount=2,apiKey.create=true,apiKey.value=tk_x,defaultClass.create=true,defaultClass.name=render-default,defaultClass.teamId=team_x,defaultClass.accountSlug=x,defaultClass.monthlyBudget=50.00,rbac.secretNamespaces={default}";
-    for set in ["", full] {
+    // Three active replicas on one node's network, each admin server on a port of its own.
+    let per_pod = "replicaCount=3,activeActive.enabled=true,hostNetwork=true,adminPort=0,metrics.service.enabled=false,extraVolumes[0].name=ca,extraVolumes[0].emptyDir.medium=Memory,extraVolumeMounts[0].name=ca,extraVolumeMounts[0].mountPath=/etc/ca";
+    for set in ["", full, per_pod] {
         let mut args = vec![
             "template",
             "rel",
@@ -263,7 +346,7 @@ async fn renders_and_dry_runs(env: &TestEnv) -> String {
             out.contains("deployment.apps/rel-talkturo-operator created (server dry run)"),
             "{out}"
         );
-        if !set.is_empty() {
+        if set == full {
             assert!(
                 out.contains("poddisruptionbudget.policy/rel-talkturo-operator created"),
                 "{out}"
@@ -955,7 +1038,7 @@ async fn active_active_replicas_need_only_the_charts_rbac() {
             "-n",
             &f.ns,
             "--set",
-            "activeActive.enabled=true",
+            "replicaCount=2",
         ],
     );
     assert!(out.status.success(), "helm install:\n{}", text(&out));
@@ -1028,6 +1111,7 @@ fn run_sharded_as(env: &TestEnv, user: &str, ns: &str) -> tokio::sync::oneshot::
                 ..test_config()
             },
             admin_addr: None,
+            admin_addr_file: None,
             leader_election: None,
             reporter: "talkturo-operator".into(),
             sharding: Some(sharding),

@@ -24,6 +24,8 @@ use talkturo_testenv::image;
 use talkturo_testenv::node::{self, NodeCluster};
 use talkturo_testenv::{Binaries, free_ports};
 
+#[path = "e2e/replicas.rs"]
+mod replicas;
 #[path = "e2e/rollout.rs"]
 mod rollout;
 
@@ -547,7 +549,11 @@ async fn phase_reinstall(e: &E2e, clock: &mut Clock, examples: usize) -> (String
     e.install(
         "install",
         "e2e-2",
-        &["--set", "replicaCount=2", "--wait=false"],
+        &[
+            "--set",
+            "replicaCount=2,activeActive.enabled=false",
+            "--wait=false",
+        ],
     );
     let leader = e.ready_pod().await;
     let leader_name = leader.metadata.name.clone().unwrap();
@@ -677,6 +683,7 @@ async fn the_chart_on_a_real_node_installs_survives_deletion_upgrade_reinstall_a
     let (leader_name, standby) = phase_reinstall(&e, &mut clock, examples).await;
     phase_failover(&e, &mut clock, &leader_name, &standby).await;
     rollout::phase_rollout(&e, &mut clock).await;
+    replicas::phase_active_active(&e, &mut clock).await;
 
     drop(e);
     // Nothing of the run is left: no process, mount or cgroup.

@@ -45,6 +45,26 @@ enum Command {
         #[arg(long, env = "TALKTURO_CRDS_OUT_DIR", num_args = 1..)]
         out_dir: Vec<PathBuf>,
     },
+    /// Ask this pod's admin server for a path (`/healthz`, `/readyz`): exit 0 on a success, 1
+    /// otherwise. For probes run in the pod when the admin port is chosen at start
+    /// (`--admin-addr host:0` with `--admin-addr-file`).
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProbeArgs {
+    /// The path to ask for.
+    #[arg(default_value = "/healthz")]
+    path: String,
+    /// The file `run --admin-addr-file` wrote the admin server's address to.
+    #[arg(long, env = "TALKTURO_ADMIN_ADDR_FILE", conflicts_with = "admin_addr")]
+    admin_addr_file: Option<PathBuf>,
+    /// The admin server's address, when it is fixed.
+    #[arg(long)]
+    admin_addr: Option<SocketAddr>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 2)]
+    timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -59,6 +79,10 @@ struct RunArgs {
     /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`).
     #[arg(long, env = "TALKTURO_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     admin_addr: SocketAddr,
+    /// Write the admin server's bound address to this file (for port 0: the kernel picks a free
+    /// port, and `talkturo-operator probe --admin-addr-file` reads it).
+    #[arg(long, env = "TALKTURO_ADMIN_ADDR_FILE")]
+    admin_addr_file: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "TALKTURO_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -146,6 +170,7 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Probe(args) => probe(args),
         Command::Run(args) => {
             #[cfg(all(not(target_env = "msvc"), feature = "jemalloc"))]
             talkturo_operator::memory::allocator_returns_memory();
@@ -211,6 +236,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
         config,
         admin_addr: Some(args.admin_addr),
+        admin_addr_file: args.admin_addr_file.clone(),
         leader_election,
         reporter: "talkturo-operator".into(),
         sharding,
@@ -220,6 +246,31 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "starting talkturo-operator"
     );
     controller::run(client, opts, shutdown_signal()).await
+}
+
+/// `probe`: exits 1 (with the reason on stderr, which the kubelet shows in the pod's Events) when
+/// the admin server does not answer with a success.
+fn probe(args: ProbeArgs) -> ! {
+    let result = (|| {
+        let addr = match (&args.admin_addr_file, args.admin_addr) {
+            (_, Some(addr)) => addr,
+            (Some(file), None) => talkturo_operator::probe::read_address(file)?,
+            (None, None) => "127.0.0.1:8080".parse().map_err(anyhow::Error::from)?,
+        };
+        let timeout = Duration::from_secs(args.timeout_secs.max(1));
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(talkturo_operator::probe::check(addr, &args.path, timeout))?;
+        anyhow::Ok(())
+    })();
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("probe failed: {e}");
+            std::process::exit(1)
+        }
+    }
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

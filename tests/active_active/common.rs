@@ -3,14 +3,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ListParams};
-
 use crate::support::operator::Fixture;
+
+#[path = "../leases/class_leases.rs"]
+mod class_leases;
 use crate::support::{self, OperatorProcess};
+#[allow(unused_imports)] // (each test binary uses its own part)
+pub use class_leases::{first_acquired_by, holders};
 
 pub const LEASE_SECS: &str = "6";
 
@@ -42,26 +43,6 @@ pub fn replica(
             "1",
         ],
     )
-}
-
-/// Who holds each class Lease (class → holder).
-pub async fn holders(client: &kube::Client, ns: &str) -> BTreeMap<String, String> {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), ns);
-    leases
-        .list(&ListParams::default().labels("telephony.talkturo.ai/lease=class"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|l| {
-            let class = l
-                .metadata
-                .annotations?
-                .get("telephony.talkturo.ai/class")?
-                .clone();
-            Some((class, l.spec?.holder_identity?))
-        })
-        .collect()
 }
 
 pub async fn spread(client: &kube::Client, ns: &str, fixtures: &[Fixture], want: &[(&str, usize)]) {

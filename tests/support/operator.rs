@@ -53,6 +53,7 @@ pub fn run_in_process_with(
         RunOptions {
             config: operator,
             admin_addr: None,
+            admin_addr_file: None,
             leader_election,
             reporter: "talkturo-operator".into(),
             sharding: None,

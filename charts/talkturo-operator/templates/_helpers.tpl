@@ -71,3 +71,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $h -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "true" when the replicas are active-active: `activeActive.enabled`, more than one replica
+     (one replica serves every class as it always did, without class Leases), and Kubernetes
+     1.30 or later (namespace budgets read PhoneNumbers by field selector; older clusters keep a
+     leader and standbys). */}}
+{{- define "talkturo-operator.activeActive" -}}
+{{- if and .Values.activeActive.enabled (gt (int .Values.replicaCount) 1) (semverCompare ">=1.30-0" .Capabilities.KubeVersion.Version) -}}
+true
+{{- end -}}
+{{- end -}}

@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub config: Config,
     /// Where to serve `/metrics`, `/healthz` and `/readyz`; not served when `None`.
     pub admin_addr: Option<SocketAddr>,
+    /// Where to write the address the admin server bound (`host:port`), e.g. for port 0: the
+    /// pod's probes (`talkturo-operator probe`) read it there.
+    pub admin_addr_file: Option<std::path::PathBuf>,
     /// Leader election; `None` runs as the only writer without a lease (tests, local runs).
     pub leader_election: Option<LeaderElection>,
     /// Name reported on Events.
@@ -67,6 +70,13 @@ pub async fn run(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("binding the admin server to {addr}: {e}"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(address = %bound, "admin server listening");
+        if let Some(file) = &opts.admin_addr_file {
+            crate::probe::write_address(file, bound).map_err(|e| {
+                anyhow::anyhow!("writing the admin address to {}: {e}", file.display())
+            })?;
+        }
         tokio::spawn(admin_server(
             listener,
             metrics.clone(),

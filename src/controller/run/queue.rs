@@ -120,9 +120,15 @@ where
     }
     let _serving = match sharding::gate(&ctx, obj.as_ref()) {
         Gate::Open(guard) => guard,
-        Gate::Later(after) => return Ok(Action::requeue(after)),
+        Gate::Later(after) => {
+            tracing::debug!(controller, object = %obj.name_any(), "its class cannot be served this instant; looking again");
+            return Ok(Action::requeue(after));
+        }
         // Another replica serves the object's class: it is woken here if this one takes it over.
-        Gate::Elsewhere => return Ok(Action::await_change()),
+        Gate::Elsewhere => {
+            tracing::debug!(controller, object = %obj.name_any(), "served by another replica");
+            return Ok(Action::await_change());
+        }
         Gate::Relabel(_guard, value) => {
             sharding::relabel(&ctx, obj.as_ref(), value.as_deref()).await?;
             return Ok(Action::await_change());
@@ -131,6 +137,7 @@ where
     if ctx.writes.stale(obj.as_ref()) {
         // The cache has not caught up with this process's own write: deciding on the object as
         // it was before would redo or undo it. The write's watch event reconciles it again.
+        tracing::debug!(controller, object = %obj.name_any(), "the cache is behind this process's write; looking again");
         return Ok(Action::requeue(writes::CATCH_UP));
     }
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
