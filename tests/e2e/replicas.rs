@@ -183,26 +183,29 @@ async fn create(e: &E2e, ns: &str, prefix: &str, classes: &[String], n: usize) -
     names
 }
 
-async fn wait_bound(e: &E2e, ns: &str, names: &[String]) {
+/// How many of `names` are Bound in `ns`.
+async fn bound_of(e: &E2e, ns: &str, names: &[String]) -> usize {
     let api: Api<PhoneNumberClaim> = Api::namespaced(e.client.clone(), ns);
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
+        .filter(|c| c.metadata.name.as_ref().is_some_and(|n| names.contains(n)))
+        .count()
+}
+
+async fn wait_bound(e: &E2e, ns: &str, names: &[String]) {
     let started = Instant::now();
     loop {
-        let bound: BTreeSet<String> = api
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ClaimPhase::Bound))
-            .filter_map(|c| c.metadata.name)
-            .collect();
-        if names.iter().all(|n| bound.contains(n)) {
+        let bound = bound_of(e, ns, names).await;
+        if bound == names.len() {
             return;
         }
         assert!(
             started.elapsed() < T,
-            "{} of {} claims Bound in {ns}; operator log:\n{}",
-            bound.len(),
+            "{bound} of {} claims Bound in {ns}; operator log:\n{}",
             names.len(),
             e.operator_log()
         );

@@ -82,6 +82,11 @@ async fn pod_deleted_mid_burst(e: &E2e, clock: &mut Clock, a: &mut Accounts) {
         assert!(started.elapsed() < T, "no purchase was sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let bound_before = bound_of(e, "aa-burst", &names).await;
+    assert!(
+        bound_before < names.len(),
+        "the deletion must overlap the purchases"
+    );
     let h = holders(e).await;
     let victim = h[&all[1]].clone();
     let its: Vec<String> = all.iter().filter(|c| h[*c] == victim).cloned().collect();
@@ -91,7 +96,7 @@ async fn pod_deleted_mid_burst(e: &E2e, clock: &mut Clock, a: &mut Accounts) {
         .unwrap();
     let moved = wait_moved(e, &its, &victim).await;
     clock.mark(&format!(
-        "pod {victim} deleted mid-burst: its classes {its:?} moved in {moved:.1?}"
+        "pod {victim} deleted mid-burst ({bound_before} of 18 Bound): its classes {its:?} moved in {moved:.1?}"
     ));
     assert!(
         moved <= Duration::from_secs(LEASE_SECS + 5),
@@ -121,6 +126,10 @@ async fn frozen(e: &E2e, clock: &mut Clock, a: &mut Accounts) {
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let stopped = jiff::Timestamp::now();
     let moved = wait_moved(e, &its, &victim).await;
+    assert!(
+        moved <= Duration::from_secs(LEASE_SECS + 5),
+        "the frozen replica's classes moved after {moved:?}"
+    );
     wait_bound(e, "aa-freeze", &names).await;
     a.clear(e);
     clock.mark(&format!(
