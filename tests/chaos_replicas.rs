@@ -289,6 +289,9 @@ async fn finish(a: FinishArgs<'_>) {
         secs: (chaos_secs, settle_secs),
     } = a;
     let live = shares(&replicas).await;
+    if !violations.is_empty() {
+        stacks(&replicas);
+    }
     let mut panics = 0;
     // The live replicas' exits and memory, and every replica's log (those killed or gone
     // included).
@@ -345,4 +348,23 @@ async fn finish(a: FinishArgs<'_>) {
         violations.join("\n"),
         live.join("\n")
     );
+}
+
+/// `CHAOS_STACKS=1`: every live replica's threads, from gdb, into its log before it is stopped
+/// (a replica that stopped making progress shows where).
+fn stacks(replicas: &[Replica]) {
+    if std::env::var("CHAOS_STACKS").as_deref() != Ok("1") {
+        return;
+    }
+    for r in replicas {
+        let out = std::process::Command::new("gdb")
+            .args(["-batch", "-p", &r.process.child.id().to_string()])
+            .args(["-ex", "thread apply all bt 30"])
+            .output();
+        if let Ok(out) = out {
+            let path = r.process.log.with_extension("stacks");
+            let _ = std::fs::write(&path, &out.stdout);
+            eprintln!("{}: stacks in {}", r.identity, path.display());
+        }
+    }
 }

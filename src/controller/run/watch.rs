@@ -213,12 +213,21 @@ fn listed<K>(
 ) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
     let ctx = ctx.clone();
     move |event| {
+        if let Err(e) = event {
+            tracing::warn!(?cache, error = %e, "the watch failed; it starts again after a backoff");
+        }
+        if let (Some(current), Ok(watcher::Event::Init)) = (&current, event) {
+            let selection = selected::current(current);
+            tracing::debug!(?cache, watch = ?selection.watch, "listing the share");
+        }
         let (Some(current), Some(shards), Ok(watcher::Event::InitDone)) =
             (&current, &ctx.shards, event)
         else {
             return;
         };
-        for class in shards.caching().listed(cache, &selected::current(current)) {
+        let selection = selected::current(current);
+        tracing::debug!(?cache, watch = ?selection.watch, "share listed");
+        for class in shards.caching().listed(cache, &selection) {
             tracing::info!(class, "class cached in full");
             wake_class(&ctx, &class, &wake);
         }
