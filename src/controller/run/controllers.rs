@@ -18,11 +18,12 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
-use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 
 use super::RunOptions;
 use super::queue::{CLAIMS, CLASSES, NUMBERS, Queued, error_policy, timed};
 use super::sharding;
+use super::subscription::Subscription;
 use super::watch::{numbers_of, reflectors, run_caches, watcher_config};
 use super::workloads;
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
@@ -49,14 +50,14 @@ struct Caches {
 
 /// Each controller's subscriptions to the shared caches.
 struct Subscriptions {
-    classes_for_classes: ReflectHandle<PhoneNumberClass>,
-    classes_for_claims: ReflectHandle<PhoneNumberClass>,
-    classes_for_numbers: ReflectHandle<PhoneNumberClass>,
-    claims_for_claims: ReflectHandle<PhoneNumberClaim>,
-    claims_for_numbers: ReflectHandle<PhoneNumberClaim>,
-    numbers_for_numbers: ReflectHandle<PhoneNumber>,
-    numbers_for_claims: ReflectHandle<PhoneNumber>,
-    numbers_for_classes: ReflectHandle<PhoneNumber>,
+    classes_for_classes: Subscription<PhoneNumberClass>,
+    classes_for_claims: Subscription<PhoneNumberClass>,
+    classes_for_numbers: Subscription<PhoneNumberClass>,
+    claims_for_claims: Subscription<PhoneNumberClaim>,
+    claims_for_numbers: Subscription<PhoneNumberClaim>,
+    numbers_for_numbers: Subscription<PhoneNumber>,
+    numbers_for_claims: Subscription<PhoneNumber>,
+    numbers_for_classes: Subscription<PhoneNumber>,
 }
 
 impl Caches {
@@ -70,14 +71,14 @@ impl Caches {
 
     fn subscribe(&self) -> Option<Subscriptions> {
         Some(Subscriptions {
-            classes_for_classes: self.classes.1.subscribe()?,
-            classes_for_claims: self.classes.1.subscribe()?,
-            classes_for_numbers: self.classes.1.subscribe()?,
-            claims_for_claims: self.claims.1.subscribe()?,
-            claims_for_numbers: self.claims.1.subscribe()?,
-            numbers_for_numbers: self.numbers.1.subscribe()?,
-            numbers_for_claims: self.numbers.1.subscribe()?,
-            numbers_for_classes: self.numbers.1.subscribe()?,
+            classes_for_classes: self.classes.1.subscribe().map(Subscription::new)?,
+            classes_for_claims: self.classes.1.subscribe().map(Subscription::new)?,
+            classes_for_numbers: self.classes.1.subscribe().map(Subscription::new)?,
+            claims_for_claims: self.claims.1.subscribe().map(Subscription::new)?,
+            claims_for_numbers: self.claims.1.subscribe().map(Subscription::new)?,
+            numbers_for_numbers: self.numbers.1.subscribe().map(Subscription::new)?,
+            numbers_for_claims: self.numbers.1.subscribe().map(Subscription::new)?,
+            numbers_for_classes: self.numbers.1.subscribe().map(Subscription::new)?,
         })
     }
 }
@@ -264,7 +265,7 @@ fn context(
 /// The PhoneNumberClass controller: its classes, and their PhoneNumbers' changes (debounced).
 fn class_controller(
     ctx: &Arc<Context>,
-    (classes, numbers): (ReflectHandle<PhoneNumberClass>, ReflectHandle<PhoneNumber>),
+    (classes, numbers): (Subscription<PhoneNumberClass>, Subscription<PhoneNumber>),
     (store, wakes): (
         Store<PhoneNumberClass>,
         UnboundedReceiver<ObjectRef<PhoneNumberClass>>,
@@ -292,9 +293,9 @@ fn class_controller(
 fn claim_controller(
     ctx: &Arc<Context>,
     (claims, numbers, classes): (
-        ReflectHandle<PhoneNumberClaim>,
-        ReflectHandle<PhoneNumber>,
-        ReflectHandle<PhoneNumberClass>,
+        Subscription<PhoneNumberClaim>,
+        Subscription<PhoneNumber>,
+        Subscription<PhoneNumberClass>,
     ),
     store: Store<PhoneNumberClaim>,
     wakes: UnboundedReceiver<ObjectRef<PhoneNumberClaim>>,
@@ -340,9 +341,9 @@ fn claim_controller(
 fn number_controller(
     ctx: &Arc<Context>,
     (numbers, claims, classes): (
-        ReflectHandle<PhoneNumber>,
-        ReflectHandle<PhoneNumberClaim>,
-        ReflectHandle<PhoneNumberClass>,
+        Subscription<PhoneNumber>,
+        Subscription<PhoneNumberClaim>,
+        Subscription<PhoneNumberClass>,
     ),
     store: Store<PhoneNumber>,
     wakes: UnboundedReceiver<ObjectRef<PhoneNumber>>,

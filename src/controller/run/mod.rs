@@ -6,6 +6,7 @@ mod controllers;
 mod queue;
 mod selected;
 mod sharding;
+mod subscription;
 mod watch;
 mod workloads;
 

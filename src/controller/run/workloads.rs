@@ -11,7 +11,9 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::store::Writer;
-use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::reflector::{self, Store};
+
+use super::subscription::Subscription;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::api::v1alpha1::PhoneNumberClaim;
@@ -49,13 +51,16 @@ pub(super) fn subscribe(
     if !on {
         return None;
     }
-    let handles = claims.subscribe().zip(claims.subscribe())?;
+    let handles = claims
+        .subscribe()
+        .map(Subscription::new)
+        .zip(claims.subscribe().map(Subscription::new))?;
     Some((WorkloadCaches::new(), handles))
 }
 
 type ClaimHandles = (
-    ReflectHandle<PhoneNumberClaim>,
-    ReflectHandle<PhoneNumberClaim>,
+    Subscription<PhoneNumberClaim>,
+    Subscription<PhoneNumberClaim>,
 );
 
 /// [`controllers`], when rollouts are on.
@@ -106,7 +111,7 @@ fn controllers(
 fn run<W: Rollable + serde::Serialize>(
     ctx: Arc<Context>,
     (store, writer): (Store<W>, Writer<W>),
-    (labelled, claims): (watcher::Config, ReflectHandle<PhoneNumberClaim>),
+    (labelled, claims): (watcher::Config, Subscription<PhoneNumberClaim>),
     concurrency: ControllerConfig,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) -> impl Future<Output = ()> {
