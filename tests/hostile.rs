@@ -550,3 +550,66 @@ async fn an_endless_list_is_refused_and_the_numbers_stay_as_they_were() {
     assert!(started.elapsed() < Duration::from_secs(30));
     still_bound(&f).await;
 }
+
+/// A release whose answer failed (HTTP 500 every time) leaves its intent recorded; lists that
+/// then come back empty are no proof that the release happened: the PhoneNumber stays and keeps
+/// tracking the number, which is released once Talkturo answers. (Before the fix, the
+/// PhoneNumber went on the first empty list and the number stayed owned with nothing tracking
+/// it: chaos_replicas seed 586349075010373293.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_release_then_an_empty_list_keeps_tracking_the_number() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(
+        env,
+        "relempty",
+        |c| c.release_enabled = true,
+        json!({"reclaimPolicy": "Release"}),
+    )
+    .await;
+    f.claim("line", json!({"countryCode": "US"})).await;
+    f.wait_claim("line", T, ready).await;
+    let name = numbers_of(&f, &["line"])
+        .await
+        .remove(0)
+        .metadata
+        .name
+        .unwrap();
+    let refused = FaultRule::on(
+        Op::Release,
+        FaultAction::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+        None,
+    );
+    faults(&f, vec![refused.clone()]);
+    f.claims()
+        .delete("line", &DeleteParams::default())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while f.sim.sim.calls(Op::Release) == 0 {
+        assert!(started.elapsed() < T, "no release was sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let empty = FaultRule::on(Op::List, FaultAction::EmptyList, None);
+    faults(&f, vec![refused, empty]);
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        f.numbers().get_opt(&name).await.unwrap().is_some(),
+        "the PhoneNumber went while the account still owns its number"
+    );
+    assert_eq!(f.sim.sim.world().records().count(), 1, "still owned");
+    faults(&f, Vec::new());
+    let started = Instant::now();
+    while let Some(pn) = f.numbers().get_opt(&name).await.unwrap() {
+        assert!(
+            started.elapsed() < T,
+            "not released once Talkturo answered: {:?}",
+            pn.status
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let world = f.sim.sim.world();
+    assert_eq!((world.releases(), world.records().count()), (1, 0));
+}

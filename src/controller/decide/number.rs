@@ -74,15 +74,19 @@ pub fn hold(pn: &PhoneNumber, snapshot: &Snapshot, sync: Duration) -> Option<Hol
     // one may still be seen here before its deletion is (an onExpiry release keeps its claim),
     // or with only its intent recorded (the process stopped between the release and its status
     // write): it is deleted again, never reported lost, whatever a hold says.
-    let released = pn.status.as_ref().is_some_and(released_by_us);
-    if owned && !in_account && released {
+    // A release Talkturo confirmed is gone whatever a list says; one only intended (its answer
+    // lost or failed) is gone only by a list that is not held: an empty or foreign list lacks it
+    // too, and then the number would be owned with nothing tracking it.
+    let confirmed = pn.status.as_ref().is_some_and(release_confirmed);
+    if owned && !in_account && confirmed {
         return Some(Hold::Gone { deleting });
     }
     // Held: not even a deleted PhoneNumber lets its number go while the account may hold it.
     if snapshot.unconfirmed.contains(&pn.spec.number) {
         return Some(Hold::Suspect(sync));
     }
-    (owned && !in_account && deleting).then_some(Hold::Gone { deleting })
+    let released = pn.status.as_ref().is_some_and(released_by_us);
+    (owned && !in_account && (released || deleting)).then_some(Hold::Gone { deleting })
 }
 
 /// The status of a number while its class's account list is held (`snapshot.hold`): `Synced`
@@ -110,6 +114,13 @@ pub fn held(
         )
     };
     not_synced(pn, reason, why, now)
+}
+
+/// Whether Talkturo confirmed this operator's release of the number (`Released`): its absence
+/// from any list is expected.
+pub fn release_confirmed(status: &PhoneNumberStatus) -> bool {
+    conditions::find(&status.conditions, types::READY)
+        .is_some_and(|c| c.reason == reasons::RELEASED)
 }
 
 /// Whether the status says this operator released the number, or was about to (its intent

@@ -160,8 +160,10 @@ pub struct Known {
     pub bought: Option<Timestamp>,
     /// Marked `Lost`: gone from the account's lists, still counted against the plan.
     pub lost: bool,
-    /// Released by this operator, or about to be (its status says so, whichever process sent
-    /// the release): its absence is expected, never a reason to hold.
+    /// Released by this operator, Talkturo confirming it (its status says so, whichever process
+    /// sent the release): its absence is expected, never a reason to hold. A release only
+    /// intended (its answer lost or failed) is not: its absence counts like any other's, so an
+    /// empty or foreign list holds it instead of letting it go untracked.
     pub released: bool,
 }
 

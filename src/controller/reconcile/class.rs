@@ -18,7 +18,7 @@ use crate::api::v1alpha1::{
 };
 use crate::controller::account::{Account, AccountKey, HoldPolicy, Known, KnownNumbers, Snapshot};
 use crate::controller::decide::class::{self as decide, NotReady, Observed};
-use crate::controller::decide::number::released_by_us;
+use crate::controller::decide::number::release_confirmed;
 use crate::controller::decide::{figures, hold, requeue, time};
 use crate::controller::io::{self, objects::NewNumber};
 use crate::controller::{Context, Error};
@@ -144,7 +144,7 @@ fn known_numbers(ctx: &Context, class_name: String) -> KnownNumbers {
                         .and_then(|p| p.last_attempt_time.as_ref())
                         .map(|t| t.0),
                     lost: s.phase == Some(NumberPhase::Lost),
-                    released: released_by_us(s),
+                    released: release_confirmed(s),
                 })
             })
             .collect()

@@ -586,12 +586,18 @@ fn nothing_is_decided_about_a_number_a_suspect_list_lacks_and_a_number_released_
         .owned("pn_1")
         .condition("Ready", false, "Releasing", FIX_NOW)
         .build();
-    let rows: [(&str, PhoneNumber, &Snapshot, Option<Hold>); 9] = [
+    let rows: [(&str, PhoneNumber, &Snapshot, Option<Hold>); 10] = [
         (
             "released by this operator, though a hold lacks it too: the object goes",
             released.clone(),
             &suspect,
             Some(Hold::Gone { deleting: false }),
+        ),
+        (
+            "its release only intended (the answer failed) and a hold lacks it: held, tracked",
+            releasing.clone(),
+            &suspect,
+            Some(Hold::Suspect(sync)),
         ),
         (
             "being deleted while a hold lacks it: held, the finalizer stays",
