@@ -140,6 +140,8 @@ async fn replicas_killed_frozen_and_joined_buy_nothing_twice() {
             |c| {
                 c.release_enabled = true;
                 c.activation_delay_ms = 300;
+                // Numbers are unique across Talkturo: each account offers its own.
+                c.seed = 1000 + i as u64;
             },
             class,
         )

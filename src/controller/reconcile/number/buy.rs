@@ -176,3 +176,24 @@ async fn track_answered(
         }
     }
 }
+
+/// A purchase whose outcome is being settled, at debug: what the list and the status say, and
+/// what the plan does with them.
+pub(super) fn log_settling(
+    pn: &PhoneNumber,
+    snapshot: &crate::controller::account::Snapshot,
+    plan: &Plan,
+) {
+    let purchase = pn.status.as_ref().and_then(|s| s.purchase.as_ref());
+    if let Some(p) = purchase.filter(|p| p.outcome_unknown_since.is_some()) {
+        tracing::debug!(
+            listed_at = %snapshot.started_at,
+            unknown_since = ?p.outcome_unknown_since.as_ref().map(|t| t.0),
+            absent_listings = p.absent_listings,
+            last_listing = ?p.last_listing_time.as_ref().map(|t| t.0),
+            deleting = pn.metadata.deletion_timestamp.is_some(),
+            buy = matches!(plan, Plan::Buy),
+            "purchase being settled"
+        );
+    }
+}

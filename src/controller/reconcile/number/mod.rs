@@ -120,7 +120,9 @@ pub async fn reconcile(pn: Arc<PhoneNumber>, ctx: Arc<Context>) -> Result<Action
     // While the class's list is held, nothing is bought, released or assigned (the account
     // may not be the one the numbers are in); numbers it shows are still mirrored.
     let held = snapshot.hold.is_some();
-    let (mut status, requeue, note) = match decide::plan(&pn, &seen) {
+    let plan = decide::plan(&pn, &seen);
+    buy::log_settling(&pn, &snapshot, &plan);
+    let (mut status, requeue, note) = match plan {
         Plan::Buy if deleting => {
             io::objects::remove_finalizer(&ctx, &pn, "nothing was bought").await?;
             return Ok(Action::await_change());
