@@ -564,6 +564,47 @@ async fn a_refused_purchase_deletes_the_number_and_the_claim_retries_with_persis
     );
 }
 
+/// A purchase answered 500 (outcome unknown), settled as not taken from two lists and sent
+/// again, then refused (410): the refused PhoneNumber goes for good (before the fix it kept its
+/// finalizer, waiting on the first attempt's doubt, and listed the account every second), and
+/// the claim is bound with one purchase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_after_an_unknown_outcome_lets_the_phone_number_go() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "unkref", |_| {}, json!({})).await;
+    let status = |status| FaultAction::Status {
+        status,
+        retry_after_secs: None,
+    };
+    f.sim.sim.set_faults(vec![
+        FaultRule::on(Op::Purchase, status(500), Some(1)),
+        FaultRule::on(Op::Purchase, status(410), Some(1)),
+    ]);
+    f.claim("line", json!({"countryCode": "US"})).await;
+    f.wait_claim("line", T, ready).await;
+    let started = std::time::Instant::now();
+    loop {
+        let numbers = f.class_numbers().await;
+        let deleting: Vec<_> = numbers
+            .iter()
+            .filter(|n| n.metadata.deletion_timestamp.is_some())
+            .collect();
+        if deleting.is_empty() && numbers.len() == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < T,
+            "a refused PhoneNumber stays: {:?}",
+            deleting.iter().map(|n| &n.status).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        (f.sim.sim.calls(Op::Purchase), f.sim.sim.world().purchases()),
+        (3, 1)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_makes_the_class_not_ready_with_its_reason() {
     let Some(env) = env() else { return };

@@ -169,6 +169,12 @@ pub fn plan(pn: &PhoneNumber, seen: &Seen) -> Plan {
         return settle(status, seen.slow(), None);
     }
     if st.phase == Some(NumberPhase::Failed) {
+        // Failed is settled: no purchase of it is in doubt (an object an earlier version left
+        // with an unknown outcome beside it would otherwise wait on it for ever).
+        let mut st = st;
+        if let Some(p) = st.purchase.as_mut() {
+            p.outcome_unknown_since = None;
+        }
         return settle(st, seen.slow(), None);
     }
     if st

@@ -212,6 +212,11 @@ pub fn failed(
         // The same instant the in-memory attempt note holds (see Account::unseen_attempt).
         p.attempts += 1;
         p.last_attempt_time = Some(at.clone());
+        // A definite answer to this attempt settles the purchase: an earlier attempt of unknown
+        // outcome was settled as not taken (this one is sent only then).
+        p.outcome_unknown_since = None;
+        p.absent_listings = 0;
+        p.last_listing_time = None;
     }
     p.failure_reason = Some(reason.to_owned());
     p.failure_message = Some(message.clone());

@@ -354,6 +354,22 @@ fn observe_only_numbers_and_a_reached_plan_limit_never_buy() {
     );
 }
 
+/// A Failed number has no purchase in doubt, even one an earlier version left beside the
+/// failure: its settled status drops it (else a deleted PhoneNumber waits on it for ever).
+#[test]
+fn a_failed_number_has_no_purchase_in_doubt() {
+    let mut st = unknown_since("2026-01-01T00:00:00Z", 2, Some("2026-01-01T00:00:30Z"));
+    if let Some(s) = st.as_mut() {
+        s.phase = Some(NumberPhase::Failed);
+    }
+    let (st, _, _) = settled(plan(
+        &number(st),
+        &seen(&snapshot(NOW, vec![]), ClaimLink::Present, ts(NOW), false),
+    ));
+    assert_eq!(st.phase, Some(NumberPhase::Failed));
+    assert_eq!(st.purchase.unwrap().outcome_unknown_since, None);
+}
+
 #[test]
 fn the_phase_follows_the_claim_and_the_provider_status() {
     for (link, phase) in [

@@ -38,3 +38,32 @@ fn every_answer_records_the_attempt_and_only_a_success_records_the_number() {
     assert!(!unknown.note.is_some_and(|n| n.warning), "an unknown outcome is not a Warning yet");
     assert!(mismatch_note(&mismatched).message.contains("+14155550999"));
 }
+
+/// A purchase of unknown outcome, settled as not taken (absent from two lists) and sent again,
+/// refused this time: the refusal settles it (nothing is in doubt any more). Left in doubt, a
+/// deleted PhoneNumber waited for it for ever (chaos_replicas seed 1665241289411983647: a 500,
+/// then a 400).
+#[test]
+fn a_refusal_after_an_unknown_outcome_leaves_nothing_in_doubt() {
+    let at = time_ceil(ts(NOW));
+    let grace = Duration::from_secs(3);
+    let first = unknown(
+        &PhoneNumber::test().build(),
+        "HTTP 500",
+        &at,
+        grace,
+        ts(NOW),
+    );
+    let mut pn = PhoneNumber::test().build();
+    pn.status = Some(first.status);
+    if let Some(p) = pn.status.as_mut().and_then(|s| s.purchase.as_mut()) {
+        p.absent_listings = 2;
+        p.last_listing_time = Some(at.clone());
+    }
+    let refused = refused(&pn, false, "400 bad request", &at, ts(NOW));
+    let p = refused.status.purchase.unwrap_or_default();
+    assert_eq!(p.attempts, 2);
+    assert_eq!(p.outcome_unknown_since, None);
+    assert_eq!((p.absent_listings, p.last_listing_time), (0, None));
+    assert_eq!(refused.status.phase, Some(NumberPhase::Failed));
+}
