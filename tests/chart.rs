@@ -135,25 +135,23 @@ async fn the_chart_lints_and_renders_objects_the_api_server_accepts() {
     );
 }
 
+/// `helm template rel <chart> <args>`: whether it rendered, and what it printed.
+fn template(env: &TestEnv, args: &[&str]) -> (bool, String) {
+    let out = helm(env, &[&["template", "rel", CHART], args].concat());
+    (out.status.success(), text(&out))
+}
+
+/// [`template`] with `--set set`, which must render: the objects.
+fn rendered(env: &TestEnv, set: &str, extra: &[&str]) -> String {
+    let (ok, out) = template(env, &[&["--set", set], extra].concat());
+    assert!(ok, "helm template --set {set}:\n{out}");
+    out
+}
+
 /// Three active-active replicas get a PodDisruptionBudget of one unavailable at a time (each
 /// hands its classes over before the next is evicted); a leader and standbys keep `minAvailable`.
 fn active_active_replicas_are_evicted_one_at_a_time(env: &TestEnv) {
-    let pdb = |set: &str| {
-        let out = helm(
-            env,
-            &[
-                "template",
-                "rel",
-                CHART,
-                "--set",
-                set,
-                "--show-only",
-                "templates/pdb.yaml",
-            ],
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let pdb = |set: &str| rendered(env, set, &["--show-only", "templates/pdb.yaml"]);
     // Three replicas are active-active by default.
     let active = pdb("replicaCount=3");
     assert!(
@@ -171,17 +169,12 @@ fn active_active_replicas_are_evicted_one_at_a_time(env: &TestEnv) {
 /// class Leases, no new grants: an upgraded single-replica install changes nothing), nor are
 /// replicas with `activeActive.enabled=false`.
 fn more_than_one_replica_is_active_active(env: &TestEnv) {
-    let render = |set: &str| {
-        let out = helm(env, &["template", "rel", CHART, "--set", set]);
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     for (set, sharded) in [
         ("replicaCount=1", false),
         ("replicaCount=3", true),
         ("replicaCount=3,activeActive.enabled=false", false),
     ] {
-        let out = render(set);
+        let out = rendered(env, set, &[]);
         assert!(
             out.contains(&format!("--shard-by-class={sharded}")),
             "{set}: --shard-by-class={sharded} not rendered"
@@ -190,23 +183,8 @@ fn more_than_one_replica_is_active_active(env: &TestEnv) {
         assert_eq!(lease_grants, sharded, "{set}: class Lease grants");
     }
     // Before Kubernetes 1.30 (no field selectors on PhoneNumbers): a leader and standbys.
-    let out = helm(
-        env,
-        &[
-            "template",
-            "rel",
-            CHART,
-            "--set",
-            "replicaCount=3",
-            "--kube-version",
-            "1.29.5",
-        ],
-    );
-    assert!(
-        text(&out).contains("--shard-by-class=false"),
-        "{}",
-        text(&out)
-    );
+    let out = rendered(env, "replicaCount=3", &["--kube-version", "1.29.5"]);
+    assert!(out.contains("--shard-by-class=false"), "{out}");
 }
 
 /// `adminPort=0`: each pod's admin server takes a free port, written to a file in the pod that
@@ -214,10 +192,7 @@ fn more_than_one_replica_is_active_active(env: &TestEnv) {
 /// replica off the node for it). Refused without `hostNetwork`, and with a Service,
 /// ServiceMonitor or NetworkPolicy (none could name the port), with the reason.
 fn a_port_per_pod_needs_host_network_and_no_service(env: &TestEnv) {
-    let render = |set: &str| {
-        let out = helm(env, &["template", "rel", CHART, "--set", set]);
-        (out.status.success(), text(&out))
-    };
+    let render = |set: &str| template(env, &["--set", set]);
     let (ok, out) = render("adminPort=0");
     assert!(!ok && out.contains("is for hostNetwork pods"), "{out}");
     for off in ["metrics.service.enabled", "networkPolicy.enabled"] {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use talkturo_operator::controller::decide::shard::placement;
-use talkturo_operator::controller::shard::{ShardConfig, Shards};
+use talkturo_operator::controller::shard::{Guard, ShardConfig, Shards};
 
 const DURATION: Duration = Duration::from_secs(3);
 
@@ -70,6 +70,24 @@ fn each(n: usize) -> impl Fn(&[Vec<String>]) -> bool {
     move |s| s.iter().all(|c| c.len() == n)
 }
 
+/// Replica d joins while a is busy with one of its classes that d is to take: d, that class,
+/// and the guard of a's work on it.
+fn d_joins_while_a_is_busy(
+    client: &kube::Client,
+    ns: &str,
+    a: &Arc<Shards>,
+) -> (Arc<Shards>, String, Guard) {
+    let d = replica(client, ns, "d");
+    let placed = placement(&classes(), &["a", "b", "d"].map(str::to_owned));
+    let busy_class = a
+        .serving()
+        .into_iter()
+        .find(|c| placed[c] == "d")
+        .expect("d takes one of a's classes");
+    let guard = a.serve(&busy_class).unwrap();
+    (d, busy_class, guard)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_spread_classes_and_move_them_without_overlap() {
     let Some(env) = support::env() else { return };
@@ -100,15 +118,7 @@ async fn replicas_spread_classes_and_move_them_without_overlap() {
 
     // d joins while a is busy with one of its classes: a hands that class over only once the
     // work is done; the others move at once.
-    let d = replica(&client, &ns, "d");
-    let members = ["a", "b", "d"].map(str::to_owned);
-    let placed = placement(&classes(), &members);
-    let busy_class = a
-        .serving()
-        .into_iter()
-        .find(|c| placed[c] == "d")
-        .expect("d takes one of a's classes");
-    let guard = a.serve(&busy_class).unwrap();
+    let (d, busy_class, guard) = d_joins_while_a_is_busy(&client, &ns, &a);
     until(
         &[&a, &b, &d],
         Duration::from_secs(20),
@@ -164,14 +174,7 @@ async fn a_handover_to_a_replica_that_left_is_called_off() {
         each(3),
     )
     .await;
-    let d = replica(&client, &ns, "d");
-    let placed = placement(&classes(), &["a", "b", "d"].map(str::to_owned));
-    let busy_class = a
-        .serving()
-        .into_iter()
-        .find(|c| placed[c] == "d")
-        .expect("d takes one of a's classes");
-    let guard = a.serve(&busy_class).unwrap();
+    let (d, busy_class, guard) = d_joins_while_a_is_busy(&client, &ns, &a);
     until(
         &[&a, &b, &d],
         Duration::from_secs(20),

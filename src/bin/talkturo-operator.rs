@@ -60,8 +60,8 @@ struct ProbeArgs {
     #[arg(long, env = "TALKTURO_ADMIN_ADDR_FILE", conflicts_with = "admin_addr")]
     admin_addr_file: Option<PathBuf>,
     /// The admin server's address, when it is fixed.
-    #[arg(long)]
-    admin_addr: Option<SocketAddr>,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    admin_addr: SocketAddr,
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 2)]
     timeout_secs: u64,
@@ -252,10 +252,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 /// the admin server does not answer with a success.
 fn probe(args: ProbeArgs) -> ! {
     let result = (|| {
-        let addr = match (&args.admin_addr_file, args.admin_addr) {
-            (_, Some(addr)) => addr,
-            (Some(file), None) => talkturo_operator::probe::read_address(file)?,
-            (None, None) => "127.0.0.1:8080".parse().map_err(anyhow::Error::from)?,
+        let addr = match &args.admin_addr_file {
+            Some(file) => talkturo_operator::probe::read_address(file)?,
+            None => args.admin_addr,
         };
         let timeout = Duration::from_secs(args.timeout_secs.max(1));
         tokio::runtime::Builder::new_current_thread()

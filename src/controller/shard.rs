@@ -132,6 +132,11 @@ impl Shards {
         self.lock().keys().cloned().collect()
     }
 
+    /// Whether this process holds `class`'s Lease (serving it or not at this instant).
+    pub fn holds(&self, class: &str) -> bool {
+        self.lock().contains_key(class)
+    }
+
     /// How often [`Shards::round`] should run: a third of the Leases' duration.
     pub fn period(&self) -> Duration {
         self.config.duration / 3

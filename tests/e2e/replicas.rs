@@ -138,8 +138,8 @@ impl Accounts {
             .into_iter()
             .map(|p| p.spec.number)
             .collect();
-        for (i, (class, (p0, r0))) in self.classes.iter().zip(&self.start).enumerate() {
-            let sim = self.sims(e)[i];
+        let sims = self.sims(e);
+        for ((class, (p0, r0)), sim) in self.classes.iter().zip(&self.start).zip(sims) {
             let w = sim.world();
             let bought = self.bought.get(class).copied().unwrap_or(0);
             assert_eq!(w.purchases() - p0, bought, "purchases in class {class}");

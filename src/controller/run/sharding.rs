@@ -146,7 +146,7 @@ pub(super) fn gate<K: Served>(ctx: &Context, obj: &K) -> Gate {
             .then(|| shards.serve(class))
             .flatten()
             .ok_or_else(|| {
-                if shards.held().contains(class) {
+                if shards.holds(class) {
                     Gate::Later(shards.period())
                 } else {
                     Gate::Elsewhere
