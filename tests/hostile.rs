@@ -613,3 +613,47 @@ async fn a_failed_release_then_an_empty_list_keeps_tracking_the_number() {
     let world = f.sim.sim.world();
     assert_eq!((world.releases(), world.records().count()), (1, 0));
 }
+
+/// Another account's list (two numbers of its own) on every call, from before the first
+/// purchase on: the first is taken for the truth (nothing is tracked yet), so its numbers are
+/// "known" when the next lacks the number just bought. That number is held (the class's
+/// `SuspectList`), never marked Lost, and is Bound again once the real list is back. (Before
+/// the fix it was one of three known numbers missing, marked Lost with a Warning, while the
+/// account held it: chaos_replicas seed 787531085734462533.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_of_another_account_from_the_start_never_mark_the_number_bought_lost() {
+    let Some(env) = env() else { return };
+    let f = Fixture::new(env, "h-foreign", |_| {}, json!({})).await;
+    f.wait_class(T, |c| {
+        class_condition(c, "Ready").is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    faults(
+        &f,
+        vec![FaultRule::on(Op::List, FaultAction::ForeignList, None)],
+    );
+    f.claim("line", json!({"countryCode": "US"})).await;
+    let class = f
+        .wait_class(T, |c| {
+            class_condition(c, "SuspectList").is_some_and(|r| r.0 == "True")
+        })
+        .await;
+    let message = class_condition(&class, "SuspectList").unwrap().2.to_owned();
+    assert!(message.contains("lacks 1 number"), "{message}");
+    tokio::time::sleep(SETTLE).await;
+    let pn = numbers_of(&f, &["line"]).await.remove(0);
+    assert_ne!(phase(&pn), Some(NumberPhase::Lost), "held, not Lost");
+    assert!(pn.status.as_ref().unwrap().id.is_some(), "still tracked");
+    let lost: Vec<String> = events(&f)
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("NumberLost"))
+        .filter_map(|e| e.note)
+        .filter(|n| n.contains(&pn.spec.number))
+        .collect();
+    assert!(lost.is_empty(), "{lost:?}");
+    faults(&f, Vec::new());
+    f.wait_claim("line", T, ready).await;
+    let world = f.sim.sim.world();
+    assert_eq!((world.purchases(), world.releases()), (1, 0));
+}

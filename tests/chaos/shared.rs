@@ -278,7 +278,15 @@ pub async fn lost_events(f: &Fixture) -> Vec<String> {
         .items
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some("NumberLost"))
-        .map(|e| e.note.unwrap_or_default())
+        .map(|e| {
+            // Who said so, and when (a failed run's logs are searched by both).
+            let when = e.event_time.map(|t| t.0.to_string()).unwrap_or_default();
+            let by = e.reporting_instance.unwrap_or_default();
+            format!(
+                "{} (reported by {by} at {when})",
+                e.note.unwrap_or_default()
+            )
+        })
         .collect()
 }
 

@@ -13,7 +13,7 @@ use super::{
     ATTEMPT_MEMORY, Account, Held, Known, LIST_PACING, ListResult, Snapshot, Waiting, lock,
 };
 use crate::api::v1alpha1::phone_number_name;
-use crate::controller::decide::snapshot::judge;
+use crate::controller::decide::snapshot::{Expected, judge};
 use crate::talkturo::{self, NumberRecord};
 
 impl Account {
@@ -26,15 +26,26 @@ impl Account {
         numbers: &[Known],
         started_at: Timestamp,
     ) -> (BTreeSet<String>, Option<Held>) {
+        // Only the class's numbers: one an earlier list showed that no PhoneNumber names (a
+        // number of the account no claim uses, or another account's that a wrong answer
+        // listed) is nothing the class holds, and holding it would stop the class for nothing.
+        let named: BTreeSet<&String> = numbers.iter().map(|k| &k.number).collect();
         let mut known: BTreeSet<String> = previous
-            .map(|p| p.records.keys().chain(&p.unconfirmed).cloned().collect())
+            .map(|p| {
+                p.records
+                    .keys()
+                    .chain(&p.unconfirmed)
+                    .filter(|n| named.contains(n))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
-        known.extend(
-            numbers
-                .iter()
-                .filter(|k| k.bought.is_none_or(|b| b < started_at))
-                .map(|k| k.number.clone()),
-        );
+        let mut tracked: BTreeSet<String> = numbers
+            .iter()
+            .filter(|k| k.owned && k.bought.is_none_or(|b| b < started_at))
+            .map(|k| k.number.clone())
+            .collect();
+        known.extend(tracked.iter().cloned());
         // Absences that are expected: Lost numbers, and numbers released by this operator (by
         // this process, or recorded so by any).
         let released = lock(&self.released);
@@ -44,10 +55,17 @@ impl Account {
             .map(|k| &k.number)
             .collect();
         known.retain(|n| !released.contains_key(n) && !expected.contains(n));
+        tracked.retain(|n| known.contains(n));
         drop(released);
         let policy = *lock(&self.hold_policy);
         let mut a = lock(&self.absences);
-        let held = judge(&mut a, known, records, started_at, &policy);
+        let held = judge(
+            &mut a,
+            Expected { known, tracked },
+            records,
+            started_at,
+            &policy,
+        );
         (a.pending.clone(), held)
     }
 
@@ -107,6 +125,14 @@ impl Account {
                     .iter()
                     .filter(|k| k.lost && !records.contains_key(&k.number))
                     .count();
+                tracing::debug!(
+                    team_id = self.key.team_id,
+                    %started_at,
+                    listed = records.len(),
+                    known = numbers.len(),
+                    held = unconfirmed.len(),
+                    "account listed"
+                );
                 if !unconfirmed.is_empty() {
                     tracing::warn!(
                         team_id = self.key.team_id,

@@ -141,8 +141,11 @@ pub fn ready(
         _ => "the account's list suddenly lacks".to_owned(),
     };
     let message = format!(
-        "{what} {} numbers this class holds ({}{more}) since {}: too many at once to believe. Nothing about them changes (not Lost, released, bought again or taken out of monthlyCost) and nothing is bought for the class until {}, if lists still lack them, or until an admin confirms with: kubectl annotate pnclass {} {CONFIRM_LOST_ANNOTATION}={}",
-        hold.missing,
+        "{what} {} this class holds ({}{more}) since {}: too many at once, or every one it tracks, to believe. Nothing about them changes (not Lost, released, bought again or taken out of monthlyCost) and nothing is bought for the class until {}, if lists still lack them, or until an admin confirms with: kubectl annotate pnclass {} {CONFIRM_LOST_ANNOTATION}={}",
+        match hold.missing {
+            1 => "1 number".to_owned(),
+            n => format!("{n} numbers"),
+        },
         hold.examples.join(", "),
         hold.since.0,
         hold.confirm_after.0,

@@ -90,20 +90,36 @@ pub struct Absences {
     pub gone: BTreeSet<String>,
 }
 
-/// Judges a list (`records`, sent at `started_at`) against the numbers the account is `known`
-/// to hold, updating `a`; the hold on what it lacks, if any.
+/// What the account is known to hold when a list is judged.
+#[derive(Debug, Default)]
+pub struct Expected {
+    /// Every number of the class it is known to hold: the tracked ones, and those earlier lists
+    /// showed that a PhoneNumber of the class names.
+    pub known: BTreeSet<String>,
+    /// Those the class's PhoneNumbers record as owned: what a list's absence would mark Lost.
+    pub tracked: BTreeSet<String>,
+}
+
+/// Judges a list (`records`, sent at `started_at`) against the numbers the account is
+/// `expected` to hold, updating `a`; the hold on what it lacks, if any.
 ///
 /// A list that lacks a few known numbers decides about them at once (they are gone). One that
-/// lacks many at once ([`suspect`]), or any after the account changed, or any while a hold
-/// stands, holds them: until lists lack them for `policy.window` after the hold started, or
-/// an admin confirms that hold. A list that shows a held number again releases it.
+/// lacks many at once ([`suspect`]), of all the numbers known or of the tracked ones alone, or
+/// any after the account changed, or any while a hold stands, holds them: until lists lack them
+/// for `policy.window` after the hold started, or an admin confirms that hold. A list that
+/// shows a held number again releases it.
+///
+/// The tracked ones are judged on their own because the numbers earlier lists showed may be
+/// no better than this one: two lists of another account in a row make its numbers "known",
+/// and the one tracked number the second lacks would then be one of three, not all of one.
 pub fn judge(
     a: &mut Absences,
-    mut known: BTreeSet<String>,
+    expected: Expected,
     records: &BTreeMap<String, NumberRecord>,
     started_at: Timestamp,
     policy: &HoldPolicy,
 ) -> Option<Held> {
+    let Expected { mut known, tracked } = expected;
     a.gone.retain(|n| !records.contains_key(n));
     a.pending.retain(|n| !records.contains_key(n));
     known.retain(|n| !a.gone.contains(n));
@@ -115,9 +131,15 @@ pub fn judge(
         .cloned()
         .collect();
     let missing = dropped.len() + a.pending.len();
+    let tracked: Vec<&String> = known.iter().filter(|n| tracked.contains(*n)).collect();
+    let tracked_missing = tracked
+        .iter()
+        .filter(|n| !records.contains_key(**n))
+        .count();
     let hold = !a.pending.is_empty()
         || (policy.changed && !dropped.is_empty())
-        || suspect(known.len(), missing);
+        || suspect(known.len(), missing)
+        || suspect(tracked.len(), tracked_missing);
     if hold {
         a.pending.extend(dropped);
     } else {
@@ -151,10 +173,14 @@ pub fn suspect(known: usize, missing: usize) -> bool {
     (known > 0 && missing >= known) || missing > (known / 5).max(2)
 }
 
-/// A number a PhoneNumber of the class records as owned (it holds a record id).
+/// A number a PhoneNumber of the class names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Known {
     pub number: String,
+    /// The PhoneNumber records it as owned (it holds a record id): a list's absence would mark
+    /// it Lost. Otherwise it is one being bought (or adopted): a list that showed it before
+    /// still counts, and a suspect list lacking it holds it rather than let it be bought again.
+    pub owned: bool,
     /// When the operator's purchase of it came back, if it bought it: a list sent before that
     /// cannot show it.
     pub bought: Option<Timestamp>,

@@ -124,8 +124,9 @@ fn build_account(
     })
 }
 
-/// What the class's PhoneNumbers say the account holds: a list is judged against it too, so
-/// that a process that just started does not take an empty list for the truth.
+/// The numbers the class's PhoneNumbers name, and what each says of its number: a list is
+/// judged against them, so that a process that just started does not take an empty list for
+/// the truth, and a number no PhoneNumber names never holds the class.
 fn known_numbers(ctx: &Context, class_name: String) -> KnownNumbers {
     let numbers = ctx.numbers.clone();
     Box::new(move || {
@@ -133,11 +134,19 @@ fn known_numbers(ctx: &Context, class_name: String) -> KnownNumbers {
             .state()
             .iter()
             .filter(|n| n.spec.class_name == class_name)
-            .filter_map(|n| {
-                let s = n.status.as_ref()?;
-                s.id.as_ref()?;
-                Some(Known {
+            .map(|n| {
+                let Some(s) = n.status.as_ref() else {
+                    return Known {
+                        number: n.spec.number.clone(),
+                        owned: false,
+                        bought: None,
+                        lost: false,
+                        released: false,
+                    };
+                };
+                Known {
                     number: n.spec.number.clone(),
+                    owned: s.id.is_some(),
                     bought: s
                         .purchase
                         .as_ref()
@@ -145,7 +154,7 @@ fn known_numbers(ctx: &Context, class_name: String) -> KnownNumbers {
                         .map(|t| t.0),
                     lost: s.phase == Some(NumberPhase::Lost),
                     released: release_confirmed(s),
-                })
+                }
             })
             .collect()
     })

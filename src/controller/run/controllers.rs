@@ -142,7 +142,7 @@ pub(super) async fn controllers(
     ready: Arc<AtomicBool>,
     shutdown: Shared<impl Future<Output = ()> + Send + 'static>,
 ) {
-    let (config, reporter) = (opts.config.clone(), opts.reporter.as_str());
+    let (config, reporter) = (opts.config.clone(), reporter(opts));
     let wc = watcher_config(&client, config.initial_list).await;
     let caches = Caches::new();
     let Some(subs) = caches.subscribe() else {
@@ -222,12 +222,26 @@ pub(super) async fn controllers(
     tracing::info!("controllers stopped");
 }
 
+/// Who reports this process's Events: the controller, and the replica by its identity (the
+/// pod's name: replicas on one host network would otherwise all report the node's hostname).
+fn reporter(opts: &RunOptions) -> Reporter {
+    let identity = opts
+        .sharding
+        .as_ref()
+        .map(|s| s.identity.clone())
+        .or_else(|| opts.leader_election.as_ref().map(|l| l.identity.clone()));
+    Reporter {
+        controller: opts.reporter.clone(),
+        instance: identity,
+    }
+}
+
 /// What every reconcile gets, over the shared caches.
 fn context(
     client: kube::Client,
     (config, sharding): (Config, Option<crate::controller::shard::ShardConfig>),
     metrics: Arc<Metrics>,
-    reporter: &str,
+    reporter: Reporter,
     (caches, namespaces, workloads): (
         &Caches,
         Store<PartialObjectMeta<Namespace>>,
@@ -235,10 +249,6 @@ fn context(
     ),
     number_changed: UnboundedSender<ObjectRef<PhoneNumber>>,
 ) -> Arc<Context> {
-    let reporter = Reporter {
-        controller: reporter.to_owned(),
-        instance: None,
-    };
     let shards = sharding.map(|s| Shards::new(client.clone(), s));
     Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter.clone()),
