@@ -16,8 +16,19 @@ use crate::talkturo::{self, Outcome, OwnPurchases, PurchaseMark};
 pub(super) struct Buying {
     sent: u64,
     in_flight: u64,
-    /// (its place among the purchases sent, the number, when it was answered)
-    added: VecDeque<(u64, String, Timestamp)>,
+    added: VecDeque<Added>,
+}
+
+/// A purchase that may have added its number.
+#[derive(Debug)]
+struct Added {
+    /// Its place among the purchases sent.
+    seq: u64,
+    number: String,
+    /// When it was answered.
+    at: Timestamp,
+    /// Answered bought (else its outcome is unknown).
+    bought: bool,
 }
 
 /// How long a purchase that may have added a number is remembered for lists: longer than a list
@@ -44,6 +55,19 @@ impl Account {
         }
     }
 
+    /// The numbers this process's purchases were answered bought before `t` (in the last
+    /// [`ADDED_MEMORY`]): a list sent at `t` must show them, whether or not their PhoneNumbers
+    /// say so yet (the answer is written at the end of the reconcile that bought it, which may
+    /// be waiting for this very list).
+    pub(super) fn bought_before(&self, t: Timestamp) -> Vec<String> {
+        lock(&self.buying)
+            .added
+            .iter()
+            .filter(|a| a.bought && a.at < t)
+            .map(|a| a.number.clone())
+            .collect()
+    }
+
     /// Held while a release is in flight: a list waits for those in flight, and new ones wait
     /// for the list.
     pub async fn releasing(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
@@ -65,11 +89,16 @@ impl PurchaseInFlight<'_> {
             while b
                 .added
                 .front()
-                .is_some_and(|(_, _, at)| now.duration_since(*at).unsigned_abs() > ADDED_MEMORY)
+                .is_some_and(|a| now.duration_since(a.at).unsigned_abs() > ADDED_MEMORY)
             {
                 b.added.pop_front();
             }
-            b.added.push_back((self.seq, self.number.clone(), now));
+            b.added.push_back(Added {
+                seq: self.seq,
+                number: self.number.clone(),
+                at: now,
+                bought: result.is_ok(),
+            });
         }
     }
 }
@@ -100,8 +129,8 @@ impl OwnPurchases for Account {
         b.added
             .iter()
             .rev()
-            .take_while(|(seq, _, _)| *seq > mark.sent)
-            .map(|(_, n, _)| n.clone())
+            .take_while(|a| a.seq > mark.sent)
+            .map(|a| a.number.clone())
             .collect()
     }
 }

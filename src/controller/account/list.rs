@@ -44,6 +44,7 @@ impl Account {
             .iter()
             .filter(|k| k.owned && k.bought.is_none_or(|b| b < started_at))
             .map(|k| k.number.clone())
+            .chain(self.bought_before(started_at))
             .collect();
         known.extend(tracked.iter().cloned());
         // Absences that are expected: Lost numbers, and numbers released by this operator (by

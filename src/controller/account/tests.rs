@@ -253,6 +253,35 @@ fn a_tracked_number_is_held_when_lists_of_another_account_lack_it() {
     assert!(missing.is_empty() && hold.is_none());
 }
 
+/// chaos_replicas seed 8275030961791943298: two purchases answered bought, and the list their
+/// reconcile waited for (to see them active) was another account's. Their PhoneNumbers did not
+/// say they were owned yet (the reconcile writes the answer after that list), so the list was
+/// trusted, and both were marked Lost right after.
+#[test]
+fn a_number_this_process_just_bought_counts_before_its_phone_number_says_so() {
+    let a = account();
+    a.purchase_sent("+14158193466").answered::<()>(&Ok(()));
+    a.purchase_sent("+16464077138")
+        .answered::<()>(&Err(talkturo::Error::Timeout {
+            op: talkturo::Operation::Purchase,
+            after: Duration::from_secs(2),
+        }));
+    let after = Timestamp::now() + Duration::from_secs(1);
+    let foreign = listing(&["+15550100001", "+15550100002"]);
+    let (held, hold) = a.judge(None, &foreign, &[], after);
+    assert_eq!(
+        held.into_iter().collect::<Vec<_>>(),
+        ["+14158193466"],
+        "the number bought is held; the one of unknown outcome is settled as before"
+    );
+    assert!(hold.is_some());
+    // A list sent before the answer came back cannot show it.
+    let b = account();
+    let before = Timestamp::now();
+    b.purchase_sent("+14158193466").answered::<()>(&Ok(()));
+    assert!(b.judge(None, &foreign, &[], before).0.is_empty());
+}
+
 #[test]
 fn a_few_numbers_gone_or_released_by_us_are_decided_at_once() {
     let a = account();
