@@ -396,7 +396,18 @@ pub fn settled_claims(
                 Some(ClaimPhase::Pending),
                 Some("BudgetExceeded" | "NoCandidates" | "OverPrice" | "PlanLimitReached"),
             ) => {}
-            other => v.push(format!("claim {name}: {other:?}")),
+            other => {
+                // What it says, and the PhoneNumber it names (a stuck claim's logs are searched
+                // by both).
+                let message = claim_condition(c, "Ready").map(|r| r.2.to_owned());
+                let names = c.status.as_ref().and_then(|s| s.phone_number_name.clone());
+                let labels = c.metadata.labels.clone().unwrap_or_default();
+                v.push(format!(
+                    "claim {name}: {other:?}: {message:?} (PhoneNumber {names:?}, labels {labels:?}, generation {:?}, observed {:?})",
+                    c.metadata.generation,
+                    c.status.as_ref().and_then(|s| s.observed_generation)
+                ));
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use talkturo_operator::api::v1alpha1::{PhoneNumberClaim, PhoneNumberClass};
 
-use super::scale::{FILL_CLIENTS, memory_kib, metric_sum, settle, wait_active_number};
+use super::scale::{FILL_CLIENTS, anon_kib, memory_kib, metric_sum, settle, wait_active_number};
 use super::{Bench, CLASS, Error, NAMESPACE, Operator, median};
 
 /// The second class: the same account as the first.
@@ -126,33 +126,37 @@ async fn steady(ops: &[&Operator], objects: usize) -> Result<Value, Error> {
     let cached_after = started.elapsed().as_secs_f64();
     // Settled: the lists and relabelling of the start are over, freed pages returned.
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ops.len()];
+    let mut samples: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); ops.len()];
     for _ in 0..SAMPLE.as_secs() {
-        for (op, s) in ops.iter().zip(samples.iter_mut()) {
-            s.push(memory_kib(op.pid()).0 as f64);
+        for (op, (rss, anon)) in ops.iter().zip(samples.iter_mut()) {
+            rss.push(memory_kib(op.pid()).0 as f64);
+            anon.push(anon_kib(op.pid()) as f64);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let each: Vec<Value> = ops
         .iter()
         .zip(samples.iter_mut())
-        .map(|(op, s)| json!({"rssKiB": median(s), "peakKiB": op.memory_kib().1}))
+        .map(|(op, (rss, anon))| {
+            json!({"rssKiB": median(rss), "anonKiB": median(anon), "peakKiB": op.memory_kib().1})
+        })
         .collect();
     Ok(json!({"cachedAfterSecs": cached_after, "operators": each}))
 }
 
-/// The run as a Markdown table: each process's steady and peak memory, and each replica's
-/// against the one operator's.
+/// The run as a Markdown table: each process's steady, own (anonymous) and peak memory, and
+/// each replica's against the one operator's.
 pub fn table(run: &Value) -> String {
     let mib = |v: &Value| v.as_f64().unwrap_or(0.0) / 1024.0;
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let one = &run["single"]["operators"][0];
-    let single = mib(&one["rssKiB"]);
+    let (single, single_anon) = (mib(&one["rssKiB"]), mib(&one["anonKiB"]));
     let mut out = format!(
-        "| process (2 classes of {} numbers) | caches | steady RSS | peak RSS | vs. one operator |\n|---|---|---|---|---|\n",
+        "| process (2 classes of {} numbers) | caches | steady RSS | vs. one | own (RssAnon) | vs. one | peak RSS |\n|---|---|---|---|---|---|---|\n",
         run["perClass"]
     );
     out += &format!(
-        "| one operator, both classes | {} + {} | {single:.1} MiB | {:.1} MiB | 1.00 |\n",
+        "| one operator, both classes | {} + {} | {single:.1} MiB | 1.00 | {single_anon:.1} MiB | 1.00 | {:.1} MiB |\n",
         2 * run["perClass"].as_u64().unwrap_or(0),
         2 * run["perClass"].as_u64().unwrap_or(0),
         mib(&one["peakKiB"]),
@@ -166,14 +170,15 @@ pub fn table(run: &Value) -> String {
             .cloned()
             .unwrap_or_default();
         for (i, r) in replicas.iter().enumerate() {
-            let rss = mib(&r["rssKiB"]);
+            let (rss, anon) = (mib(&r["rssKiB"]), mib(&r["anonKiB"]));
             out += &format!(
-                "| replica {} (one class), {when} | {} + {} | {rss:.1} MiB | {:.1} MiB | {:.2} |\n",
+                "| replica {} (one class), {when} | {} + {} | {rss:.1} MiB | {:.2} | {anon:.1} MiB | {:.2} | {:.1} MiB |\n",
                 i + 1,
                 run["perClass"],
                 run["perClass"],
+                ratio(rss, single),
+                ratio(anon, single_anon),
                 mib(&r["peakKiB"]),
-                if single > 0.0 { rss / single } else { 0.0 },
             );
         }
     }
