@@ -329,7 +329,14 @@ pub fn candidate(
             {
                 Candidate::Taken(format!("{candidate} was taken by {}", holder(r, claim)))
             }
-            _ => Candidate::InProgress,
+            Some(_) => Candidate::InProgress,
+            // Never one this claim created (it names the claim from its creation on): one
+            // tracking a number a purchase answer named, an imported one, or one released by
+            // its claim. Waiting for it to be bought for this claim would wait for ever.
+            None => Candidate::Taken(format!(
+                "{candidate} is already tracked by PhoneNumber {}, bound to no claim",
+                pn.name_any()
+            )),
         },
         None if just_created => Candidate::InProgress,
         None => Candidate::Create,

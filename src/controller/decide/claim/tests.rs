@@ -157,7 +157,10 @@ fn a_recorded_candidate_is_carried_on_created_or_dropped() {
     let claim = PhoneNumberClaim::test().build();
     let ours = PhoneNumber::test().build();
     let theirs = PhoneNumber::test().claimed_by("app", "other").build();
-    let rows: [(&str, Option<&PhoneNumber>, bool, Candidate); 4] = [
+    let unbound = PhoneNumber::test()
+        .with(serde_json::json!({"spec": {"claimRef": null}}))
+        .build();
+    let rows: [(&str, Option<&PhoneNumber>, bool, Candidate); 5] = [
         (
             "its PhoneNumber is ours: the watch brings the purchase",
             Some(&ours),
@@ -181,6 +184,18 @@ fn a_recorded_candidate_is_carried_on_created_or_dropped() {
             Some(&theirs),
             false,
             Candidate::Taken("+14155550101 was taken by claim other".into()),
+        ),
+        (
+            // chaos_replicas seed 4259641583821848689: the number a mismatched purchase answer
+            // named got an ObserveOnly PhoneNumber; a claim later chose it from a search, found
+            // the PhoneNumber there, and waited for it for ever without a word.
+            "tracked by a PhoneNumber bound to no claim: dropped",
+            Some(&unbound),
+            false,
+            Candidate::Taken(
+                "+14155550101 is already tracked by PhoneNumber tel-14155550101, bound to no claim"
+                    .into(),
+            ),
         ),
     ];
     for (case, pn, just_created, want) in rows {

@@ -71,6 +71,9 @@ pub(super) async fn buy(
         }
         Err(talkturo::Error::PurchaseMismatch { answered, id, .. }) => {
             outcome("mismatch");
+            // The number the answer names is taken (its own PhoneNumber tracks it): claims skip
+            // it in the cached searches.
+            account.purchase_completed(&answered);
             let offer = account.cached_offer(&answered);
             let tracked = track_answered(ctx, class, &answered, offer).await;
             let status = purchase::mismatch(pn, (&answered, &id), &tracked, at, now);
