@@ -13,7 +13,7 @@ mod caches;
 #[path = "active_active/common.rs"]
 mod common;
 
-use common::{first_acquired_by, holders, replica, spread};
+use common::{first_acquired_by, replica, spread};
 
 use std::time::Duration;
 
@@ -61,7 +61,7 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     assert_eq!(purchases(&fixtures), vec![1, 1, 1, 1]);
     // Each caches its two classes' claims and PhoneNumbers (one of each a class), no others.
     caches::caches_hold(&[(pa, 2.0, 2.0), (pb, 2.0, 2.0)]).await;
-    let h = holders(&client, &lease_ns).await;
+    let h = spread(&client, &lease_ns, &fixtures, &[("op-a", 2), ("op-b", 2)]).await;
     let elsewhere = fixtures
         .iter()
         .find(|f| h[&f.class] != h[&fixtures[0].class])
@@ -115,7 +115,7 @@ async fn namespace_budget_across_replicas(
     lease_ns: &str,
     fixtures: &[Fixture],
 ) -> Vec<u64> {
-    let h = holders(client, lease_ns).await;
+    let h = spread(client, lease_ns, fixtures, &[("op-a", 2), ("op-b", 2)]).await;
     let a = fixtures.iter().find(|f| h[&f.class] == "op-a").unwrap();
     let b = fixtures.iter().find(|f| h[&f.class] == "op-b").unwrap();
     let (_, ns) = env.namespace("aa-budget").await;

@@ -45,7 +45,12 @@ pub fn replica(
     )
 }
 
-pub async fn spread(client: &kube::Client, ns: &str, fixtures: &[Fixture], want: &[(&str, usize)]) {
+pub async fn spread(
+    client: &kube::Client,
+    ns: &str,
+    fixtures: &[Fixture],
+    want: &[(&str, usize)],
+) -> std::collections::BTreeMap<String, String> {
     let started = std::time::Instant::now();
     loop {
         let h = holders(client, ns).await;
@@ -55,7 +60,9 @@ pub async fn spread(client: &kube::Client, ns: &str, fixtures: &[Fixture], want:
                 .iter()
                 .all(|(who, n)| ours.iter().filter(|h| h.as_str() == *who).count() == *n);
         if ok {
-            return;
+            // Every class held, as wanted (a single read could catch one between holders: a
+            // handover clears the holder before the next takes it).
+            return h;
         }
         assert!(
             started.elapsed() < Duration::from_secs(40),
