@@ -196,10 +196,7 @@ fn suspect(listed: Result<&Snapshot, &NotReady>, prev: &PhoneNumberClassStatus) 
                 reasons::NUMBERS_MISSING,
                 format!(
                     "the account list lacks {} it held before ({}{}), too many at once (or every one the class tracks, or after the account changed) to trust; they are not marked Lost, released or bought again until lists still lack them at {}, or an admin confirms it (see Ready)",
-                    match s.unconfirmed.len() {
-                        1 => "1 number".to_owned(),
-                        n => format!("{n} numbers"),
-                    },
+                    super::hold::numbers(s.unconfirmed.len()),
                     some.join(", "),
                     if s.unconfirmed.len() > some.len() {
                         ", …"

@@ -142,10 +142,7 @@ pub fn ready(
     };
     let message = format!(
         "{what} {} this class holds ({}{more}) since {}: too many at once, or every one it tracks, to believe. Nothing about them changes (not Lost, released, bought again or taken out of monthlyCost) and nothing is bought for the class until {}, if lists still lack them, or until an admin confirms with: kubectl annotate pnclass {} {CONFIRM_LOST_ANNOTATION}={}",
-        match hold.missing {
-            1 => "1 number".to_owned(),
-            n => format!("{n} numbers"),
-        },
+        numbers(usize::try_from(hold.missing).unwrap_or_default()),
         hold.examples.join(", "),
         hold.since.0,
         hold.confirm_after.0,
@@ -153,6 +150,15 @@ pub fn ready(
         hold.confirm_with,
     );
     Desired::new(types::READY, false, reason_const(&hold.reason), message)
+}
+
+/// "1 number", "3 numbers".
+pub fn numbers(n: usize) -> String {
+    if n == 1 {
+        "1 number".to_owned()
+    } else {
+        format!("{n} numbers")
+    }
 }
 
 /// What changed about the account, for `AccountChanged`.

@@ -129,21 +129,15 @@ fn build_account(
 /// the truth, and a number no PhoneNumber names never holds the class.
 fn known_numbers(ctx: &Context, class_name: String) -> KnownNumbers {
     let numbers = ctx.numbers.clone();
+    let none = crate::api::v1alpha1::PhoneNumberStatus::default();
     Box::new(move || {
         numbers
             .state()
             .iter()
             .filter(|n| n.spec.class_name == class_name)
             .map(|n| {
-                let Some(s) = n.status.as_ref() else {
-                    return Known {
-                        number: n.spec.number.clone(),
-                        owned: false,
-                        bought: None,
-                        lost: false,
-                        released: false,
-                    };
-                };
+                // No status yet: named, nothing more.
+                let s = n.status.as_ref().unwrap_or(&none);
                 Known {
                     number: n.spec.number.clone(),
                     owned: s.id.is_some(),
