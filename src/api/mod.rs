@@ -3,6 +3,7 @@
 //! This module owns the API contract with users: every type here becomes part of a CRD schema
 //! (`crds/` is generated from it). It imports nothing else of the crate.
 
+pub mod class_label;
 pub mod conditions;
 pub mod lean;
 pub mod v1alpha1;

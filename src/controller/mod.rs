@@ -52,6 +52,7 @@ pub mod reconcile;
 pub mod run;
 pub mod shard;
 
+pub use crate::api::class_label::CLASS_LABEL;
 pub use context::{Config, Context, InitialList};
 pub use decide::conditions;
 pub use error::Error;
@@ -65,8 +66,6 @@ pub const NUMBER_FINALIZER: &str = "telephony.talkturo.ai/number-protection";
 /// Annotation on a PhoneNumber with the offer it was bought from (prices, features), written
 /// by the claim controller when it records the intent to buy.
 pub const OFFER_ANNOTATION: &str = "telephony.talkturo.ai/offer";
-/// Label on a PhoneNumber with its class, for selection.
-pub const CLASS_LABEL: &str = "telephony.talkturo.ai/class";
 
 /// Read-only views of what the controllers decide, for `kubectl talkturo`.
 pub mod preview {

@@ -4,43 +4,18 @@
 //! label names no class, so that it can label them (or report on them when no class serves
 //! them).
 //!
-//! The label's value is the class's name when that fits a label value (63 characters); a longer
-//! name (a class name may have 253) is cut and ends in a digest of the whole name, so that two
-//! long names never share a value.
+//! The label's value is the class's name, cut and ending in a digest when the name is too long
+//! for a label ([`class_label::value_of`]).
 
 use std::collections::BTreeSet;
 
-use sha2::{Digest, Sha256};
-
 use super::shard::ROUTER;
-use crate::controller::CLASS_LABEL;
-
-/// Longest label value Kubernetes accepts.
-const MAX_VALUE: usize = 63;
-
-/// Hex digits of the digest that ends a long name's label value.
-const DIGEST_HEX: usize = 16;
+use crate::api::class_label::{self, CLASS_LABEL};
 
 /// The class label's value for objects served by `class` (`None` for the router: no class
 /// serves them, and they carry no label).
 pub fn label_value(class: &str) -> Option<String> {
-    if class == ROUTER {
-        return None;
-    }
-    if class.len() <= MAX_VALUE {
-        return Some(class.to_owned());
-    }
-    let digest = Sha256::digest(class.as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(DIGEST_HEX / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // A class name is lowercase letters, digits, '-' and '.': any cut of it is a valid label
-    // value once it ends in an alphanumeric character, and the digest follows a '-'.
-    let keep = MAX_VALUE - DIGEST_HEX - 1;
-    let head = class[..keep].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
-    Some(format!("{head}-{hex}"))
+    (class != ROUTER).then(|| class_label::value_of(class).into_owned())
 }
 
 /// The class whose label is `value` among `classes`, else the router (no label, or a label

@@ -3,6 +3,7 @@
 //! keeps this replica's Leases: a class taken wakes all its objects here; a class given up
 //! drops its account, so nothing of it calls Talkturo from here any more.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use serde::de::DeserializeOwned;
 
+use crate::api::lean::{self, Parts};
 use crate::api::v1alpha1::{PhoneNumber, PhoneNumberClaim, PhoneNumberClass};
 use crate::controller::decide::claim::is_default;
 use crate::controller::decide::selection::{Selection, class_of_label, label_value};
@@ -31,7 +33,7 @@ pub(super) trait Served: Sized {
 
     /// The class label it carries (`Some(None)`: none), for objects cached by it; `None` for
     /// objects every replica caches (classes).
-    fn class_label(&self) -> Option<Option<&str>> {
+    fn class_label(&self) -> Option<Option<Cow<'_, str>>> {
         None
     }
 
@@ -40,8 +42,8 @@ pub(super) trait Served: Sized {
 }
 
 /// An object's class label as the caches keep it.
-fn label_of<K: ResourceExt>(obj: &K) -> Option<Option<&str>> {
-    Some(obj.labels().get(CLASS_LABEL).map(String::as_str))
+fn label_of<K: Parts>(obj: &K) -> Option<Option<Cow<'_, str>>> {
+    Some(lean::class_label(obj))
 }
 
 /// The classes as the gate reads them: their names and the default one.
@@ -90,7 +92,7 @@ impl Served for PhoneNumberClaim {
         classes.served_by(named, true)
     }
 
-    fn class_label(&self) -> Option<Option<&str>> {
+    fn class_label(&self) -> Option<Option<Cow<'_, str>>> {
         label_of(self)
     }
 
@@ -104,7 +106,7 @@ impl Served for PhoneNumber {
         classes.served_by(Some(&self.spec.class_name), false)
     }
 
-    fn class_label(&self) -> Option<Option<&str>> {
+    fn class_label(&self) -> Option<Option<Cow<'_, str>>> {
         label_of(self)
     }
 
@@ -155,8 +157,8 @@ pub(super) fn gate<K: Served>(ctx: &Context, obj: &K) -> Gate {
     };
     if let Some(label) = obj.class_label() {
         let want = label_value(&class);
-        if label != want.as_deref() {
-            return match serve(class_of_label(label, &classes.names)) {
+        if label.as_deref() != want.as_deref() {
+            return match serve(class_of_label(label.as_deref(), &classes.names)) {
                 Ok(guard) => Gate::Relabel(guard, want),
                 Err(gate) => gate,
             };
@@ -291,7 +293,8 @@ fn awaiting_label(ctx: &Context) -> usize {
         .iter()
         .filter(|c| {
             let want = label_value(&c.served_class(&classes));
-            c.class_label().is_some_and(|l| l != want.as_deref())
+            c.class_label()
+                .is_some_and(|l| l.as_deref() != want.as_deref())
         })
         .count()
 }
@@ -322,5 +325,5 @@ fn concerns<K: Served>(obj: &K, class: &str, classes: &Classes) -> bool {
     obj.served_class(classes) == class
         || obj
             .class_label()
-            .is_some_and(|l| class_of_label(l, &classes.names) == class)
+            .is_some_and(|l| class_of_label(l.as_deref(), &classes.names) == class)
 }
