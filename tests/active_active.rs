@@ -91,14 +91,16 @@ async fn two_replicas_share_four_classes_and_take_over_a_dead_ones() {
     assert_eq!(now, budgeted.iter().map(|b| b + 1).collect::<Vec<_>>());
 
     // A third replica joins: op-b hands two classes over.
-    let c = replica(env, &lease_ns, "op-c", support::free_port());
+    let c_admin = support::free_port();
+    let c = replica(env, &lease_ns, "op-c", c_admin);
     spread(&client, &lease_ns, &fixtures, &[("op-b", 2), ("op-c", 2)]).await;
     bound(&fixtures, "third", Duration::from_secs(60)).await;
     assert_eq!(
         purchases(&fixtures),
         budgeted.iter().map(|b| b + 2).collect::<Vec<_>>()
     );
-    frozen_replica_calls_nothing_on_a_lost_lease(&client, &lease_ns, &fixtures, &c).await;
+    frozen_replica_calls_nothing_on_a_lost_lease(&client, &lease_ns, &fixtures, (&c, c_admin))
+        .await;
     // One purchase per claim, the frozen replica's purchases in flight included.
     assert_eq!(
         purchases(&fixtures),
@@ -232,12 +234,14 @@ async fn another_replicas_reservation_counts(
 /// op-c frozen (SIGSTOP) past its Leases while purchases are slow: op-b takes its classes and
 /// buys what is asked meanwhile; op-c resumed (SIGCONT) sends nothing to any account until it
 /// holds a class Lease again (the simulator sees each request's User-Agent, which names the
-/// replica).
+/// replica), and writes nothing its reconciles in flight had read before: the purchase each
+/// was waiting for is answered (or timed out) on resuming, and the status that answer leads to
+/// is not written (reconcile outcome `fenced`).
 async fn frozen_replica_calls_nothing_on_a_lost_lease(
     client: &kube::Client,
     lease_ns: &str,
     fixtures: &[Fixture],
-    c: &OperatorProcess,
+    (c, c_admin): (&OperatorProcess, u16),
 ) {
     for f in fixtures {
         let slow = FaultRule::on(Op::Purchase, FaultAction::Latency { ms: 1000 }, None);
@@ -278,7 +282,14 @@ async fn frozen_replica_calls_nothing_on_a_lost_lease(
         );
     }
     let claims: u64 = fixtures.iter().map(|f| f.sim.sim.world().purchases()).sum();
-    eprintln!("op-c frozen at {stopped}, Leases taken again at {retaken}; {claims} purchases");
+    let fenced = fenced_reconciles(c_admin).await;
+    eprintln!(
+        "op-c frozen at {stopped}, Leases taken again at {retaken}; {claims} purchases; {fenced} writes fenced"
+    );
+    assert!(
+        fenced >= 1.0,
+        "op-c's reconciles in flight wrote after its Leases lapsed"
+    );
 }
 
 /// A labelled Deployment reading a claim's ConfigMap is rolled by one replica only (the
@@ -310,4 +321,15 @@ async fn rolled_once(f: &Fixture) {
     let rolled = f.event_reasons("Deployment", "web").await;
     let n = rolled.iter().filter(|r| *r == "NumberRolledOut").count();
     assert_eq!(n, 1, "{rolled:?}");
+}
+
+/// The reconciles of a replica whose writes were refused for a lapsed Lease, from its metrics.
+async fn fenced_reconciles(admin: u16) -> f64 {
+    let url = format!("http://127.0.0.1:{admin}/metrics");
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("talkturo_operator_reconciles_total{"))
+        .filter(|l| l.contains(r#"outcome="fenced""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, |sum, n| sum + n)
 }

@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("object has no {0}")]
     MissingField(&'static str),
+    #[error("kubernetes, {0}: not sent, this replica's Lease for the class has lapsed")]
+    Fenced(&'static str),
 }
 
 impl Error {
@@ -50,6 +52,7 @@ impl Error {
             Error::Kube { .. } => "kube",
             Error::Talkturo { .. } => "talkturo",
             Error::MissingField(_) => "invalid_object",
+            Error::Fenced(_) => "fenced",
         }
     }
 
@@ -57,7 +60,7 @@ impl Error {
     pub fn requeue_after(&self) -> Duration {
         match self {
             e if e.is_conflict() => requeue::ON_CONFLICT,
-            Error::Kube { .. } => requeue::ON_KUBE_ERROR,
+            Error::Kube { .. } | Error::Fenced(_) => requeue::ON_KUBE_ERROR,
             Error::Talkturo { .. } => requeue::ON_TALKTURO_ERROR,
             Error::MissingField(_) => requeue::ON_INVALID_OBJECT,
         }

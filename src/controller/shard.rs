@@ -19,6 +19,7 @@ use super::decide::shard::{self, LeaseView, Step};
 use super::io::lease::{self as io, CLASS_ANNOTATION};
 
 pub mod caching;
+pub mod fence;
 mod stop;
 
 use caching::Caching;

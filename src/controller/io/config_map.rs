@@ -36,6 +36,7 @@ pub async fn write(
         .await
         .map_err(Error::kube("reading the ConfigMap"))?;
     let desired = config_map::desired(claim, pn, &name, &id);
+    ctx.fence("writing the ConfigMap")?;
     let result = match existing {
         None => api.create(&PostParams::default(), &desired).await.map(drop),
         Some(cm) if config_map::controlled_by(&cm, claim) => {

@@ -7,9 +7,24 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::v1alpha1::PhoneNumber;
 use crate::controller::decide::events::Note;
+use crate::controller::shard::fence;
 use crate::controller::{Context, Error, FIELD_MANAGER};
 
 impl Context {
+    /// `Ok` when the reconcile running now may still write (see [`fence`]): refused once this
+    /// replica's Lease for its class has lapsed.
+    pub fn fence(&self, step: &'static str) -> Result<(), Error> {
+        if fence::may_write() {
+            Ok(())
+        } else {
+            tracing::warn!(
+                step,
+                "not written: this replica's Lease for the class has lapsed"
+            );
+            Err(Error::Fenced(step))
+        }
+    }
+
     /// Merge-patches a PhoneNumber (`patch` may carry a `resourceVersion` precondition) and
     /// remembers the write until the cache shows it.
     pub async fn patch_number(
@@ -18,6 +33,7 @@ impl Context {
         patch: &serde_json::Value,
         step: &'static str,
     ) -> Result<(), Error> {
+        self.fence(step)?;
         let api: Api<PhoneNumber> = Api::all(self.client.clone());
         let after = api
             .patch(
@@ -50,6 +66,7 @@ impl Context {
             "kind": K::kind(&()),
             "status": status,
         });
+        self.fence(step)?;
         if let Some(rv) = precondition {
             patch["metadata"] = serde_json::json!({"resourceVersion": rv});
         }
@@ -69,6 +86,11 @@ impl Context {
     /// transition, never repeated) go through a recorder of their own, so a burst does not keep
     /// them in the series cache; Warnings, which may repeat, are folded into a series.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note) {
+        // An Event of a class's work after its Lease lapsed would tell what the new holder may
+        // have undone.
+        if self.fence("publishing an Event").is_err() {
+            return;
+        }
         let type_ = if note.warning {
             EventType::Warning
         } else {

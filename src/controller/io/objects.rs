@@ -65,6 +65,7 @@ fn object(n: &NewNumber) -> PhoneNumber {
 /// Creates the PhoneNumber; `Ok(false)` when one of that name exists already (creating it twice
 /// is harmless: whoever's it is, the next reconcile sees it).
 pub async fn create(ctx: &Context, n: &NewNumber<'_>, step: &'static str) -> Result<bool, Error> {
+    ctx.fence(step)?;
     let api: Api<PhoneNumber> = Api::all(ctx.client.clone());
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
@@ -83,6 +84,7 @@ pub async fn create(ctx: &Context, n: &NewNumber<'_>, step: &'static str) -> Res
 /// Deletes a PhoneNumber (its finalizer, if any, then does the rest). Only NotFound means it is
 /// already gone; any other answer (forbidden, a server error) is the step's error.
 pub async fn delete(ctx: &Context, name: &str, step: &'static str) -> Result<(), Error> {
+    ctx.fence(step)?;
     delete_with(&Api::all(ctx.client.clone()), name, step).await
 }
 

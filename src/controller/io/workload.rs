@@ -41,6 +41,7 @@ where
         "spec": {"template": {"metadata": {"annotations": {HASH_ANNOTATION: hash}}}},
     });
     let api: Api<W> = Api::namespaced(ctx.client.clone(), &ns);
+    ctx.fence("setting a workload's numbers-hash")?;
     match api
         .patch(
             &name,

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::sharding::{self, Gate, Served};
 use crate::controller::decide::requeue;
 use crate::controller::io::writes;
+use crate::controller::shard::fence;
 use crate::controller::{Context, Error, Metrics};
 
 /// The controllers' names, as metrics label them.
@@ -118,7 +119,7 @@ where
     if !ctx.wait_synced(SYNC_WAIT).await {
         return Ok(Action::requeue(requeue::ON_CONFLICT));
     }
-    let _serving = match sharding::gate(&ctx, obj.as_ref()) {
+    let serving = match sharding::gate(&ctx, obj.as_ref()) {
         Gate::Open(guard) => guard,
         Gate::Later(after) => {
             tracing::debug!(controller, object = %obj.name_any(), "its class cannot be served this instant; looking again");
@@ -142,7 +143,8 @@ where
     }
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();
-    let result = f(obj, ctx.clone()).instrument(span).await;
+    // Under its class's guard: its writes stop once the class's Lease lapses.
+    let result = fence::serving(serving, f(obj, ctx.clone()).instrument(span)).await;
     let outcome = result.as_ref().map_or_else(Error::label, |_| "ok");
     ctx.metrics
         .reconciled(controller, outcome, started.elapsed().as_secs_f64());
