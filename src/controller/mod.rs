@@ -43,6 +43,7 @@ pub mod account;
 mod context;
 pub mod decide;
 mod error;
+pub mod fence;
 #[cfg(test)]
 pub mod fixtures;
 pub mod index;

@@ -19,7 +19,6 @@ use super::decide::shard::{self, LeaseView, Step};
 use super::io::lease::{self as io, CLASS_ANNOTATION};
 
 pub mod caching;
-pub mod fence;
 mod stop;
 
 use caching::Caching;
@@ -102,6 +101,12 @@ impl Guard {
     /// still held with the margin to spare.
     pub fn may_spend(&self) -> bool {
         self.shards.may_call(&self.class)
+    }
+
+    /// [`Guard::may_spend`] as a check the class's work can carry (see `controller::fence`).
+    pub fn check(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let (shards, class) = (self.shards.clone(), self.class.clone());
+        move || shards.may_call(&class)
     }
 }
 
@@ -383,3 +388,7 @@ impl Shards {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "shard/tests.rs"]
+mod tests;

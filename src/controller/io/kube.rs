@@ -7,7 +7,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::v1alpha1::PhoneNumber;
 use crate::controller::decide::events::Note;
-use crate::controller::shard::fence;
+use crate::controller::fence;
 use crate::controller::{Context, Error, FIELD_MANAGER};
 
 impl Context {

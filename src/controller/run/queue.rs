@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use super::sharding::{self, Gate, Served};
 use crate::controller::decide::requeue;
+use crate::controller::fence;
 use crate::controller::io::writes;
-use crate::controller::shard::fence;
 use crate::controller::{Context, Error, Metrics};
 
 /// The controllers' names, as metrics label them.
@@ -144,7 +144,10 @@ where
     let span = tracing::info_span!("reconcile", controller, object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default());
     let started = Instant::now();
     // Under its class's guard: its writes stop once the class's Lease lapses.
-    let result = fence::serving(serving, f(obj, ctx.clone()).instrument(span)).await;
+    let check = serving
+        .as_ref()
+        .map(|g| Box::new(g.check()) as fence::Check);
+    let result = fence::serving(check, f(obj, ctx.clone()).instrument(span)).await;
     let outcome = result.as_ref().map_or_else(Error::label, |_| "ok");
     ctx.metrics
         .reconciled(controller, outcome, started.elapsed().as_secs_f64());

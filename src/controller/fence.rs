@@ -1,6 +1,6 @@
-//! The fence on a class's writes. A reconcile runs inside [`serving`], with the guard of the
-//! class it serves; every write it makes to the API server asks [`may_write`] first, as every
-//! Talkturo call asks the class's Lease. A replica frozen (or starved) past its Lease resumes
+//! The fence on a class's writes. A reconcile runs inside [`serving`], with the check of the
+//! class's Lease it serves under (`shard::Guard::check`); every write it makes to the API server
+//! asks [`may_write`] first, as every Talkturo call asks the class's Lease. A replica frozen (or starved) past its Lease resumes
 //! in the middle of a reconcile with what it read before: the class's new holder may have
 //! written since, and a status written from the old reading would put a stale truth back (a
 //! released number `Bound` again, a recorded id gone). Once the Lease has lapsed, nothing more
@@ -12,18 +12,19 @@
 
 use std::future::Future;
 
-use super::Guard;
+/// Whether the class's Lease is still held with the margin to spare.
+pub type Check = Box<dyn Fn() -> bool + Send + Sync>;
 
 tokio::task_local! {
-    /// The guard of the class whose reconcile runs on this task.
-    static SERVING: Guard;
+    /// The check of the class whose reconcile runs on this task.
+    static SERVING: Check;
 }
 
-/// Runs `work` as the work of the class `guard` serves (all of it without a guard: one replica
+/// Runs `work` as the work of the class `check` asks about (all of it without one: one replica
 /// serving every class).
-pub async fn serving<F: Future>(guard: Option<Guard>, work: F) -> F::Output {
-    match guard {
-        Some(guard) => SERVING.scope(guard, work).await,
+pub async fn serving<F: Future>(check: Option<Check>, work: F) -> F::Output {
+    match check {
+        Some(check) => SERVING.scope(check, work).await,
         None => work.await,
     }
 }
@@ -31,7 +32,7 @@ pub async fn serving<F: Future>(guard: Option<Guard>, work: F) -> F::Output {
 /// Whether the work running now may still write: always outside a class's work; inside it,
 /// while the class's Lease is held with the margin to spare.
 pub fn may_write() -> bool {
-    SERVING.try_with(Guard::may_spend).unwrap_or(true)
+    SERVING.try_with(|may| may()).unwrap_or(true)
 }
 
 #[cfg(test)]
