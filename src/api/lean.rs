@@ -226,16 +226,19 @@ fn kept_class_label<'de, D: Deserializer<'de>>(
 /// map (a B-tree node of ~0.6 KiB with its two strings: 6 MiB for 10,000 objects).
 /// [`class_label`] reads it back.
 fn compact_class_label<K: Parts>(obj: &mut K) {
-    let labels = obj.meta().labels.as_ref();
-    let value = labels.and_then(|l| l.get(CLASS_LABEL));
-    let own = obj.own_class().map(value_of);
-    if value.is_some() && value.map(String::as_str) == own.as_deref() {
+    let value = obj.meta().labels.as_ref().and_then(|l| l.get(CLASS_LABEL));
+    let own = match (value, obj.own_class()) {
+        (Some(value), Some(class)) => *value == value_of(class),
+        _ => false,
+    };
+    if own {
         obj.meta_mut().labels = Some(BTreeMap::new());
     }
 }
 
 /// The class label of an object decoded by [`Lean`] while the label is kept: `None` when it
-/// has none. (An object decoded whole reads the same: its labels name the class label or not.)
+/// has none. (An object decoded whole reads the same, but for an empty label map, which the API
+/// server never sends: it omits empty maps.)
 pub fn class_label<K: Parts>(obj: &K) -> Option<Cow<'_, str>> {
     let labels = obj.meta().labels.as_ref()?;
     match labels.get(CLASS_LABEL) {

@@ -1,10 +1,11 @@
 //! The fence on a class's writes. A reconcile runs inside [`serving`], with the check of the
 //! class's Lease it serves under (`shard::Guard::check`); every write it makes to the API server
-//! asks [`may_write`] first, as every Talkturo call asks the class's Lease. A replica frozen (or starved) past its Lease resumes
-//! in the middle of a reconcile with what it read before: the class's new holder may have
-//! written since, and a status written from the old reading would put a stale truth back (a
-//! released number `Bound` again, a recorded id gone). Once the Lease has lapsed, nothing more
-//! of that reconcile is written; the new holder settles what it left, as after a crash.
+//! asks [`may_write`] first, as every Talkturo call asks the class's Lease. A replica frozen (or
+//! starved) past its Lease resumes in the middle of a reconcile with what it read before: the
+//! class's new holder may have written since, and a status written from the old reading would
+//! put a stale truth back (a released number `Bound` again, a recorded id gone). Once the Lease
+//! has lapsed, nothing more of that reconcile is written; the new holder settles what it left,
+//! as after a crash.
 //!
 //! The check is made right before each write, with the Lease's margin to spare; a freeze
 //! between the check and the write is what the margin (and, for the writes that carry one, the

@@ -22,11 +22,7 @@ pub fn label_value(class: &str) -> Option<String> {
 /// naming no class).
 pub fn class_of_label<'a>(value: Option<&str>, classes: &'a [String]) -> &'a str {
     value
-        .and_then(|v| {
-            classes
-                .iter()
-                .find(|c| label_value(c).as_deref() == Some(v))
-        })
+        .and_then(|v| classes.iter().find(|c| class_label::value_of(c) == v))
         .map_or(ROUTER, String::as_str)
 }
 

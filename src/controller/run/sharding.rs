@@ -86,10 +86,8 @@ impl Served for PhoneNumberClaim {
     fn served_class(&self, classes: &Classes) -> String {
         // The class in use, as its status recorded it (the bound number's, which a claim that
         // names its PhoneNumber may bind in another class, else the one it resolved to), else
-        // its own, else the default now.
-        let recorded = self.status.as_ref().and_then(|s| s.class_name.as_deref());
-        let named = recorded.or(self.spec.class_name.as_deref());
-        classes.served_by(named, true)
+        // its own (`Parts::own_class`), else the default now.
+        classes.served_by(self.own_class(), true)
     }
 
     fn class_label(&self) -> Option<Option<Cow<'_, str>>> {
